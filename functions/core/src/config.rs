@@ -1,0 +1,224 @@
+//! Configuration from the environment, typed, with the mission's defaults.
+//! A bad value stops the function at cold start with an error that names the
+//! variable.
+
+use chrono::{Duration, NaiveDate};
+use chrono_tz::Tz;
+
+use crate::roc_date::parse_date;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("環境變數 {variable} 未設定：{hint}")]
+    Missing {
+        variable: &'static str,
+        hint: &'static str,
+    },
+    #[error("環境變數 {variable} 的值「{value}」無效：{reason}")]
+    Invalid {
+        variable: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    pub fn variable(&self) -> &'static str {
+        match self {
+            ConfigError::Missing { variable, .. } | ConfigError::Invalid { variable, .. } => {
+                variable
+            }
+        }
+    }
+}
+
+/// Reads variables through a lookup function, so tests need not touch the
+/// process environment.
+pub struct Env<F> {
+    lookup: F,
+}
+
+impl Env<fn(&str) -> Option<String>> {
+    pub fn process() -> Self {
+        Env {
+            lookup: |name| std::env::var(name).ok(),
+        }
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    pub fn from_fn(lookup: F) -> Self {
+        Env { lookup }
+    }
+
+    /// The trimmed value, `None` when unset or blank.
+    pub fn get(&self, variable: &str) -> Option<String> {
+        (self.lookup)(variable)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn required(
+        &self,
+        variable: &'static str,
+        hint: &'static str,
+    ) -> Result<String, ConfigError> {
+        self.get(variable)
+            .ok_or(ConfigError::Missing { variable, hint })
+    }
+
+    /// Parses the variable when set, else gives `default`.
+    pub fn parsed<T, E: std::fmt::Display>(
+        &self,
+        variable: &'static str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, ConfigError> {
+        match self.get(variable) {
+            None => Ok(default),
+            Some(value) => parse(&value).map_err(|e| ConfigError::Invalid {
+                variable,
+                reason: e.to_string(),
+                value,
+            }),
+        }
+    }
+
+    /// A whole number in `range`.
+    pub fn number<T>(
+        &self,
+        variable: &'static str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        self.parsed(variable, default, |v| match v.parse::<T>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(format!("須為 {} 到 {} 的整數", range.start(), range.end())),
+        })
+    }
+}
+
+/// The rules of the letter that are configuration, not code (R2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// First day the automatic import covers (`START_DATE`, 2016-01-01).
+    pub start_date: NaiveDate,
+    /// Last change date a CSV import accepts (`CSV_CUTOFF_DATE`, start − 1 day).
+    pub csv_cutoff: NaiveDate,
+    /// Longest download window in days (`DOWNLOAD_MAX_DAYS`, 7).
+    pub download_max_days: u32,
+    /// Zone that decides what "a day" is (`TIME_ZONE`, Asia/Taipei).
+    pub zone: Tz,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let start_date = NaiveDate::from_ymd_opt(2016, 1, 1).expect("a real date");
+        Settings {
+            start_date,
+            csv_cutoff: start_date - Duration::days(1),
+            download_max_days: 7,
+            zone: chrono_tz::Asia::Taipei,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let defaults = Settings::default();
+        let start_date = env.parsed("START_DATE", defaults.start_date, parse_date)?;
+        let csv_cutoff = env.parsed(
+            "CSV_CUTOFF_DATE",
+            start_date - Duration::days(1),
+            parse_date,
+        )?;
+        if csv_cutoff >= start_date {
+            return Err(ConfigError::Invalid {
+                variable: "CSV_CUTOFF_DATE",
+                value: csv_cutoff.to_string(),
+                reason: format!("須早於自動入檔起始日 {start_date}"),
+            });
+        }
+        Ok(Settings {
+            start_date,
+            csv_cutoff,
+            download_max_days: env.number(
+                "DOWNLOAD_MAX_DAYS",
+                defaults.download_max_days,
+                1..=31,
+            )?,
+            zone: env.parsed("TIME_ZONE", defaults.zone, |v| {
+                v.parse::<Tz>()
+                    .map_err(|_| "不是 IANA 時區名稱（如 Asia/Taipei）")
+            })?,
+        })
+    }
+
+    /// The calendar day `now` falls on in the configured zone.
+    pub fn today(&self, now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+        now.with_timezone(&self.zone).date_naive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Env::from_fn(move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_letter() {
+        let s = Settings::from_env(&env(&[])).unwrap();
+        assert_eq!(s.start_date.to_string(), "2016-01-01");
+        assert_eq!(s.csv_cutoff.to_string(), "2015-12-31");
+        assert_eq!(s.download_max_days, 7);
+        assert_eq!(s.zone, chrono_tz::Asia::Taipei);
+    }
+
+    #[test]
+    fn cutoff_follows_a_configured_start_date_in_any_date_form() {
+        let s = Settings::from_env(&env(&[("START_DATE", "1050301")])).unwrap();
+        assert_eq!(s.start_date.to_string(), "2016-03-01");
+        assert_eq!(s.csv_cutoff.to_string(), "2016-02-29");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("START_DATE", "2016-13-01"),
+            ("DOWNLOAD_MAX_DAYS", "0"),
+            ("DOWNLOAD_MAX_DAYS", "seven"),
+            ("TIME_ZONE", "Taipei"),
+            ("CSV_CUTOFF_DATE", "2016-01-01"),
+        ] {
+            let err = Settings::from_env(&env(&[(var, value)])).unwrap_err();
+            assert_eq!(err.variable(), var);
+            assert!(err.to_string().contains(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn missing_required_variable_is_named() {
+        let err = env(&[("TABLE_NAME", "  ")])
+            .required("TABLE_NAME", "DynamoDB 資料表名稱")
+            .unwrap_err();
+        assert_eq!(err.variable(), "TABLE_NAME");
+    }
+
+    #[test]
+    fn today_is_the_taipei_calendar_day() {
+        let s = Settings::default();
+        let late_utc = "2026-11-25T17:30:00Z".parse().unwrap();
+        assert_eq!(s.today(late_utc).to_string(), "2026-11-26");
+    }
+}

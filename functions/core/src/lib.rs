@@ -1,0 +1,24 @@
+//! The domain of the learning-record bridge, free of AWS.
+//!
+//! A reader finds here what a valid training record is ([`record`]), how
+//! national IDs ([`national_id`]), ROC dates ([`roc_date`]), hours
+//! ([`hours`]) and agency codes ([`agency`]) are checked, which records are
+//! locked ([`record::Source`]), what an import-log entry holds
+//! ([`import_log`]), and the configuration every function shares
+//! ([`config`]).
+
+pub mod agency;
+pub mod config;
+pub mod hours;
+pub mod import_log;
+pub mod national_id;
+pub mod problem;
+pub mod record;
+pub mod roc_date;
+
+pub use agency::AgencyCode;
+pub use config::{ConfigError, Env, Settings};
+pub use hours::Hours;
+pub use national_id::NationalId;
+pub use problem::Problem;
+pub use record::{NaturalKey, RawRecord, Source, TrainingRecord};

@@ -1,0 +1,571 @@
+//! The training record (學習紀錄): one learner passed one class of one
+//! course. What makes a record valid, where it came from, whether staff may
+//! change it, and the key that makes every write idempotent.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::agency::AgencyCode;
+use crate::hours::Hours;
+use crate::national_id::NationalId;
+use crate::problem::Problem;
+use crate::roc_date::parse_date;
+
+/// The fields of a record: English id (API, JSON, stored attribute) and the
+/// Chinese header staff see in files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    IdNo,
+    Name,
+    BirthDate,
+    OrgCode,
+    OrgName,
+    CourseCode,
+    CourseName,
+    CategoryCode,
+    Provider,
+    Term,
+    StartDate,
+    EndDate,
+    Mode,
+    DigitalHours,
+    PhysicalHours,
+    TotalHours,
+    Status,
+    PassedDate,
+    ChangedDate,
+}
+
+impl Field {
+    pub const ALL: [Field; 19] = [
+        Field::IdNo,
+        Field::Name,
+        Field::BirthDate,
+        Field::OrgCode,
+        Field::OrgName,
+        Field::CourseCode,
+        Field::CourseName,
+        Field::CategoryCode,
+        Field::Provider,
+        Field::Term,
+        Field::StartDate,
+        Field::EndDate,
+        Field::Mode,
+        Field::DigitalHours,
+        Field::PhysicalHours,
+        Field::TotalHours,
+        Field::Status,
+        Field::PassedDate,
+        Field::ChangedDate,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Field::IdNo => "id_no",
+            Field::Name => "name",
+            Field::BirthDate => "birth_date",
+            Field::OrgCode => "org_code",
+            Field::OrgName => "org_name",
+            Field::CourseCode => "course_code",
+            Field::CourseName => "course_name",
+            Field::CategoryCode => "category_code",
+            Field::Provider => "provider",
+            Field::Term => "term",
+            Field::StartDate => "start_date",
+            Field::EndDate => "end_date",
+            Field::Mode => "mode",
+            Field::DigitalHours => "digital_hours",
+            Field::PhysicalHours => "physical_hours",
+            Field::TotalHours => "total_hours",
+            Field::Status => "status",
+            Field::PassedDate => "passed_date",
+            Field::ChangedDate => "changed_date",
+        }
+    }
+
+    pub fn header(self) -> &'static str {
+        match self {
+            Field::IdNo => "身分證字號",
+            Field::Name => "姓名",
+            Field::BirthDate => "出生日期",
+            Field::OrgCode => "服務機關代碼",
+            Field::OrgName => "服務機關名稱",
+            Field::CourseCode => "課程代碼",
+            Field::CourseName => "課程名稱",
+            Field::CategoryCode => "課程類別代碼",
+            Field::Provider => "學習機構",
+            Field::Term => "期別",
+            Field::StartDate => "開課起始日期",
+            Field::EndDate => "開課結束日期",
+            Field::Mode => "學習性質",
+            Field::DigitalHours => "數位時數",
+            Field::PhysicalHours => "實體時數",
+            Field::TotalHours => "認證時數",
+            Field::Status => "學習資料狀態",
+            Field::PassedDate => "通過日期",
+            Field::ChangedDate => "異動日期",
+        }
+    }
+}
+
+/// 學習性質: how the class was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LearningMode {
+    Digital,
+    InPerson,
+    Blended,
+}
+
+impl LearningMode {
+    pub fn parse(input: &str) -> Option<Self> {
+        match input.trim() {
+            "1" | "數位" | "digital" => Some(Self::Digital),
+            "2" | "實體" | "in_person" => Some(Self::InPerson),
+            "3" | "混成" | "blended" => Some(Self::Blended),
+            _ => None,
+        }
+    }
+
+    pub fn number(self) -> u8 {
+        match self {
+            Self::Digital => 1,
+            Self::InPerson => 2,
+            Self::Blended => 3,
+        }
+    }
+}
+
+/// 學習資料狀態. Only passed records are kept; any other status reported for
+/// a record means it is no longer passed (withdrawn or sent back).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LearningStatus {
+    Passed,
+    NotPassed(String),
+}
+
+impl LearningStatus {
+    pub fn parse(input: &str) -> Self {
+        match input.trim() {
+            "通過" | "passed" => Self::Passed,
+            other => Self::NotPassed(other.to_string()),
+        }
+    }
+
+    pub fn is_passed(&self) -> bool {
+        matches!(self, Self::Passed)
+    }
+}
+
+/// Where a stored record came from. Decides whether staff may change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// 終身學習自動入檔: the nightly sync.
+    AutoImport,
+    /// 學員通過認證名單下載: an on-demand download.
+    Download,
+    /// 學員通過認證名單入檔: a CSV upload (change date up to the cutoff).
+    CsvImport,
+    /// Typed into WebHR by staff.
+    StaffEntered,
+}
+
+impl Source {
+    /// The lock rule (R6): what the portal delivered can only be replaced by
+    /// a newer version from the portal, never edited or deleted by staff.
+    pub fn is_locked(self) -> bool {
+        matches!(self, Source::AutoImport | Source::Download)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::AutoImport => "auto_import",
+            Source::Download => "download",
+            Source::CsvImport => "csv_import",
+            Source::StaffEntered => "staff_entered",
+        }
+    }
+
+    pub fn parse(input: &str) -> Option<Self> {
+        [
+            Source::AutoImport,
+            Source::Download,
+            Source::CsvImport,
+            Source::StaffEntered,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == input)
+    }
+}
+
+/// Identifies a record from its own data, so a re-delivered file or a re-run
+/// day can never create a duplicate: learner + course + class (term and
+/// start date, since a course code can repeat across years).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NaturalKey {
+    pub id_no: NationalId,
+    pub course_code: String,
+    pub term: u32,
+    pub start_date: NaiveDate,
+}
+
+/// A validated, passed-or-not record as the portal or a file states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    pub id_no: NationalId,
+    pub name: String,
+    pub birth_date: Option<NaiveDate>,
+    pub org_code: AgencyCode,
+    pub org_name: String,
+    pub course_code: String,
+    pub course_name: String,
+    pub category_code: String,
+    pub provider: String,
+    pub term: u32,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub mode: LearningMode,
+    pub digital_hours: Hours,
+    pub physical_hours: Hours,
+    pub total_hours: Hours,
+    pub status: LearningStatus,
+    pub passed_date: Option<NaiveDate>,
+    pub changed_date: NaiveDate,
+}
+
+impl TrainingRecord {
+    pub fn key(&self) -> NaturalKey {
+        NaturalKey {
+            id_no: self.id_no.clone(),
+            course_code: self.course_code.clone(),
+            term: self.term,
+            start_date: self.start_date,
+        }
+    }
+}
+
+/// A record as text, straight from a CSV row or a portal page, before any
+/// check. Empty strings stand for absent values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawRecord {
+    pub id_no: String,
+    pub name: String,
+    pub birth_date: String,
+    pub org_code: String,
+    pub org_name: String,
+    pub course_code: String,
+    pub course_name: String,
+    pub category_code: String,
+    pub provider: String,
+    pub term: String,
+    pub start_date: String,
+    pub end_date: String,
+    pub mode: String,
+    pub digital_hours: String,
+    pub physical_hours: String,
+    pub total_hours: String,
+    pub status: String,
+    pub passed_date: String,
+    pub changed_date: String,
+}
+
+const MAX_TEXT_CHARS: usize = 200;
+
+/// Collects every problem of a row instead of stopping at the first, so
+/// staff can fix a file in one pass.
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn fail(&mut self, field: Field, code: &'static str, message: impl Into<String>) {
+        let message = format!("{}：{}", field.header(), message.into());
+        self.problems
+            .push(Problem::new(code, message).in_field(field.id()));
+    }
+
+    fn text(&mut self, field: Field, value: &str, required: bool) -> String {
+        let value = value.trim();
+        if value.is_empty() {
+            if required {
+                self.fail(field, "required", "必填欄位為空白");
+            }
+        } else if value.chars().count() > MAX_TEXT_CHARS {
+            self.fail(field, "text_too_long", format!("超過 {MAX_TEXT_CHARS} 字"));
+        } else if value.chars().any(char::is_control) {
+            self.fail(field, "text_control_char", "含有控制字元");
+        }
+        value.to_string()
+    }
+
+    /// Course codes go into keys, where `#` separates parts.
+    fn code(&mut self, field: Field, value: &str) -> String {
+        let value = self.text(field, value, true);
+        if value.contains('#') || value.chars().any(char::is_whitespace) {
+            self.fail(field, "code_format", "不可含空白或 # 符號");
+        }
+        value
+    }
+
+    fn date(&mut self, field: Field, value: &str, required: bool) -> Option<NaiveDate> {
+        if value.trim().is_empty() && !required {
+            return None;
+        }
+        parse_date(value)
+            .map_err(|e| self.fail(field, e.code(), e.to_string()))
+            .ok()
+    }
+
+    fn hours(&mut self, field: Field, value: &str) -> Option<Hours> {
+        Hours::parse(value)
+            .map_err(|e| self.fail(field, e.code(), e.to_string()))
+            .ok()
+    }
+}
+
+impl RawRecord {
+    /// Checks every field and the rules between them. On failure returns all
+    /// problems found; messages never quote the ID or the name.
+    pub fn validate(&self) -> Result<TrainingRecord, Vec<Problem>> {
+        let mut c = Checker {
+            problems: Vec::new(),
+        };
+
+        let id_no = NationalId::parse(&self.id_no)
+            .map_err(|e| c.fail(Field::IdNo, e.code(), e.to_string()))
+            .ok();
+        let name = c.text(Field::Name, &self.name, true);
+        let birth_date = c.date(Field::BirthDate, &self.birth_date, false);
+        let org_code = AgencyCode::parse(&self.org_code)
+            .map_err(|e| c.fail(Field::OrgCode, e.code(), e.to_string()))
+            .ok();
+        let org_name = c.text(Field::OrgName, &self.org_name, true);
+        let course_code = c.code(Field::CourseCode, &self.course_code);
+        let course_name = c.text(Field::CourseName, &self.course_name, true);
+        let category_code = c.text(Field::CategoryCode, &self.category_code, false);
+        let provider = c.text(Field::Provider, &self.provider, false);
+        let term = match self.term.trim().parse::<u32>() {
+            Ok(term) if term <= 9999 => Some(term),
+            _ => {
+                c.fail(Field::Term, "term_format", "期別須為 0 到 9999 的整數");
+                None
+            }
+        };
+        let start_date = c.date(Field::StartDate, &self.start_date, true);
+        let end_date = c.date(Field::EndDate, &self.end_date, true);
+        if let (Some(start), Some(end)) = (start_date, end_date)
+            && end < start
+        {
+            c.fail(
+                Field::EndDate,
+                "end_before_start",
+                "開課結束日期早於開課起始日期",
+            );
+        }
+        let mode = LearningMode::parse(&self.mode);
+        if mode.is_none() {
+            c.fail(
+                Field::Mode,
+                "mode_format",
+                "學習性質須為 1（數位）、2（實體）或 3（混成）",
+            );
+        }
+        let digital = c.hours(Field::DigitalHours, &self.digital_hours);
+        let physical = c.hours(Field::PhysicalHours, &self.physical_hours);
+        let total = c.hours(Field::TotalHours, &self.total_hours);
+        if let (Some(d), Some(p), Some(t)) = (digital, physical, total)
+            && d.checked_add(p) != Some(t)
+        {
+            c.fail(
+                Field::TotalHours,
+                "hours_total_mismatch",
+                format!("認證時數 {t} 不等於數位時數 {d} 加實體時數 {p}"),
+            );
+        }
+        let status = LearningStatus::parse(&self.status);
+        if self.status.trim().is_empty() {
+            c.fail(Field::Status, "required", "必填欄位為空白");
+        }
+        let passed_date = c.date(Field::PassedDate, &self.passed_date, status.is_passed());
+        let changed_date = c.date(Field::ChangedDate, &self.changed_date, true);
+
+        match (
+            id_no,
+            org_code,
+            term,
+            start_date,
+            end_date,
+            mode,
+            digital,
+            physical,
+            total,
+            changed_date,
+        ) {
+            (
+                Some(id_no),
+                Some(org_code),
+                Some(term),
+                Some(start_date),
+                Some(end_date),
+                Some(mode),
+                Some(digital_hours),
+                Some(physical_hours),
+                Some(total_hours),
+                Some(changed_date),
+            ) if c.problems.is_empty() => Ok(TrainingRecord {
+                id_no,
+                name,
+                birth_date,
+                org_code,
+                org_name,
+                course_code,
+                course_name,
+                category_code,
+                provider,
+                term,
+                start_date,
+                end_date,
+                mode,
+                digital_hours,
+                physical_hours,
+                total_hours,
+                status,
+                passed_date,
+                changed_date,
+            }),
+            _ => Err(c.problems),
+        }
+    }
+}
+
+/// Masks a name the common way: 林怡君 → 林○君, 王明 → 王○, 歐陽娜娜 → 歐○○娜.
+pub fn mask_name(name: &str) -> String {
+    let chars: Vec<char> = name.trim().chars().collect();
+    match chars.len() {
+        0 => String::new(),
+        1 => "○".to_string(),
+        2 => format!("{}○", chars[0]),
+        n => format!("{}{}{}", chars[0], "○".repeat(n - 2), chars[n - 1]),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn sample() -> RawRecord {
+        RawRecord {
+            id_no: "F228035170".into(),
+            name: "林怡君".into(),
+            birth_date: "0750412".into(),
+            org_code: "376550000A".into(),
+            org_name: "範例市政府人事處".into(),
+            course_code: "EC11400123".into(),
+            course_name: "性別主流化基礎課程".into(),
+            category_code: "3A".into(),
+            provider: "e等公務園+".into(),
+            term: "1".into(),
+            start_date: "1140901".into(),
+            end_date: "1140930".into(),
+            mode: "1".into(),
+            digital_hours: "2.0".into(),
+            physical_hours: "0.0".into(),
+            total_hours: "2.0".into(),
+            status: "通過".into(),
+            passed_date: "1140918".into(),
+            changed_date: "1140919".into(),
+        }
+    }
+
+    #[test]
+    fn a_sample_record_validates() {
+        let record = sample().validate().unwrap();
+        assert_eq!(
+            record.start_date,
+            NaiveDate::from_ymd_opt(2025, 9, 1).unwrap()
+        );
+        assert_eq!(record.total_hours, Hours::from_tenths(20));
+        assert!(record.status.is_passed());
+        assert_eq!(record.key().term, 1);
+    }
+
+    #[test]
+    fn every_problem_is_reported_without_personal_data() {
+        let raw = RawRecord {
+            id_no: "F228035171".into(),
+            total_hours: "2.5".into(),
+            end_date: "1140801".into(),
+            mode: "7".into(),
+            name: String::new(),
+            ..sample()
+        };
+        let problems = raw.validate().unwrap_err();
+        let codes: Vec<_> = problems.iter().map(|p| p.code).collect();
+        assert_eq!(
+            codes,
+            [
+                "national_id_checksum",
+                "required",
+                "end_before_start",
+                "mode_format",
+                "hours_total_mismatch"
+            ]
+        );
+        let fields: Vec<_> = problems.iter().map(|p| p.field.unwrap()).collect();
+        assert_eq!(fields, ["id_no", "name", "end_date", "mode", "total_hours"]);
+        for p in &problems {
+            assert!(!p.message.contains("F228035171"));
+            assert!(!p.message.contains("林怡君"));
+        }
+    }
+
+    #[test]
+    fn passed_date_is_required_only_when_passed() {
+        let withdrawn = RawRecord {
+            status: "撤銷".into(),
+            passed_date: String::new(),
+            ..sample()
+        };
+        assert!(!withdrawn.validate().unwrap().status.is_passed());
+        let passed = RawRecord {
+            passed_date: String::new(),
+            ..sample()
+        };
+        assert_eq!(passed.validate().unwrap_err()[0].field, Some("passed_date"));
+    }
+
+    #[test]
+    fn course_codes_cannot_break_keys() {
+        let raw = RawRecord {
+            course_code: "EC#1".into(),
+            ..sample()
+        };
+        assert_eq!(raw.validate().unwrap_err()[0].code, "code_format");
+    }
+
+    #[test]
+    fn only_portal_records_are_locked() {
+        assert!(Source::AutoImport.is_locked());
+        assert!(Source::Download.is_locked());
+        assert!(!Source::CsvImport.is_locked());
+        assert!(!Source::StaffEntered.is_locked());
+        for s in [
+            Source::AutoImport,
+            Source::Download,
+            Source::CsvImport,
+            Source::StaffEntered,
+        ] {
+            assert_eq!(Source::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn masks_names() {
+        assert_eq!(mask_name("林怡君"), "林○君");
+        assert_eq!(mask_name("王明"), "王○");
+        assert_eq!(mask_name("歐陽娜娜"), "歐○○娜");
+    }
+}
