@@ -1,1 +1,445 @@
+//! Client for the portal's record API (`docs/portal-api.yaml`).
+//!
+//! Every page is fetched with a timeout and bounded retries: exponential
+//! backoff with full jitter on 5xx, timeouts and broken connections, and at
+//! least `Retry-After` on 429. A page that cannot be read after the retries
+//! fails with an error naming the page and the field. The token is sent as a
+//! sensitive header and never appears in `Debug` output or logs.
 
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use learning_core::record::RawRecord;
+use learning_core::{AgencyCode, ConfigError, Env};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use serde::Deserialize;
+use tracing::{debug, instrument, warn};
+
+/// A credential that shows as `***` when printed.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PortalConfig {
+    /// `PORTAL_BASE_URL`, e.g. `https://portal.example/api` (no trailing path).
+    pub base_url: String,
+    /// `PORTAL_TOKEN`: the bearer token the portal issued to WebHR.
+    pub token: Secret,
+    /// `PORTAL_TIMEOUT_SECS` (30): one request, from connect to last byte.
+    pub timeout: Duration,
+    /// `PORTAL_MAX_ATTEMPTS` (5): tries per page before giving up.
+    pub max_attempts: u32,
+    /// `PORTAL_PAGE_SIZE` (1000): records per page.
+    pub page_size: u32,
+    /// First backoff step; doubles per attempt up to `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// A 429 asking for longer than this is treated as an outage.
+    pub max_retry_after: Duration,
+}
+
+impl PortalConfig {
+    pub fn new(base_url: impl Into<String>, token: Secret) -> Self {
+        PortalConfig {
+            base_url: base_url.into(),
+            token,
+            timeout: Duration::from_secs(30),
+            max_attempts: 5,
+            page_size: 1000,
+            base_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let base_url = env.parsed(
+            "PORTAL_BASE_URL",
+            String::new(),
+            |v| match reqwest::Url::parse(v) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => {
+                    Ok(v.trim_end_matches('/').to_string())
+                }
+                _ => Err("須為 http(s) 網址"),
+            },
+        )?;
+        if base_url.is_empty() {
+            return Err(ConfigError::Missing {
+                variable: "PORTAL_BASE_URL",
+                hint: "終身學習入口網 API 的網址",
+            });
+        }
+        let token =
+            Secret::new(env.required("PORTAL_TOKEN", "終身學習入口網核發給 WebHR 的存取權杖")?);
+        let defaults = PortalConfig::new(base_url, token);
+        Ok(PortalConfig {
+            timeout: Duration::from_secs(env.number("PORTAL_TIMEOUT_SECS", 30, 1..=900)?),
+            max_attempts: env.number("PORTAL_MAX_ATTEMPTS", defaults.max_attempts, 1..=20)?,
+            page_size: env.number("PORTAL_PAGE_SIZE", defaults.page_size, 1..=5000)?,
+            ..defaults
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error("入口網拒絕 WebHR 的存取權杖（HTTP 401），請確認 PORTAL_TOKEN")]
+    Unauthorized,
+    #[error("入口網拒絕查詢（HTTP {status}，{code}）：{message}")]
+    Rejected {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("入口網暫時無法使用：第 {page} 頁嘗試 {attempts} 次仍失敗（最後一次：{last}）")]
+    Unavailable {
+        page: u32,
+        attempts: u32,
+        last: String,
+    },
+    #[error("入口網回傳的資料格式錯誤：第 {page} 頁，欄位 {field}：{detail}")]
+    Malformed {
+        page: u32,
+        field: String,
+        detail: String,
+    },
+    #[error("無法建立連線設定：{0}")]
+    Setup(#[source] reqwest::Error),
+}
+
+impl PortalError {
+    /// Stable code for the import log and alarms.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PortalError::Unauthorized => "portal_unauthorized",
+            PortalError::Rejected { .. } => "portal_rejected",
+            PortalError::Unavailable { .. } => "portal_unavailable",
+            PortalError::Malformed { .. } => "portal_malformed",
+            PortalError::Setup(_) => "portal_setup",
+        }
+    }
+}
+
+/// One record as the portal sends it.
+#[derive(Debug, Deserialize)]
+struct WireRecord {
+    id_no: String,
+    name: String,
+    #[serde(default)]
+    birth_date: Option<String>,
+    org_code: String,
+    org_name: String,
+    course_code: String,
+    course_name: String,
+    #[serde(default)]
+    category_code: String,
+    #[serde(default)]
+    provider: String,
+    term: u32,
+    start_date: String,
+    end_date: String,
+    mode: u8,
+    digital_hours: String,
+    physical_hours: String,
+    total_hours: String,
+    status: String,
+    #[serde(default)]
+    passed_date: Option<String>,
+    changed_date: String,
+}
+
+impl From<WireRecord> for RawRecord {
+    fn from(w: WireRecord) -> Self {
+        RawRecord {
+            id_no: w.id_no,
+            name: w.name,
+            birth_date: w.birth_date.unwrap_or_default(),
+            org_code: w.org_code,
+            org_name: w.org_name,
+            course_code: w.course_code,
+            course_name: w.course_name,
+            category_code: w.category_code,
+            provider: w.provider,
+            term: w.term.to_string(),
+            start_date: w.start_date,
+            end_date: w.end_date,
+            mode: w.mode.to_string(),
+            digital_hours: w.digital_hours,
+            physical_hours: w.physical_hours,
+            total_hours: w.total_hours,
+            status: w.status,
+            passed_date: w.passed_date.unwrap_or_default(),
+            changed_date: w.changed_date,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct WirePage {
+    records: Vec<WireRecord>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireError {
+    error: WireErrorBody,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireErrorBody {
+    code: String,
+    message: String,
+}
+
+/// What went wrong with one try of a page, and whether to try again.
+enum Attempt {
+    Retry {
+        reason: String,
+        wait_at_least: Duration,
+    },
+    Malformed {
+        field: String,
+        detail: String,
+    },
+    Fatal(PortalError),
+}
+
+#[derive(Debug, Clone)]
+pub struct PortalClient {
+    http: reqwest::Client,
+    config: PortalConfig,
+    auth: HeaderValue,
+}
+
+impl PortalClient {
+    pub fn new(config: PortalConfig) -> Result<Self, PortalError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(PortalError::Setup)?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.token.expose()))
+            .map_err(|_| PortalError::Rejected {
+                status: 0,
+                code: "bad_token".into(),
+                message: "PORTAL_TOKEN 含有無法放入 HTTP 標頭的字元".into(),
+            })?;
+        auth.set_sensitive(true);
+        Ok(PortalClient { http, config, auth })
+    }
+
+    /// Every record whose status changed on `day` (the nightly sync).
+    #[instrument(skip(self), fields(day = %day))]
+    pub async fn changes_on(&self, day: NaiveDate) -> Result<Vec<RawRecord>, PortalError> {
+        self.fetch_all(vec![("date", day.to_string())]).await
+    }
+
+    /// Every record whose status changed from `from` to `to` inclusive,
+    /// optionally for one agency (a download).
+    #[instrument(skip(self), fields(from = %from, to = %to))]
+    pub async fn changes_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        agency: Option<&AgencyCode>,
+    ) -> Result<Vec<RawRecord>, PortalError> {
+        let mut query = vec![("from", from.to_string()), ("to", to.to_string())];
+        if let Some(agency) = agency {
+            query.push(("org_code", agency.as_str().to_string()));
+        }
+        self.fetch_all(query).await
+    }
+
+    async fn fetch_all(
+        &self,
+        query: Vec<(&'static str, String)>,
+    ) -> Result<Vec<RawRecord>, PortalError> {
+        let mut records = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut page_number = 1;
+        loop {
+            let page = self
+                .fetch_page(&query, cursor.as_deref(), page_number)
+                .await?;
+            records.extend(page.records.into_iter().map(RawRecord::from));
+            match page.next_cursor {
+                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+                Some(_) => {
+                    return Err(PortalError::Malformed {
+                        page: page_number,
+                        field: "next_cursor".into(),
+                        detail: "與上一頁相同，分頁無法前進".into(),
+                    });
+                }
+                None => return Ok(records),
+            }
+            page_number += 1;
+        }
+    }
+
+    async fn fetch_page(
+        &self,
+        query: &[(&'static str, String)],
+        cursor: Option<&str>,
+        page: u32,
+    ) -> Result<WirePage, PortalError> {
+        let mut last = String::new();
+        for attempt in 1..=self.config.max_attempts {
+            let outcome = self.try_page(query, cursor).await;
+            let (reason, wait_at_least) = match outcome {
+                Ok(page) => return Ok(page),
+                Err(Attempt::Fatal(error)) => return Err(error),
+                Err(Attempt::Malformed { field, detail })
+                    if attempt == self.config.max_attempts =>
+                {
+                    return Err(PortalError::Malformed {
+                        page,
+                        field,
+                        detail,
+                    });
+                }
+                Err(Attempt::Malformed { field, detail }) => {
+                    (format!("{field}: {detail}"), Duration::ZERO)
+                }
+                Err(Attempt::Retry {
+                    reason,
+                    wait_at_least,
+                }) => (reason, wait_at_least),
+            };
+            if wait_at_least > self.config.max_retry_after {
+                return Err(PortalError::Unavailable {
+                    page,
+                    attempts: attempt,
+                    last: format!(
+                        "{reason}（要求等待 {} 秒，超過上限）",
+                        wait_at_least.as_secs()
+                    ),
+                });
+            }
+            if attempt < self.config.max_attempts {
+                let wait = self.backoff(attempt).max(wait_at_least);
+                warn!(page, attempt, wait_ms = wait.as_millis() as u64, %reason, "portal page failed, retrying");
+                tokio::time::sleep(wait).await;
+            }
+            last = reason;
+        }
+        Err(PortalError::Unavailable {
+            page,
+            attempts: self.config.max_attempts,
+            last,
+        })
+    }
+
+    /// Full jitter: a random wait up to the exponential step.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let step = self
+            .config
+            .base_backoff
+            .saturating_mul(1 << attempt.min(16))
+            .min(self.config.max_backoff);
+        step.mul_f64(fastrand::f64())
+    }
+
+    async fn try_page(
+        &self,
+        query: &[(&'static str, String)],
+        cursor: Option<&str>,
+    ) -> Result<WirePage, Attempt> {
+        let url = format!("{}/v1/learning-records/changes", self.config.base_url);
+        let mut request = self
+            .http
+            .get(url)
+            .header(AUTHORIZATION, self.auth.clone())
+            .query(query)
+            .query(&[("limit", self.config.page_size)]);
+        if let Some(cursor) = cursor {
+            request = request.query(&[("cursor", cursor)]);
+        }
+        let response = request.send().await.map_err(|e| Attempt::Retry {
+            reason: describe(&e),
+            wait_at_least: Duration::ZERO,
+        })?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response.bytes().await.map_err(|e| Attempt::Retry {
+            reason: describe(&e),
+            wait_at_least: Duration::ZERO,
+        })?;
+        debug!(%status, bytes = body.len(), "portal answered");
+        match status {
+            StatusCode::OK => {
+                let mut deserializer = serde_json::Deserializer::from_slice(&body);
+                serde_path_to_error::deserialize::<_, WirePage>(&mut deserializer).map_err(|e| {
+                    Attempt::Malformed {
+                        field: e.path().to_string(),
+                        detail: e.inner().to_string(),
+                    }
+                })
+            }
+            StatusCode::TOO_MANY_REQUESTS => Err(Attempt::Retry {
+                reason: "HTTP 429".into(),
+                wait_at_least: retry_after.unwrap_or(Duration::ZERO),
+            }),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                Err(Attempt::Fatal(PortalError::Unauthorized))
+            }
+            s if s.is_server_error() => Err(Attempt::Retry {
+                reason: format!("HTTP {}", s.as_u16()),
+                wait_at_least: retry_after.unwrap_or(Duration::ZERO),
+            }),
+            s => {
+                let (code, message) = match serde_json::from_slice::<WireError>(&body) {
+                    Ok(WireError { error }) => (error.code, error.message),
+                    Err(_) => (
+                        "unknown".into(),
+                        String::from_utf8_lossy(&body).chars().take(200).collect(),
+                    ),
+                };
+                Err(Attempt::Fatal(PortalError::Rejected {
+                    status: s.as_u16(),
+                    code,
+                    message,
+                }))
+            }
+        }
+    }
+}
+
+/// A short, credential-free description of a transport failure.
+fn describe(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "逾時"
+    } else if error.is_connect() {
+        "無法連線"
+    } else if error.is_body() || error.is_decode() {
+        "回應中斷"
+    } else {
+        "連線錯誤"
+    };
+    match std::error::Error::source(error) {
+        Some(source) => format!("{kind}（{source}）"),
+        None => kind.to_string(),
+    }
+}

@@ -347,3 +347,32 @@ async fn stats(State(portal): State<Arc<Portal>>) -> Json<serde_json::Value> {
         "as_of": portal.as_of(),
     }))
 }
+
+/// A simulator serving on an ephemeral 127.0.0.1 port; stops when dropped.
+pub struct RunningPortal {
+    pub portal: Arc<Portal>,
+    pub address: std::net::SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl RunningPortal {
+    /// The base URL clients are configured with.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+/// Starts `portal` on 127.0.0.1 with a port the system picks.
+pub async fn start(portal: Arc<Portal>) -> std::io::Result<RunningPortal> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, portal.clone(), async {
+        let _ = stopped.await;
+    }));
+    Ok(RunningPortal {
+        portal,
+        address,
+        _stop: stop,
+    })
+}
