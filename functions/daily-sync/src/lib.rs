@@ -1,1 +1,333 @@
+//! The nightly automatic import (終身學習自動入檔).
+//!
+//! Each run works every day from the day after the last completed one (the
+//! start date on the first run) through yesterday in Asia/Taipei, one day at
+//! a time, and writes one import-log entry per day. A day is fetched whole
+//! before anything is written, so a portal failure never leaves a
+//! half-written day; writes are idempotent by natural key, so re-running a
+//! day changes nothing that is already right. The watermark moves only over
+//! days that fully succeeded. A lease keeps two runs off the same days, and
+//! the run stops before the Lambda deadline; the next run resumes.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use dynamodb_store::{Store, StoreError};
+use learning_core::import_log::{
+    ErrorSummary, MAX_LISTED_FAILURES, RecordFailure, RunStatus, SyncLogEntry, Trigger,
+};
+use learning_core::national_id::mask_raw_id;
+use learning_core::record::RawRecord;
+use learning_core::{ConfigError, Env, Problem, Settings, Source};
+use portal_client::{PortalClient, PortalConfig, PortalError};
+use serde::Serialize;
+use tokio::time::Instant;
+use tracing::{info, instrument, warn};
+
+/// Where the day's records come from: the portal client in production, a
+/// fake in unit tests.
+pub trait Portal: Send + Sync {
+    fn changes_on(
+        &self,
+        day: NaiveDate,
+    ) -> impl Future<Output = Result<Vec<RawRecord>, PortalError>> + Send;
+}
+
+impl Portal for PortalClient {
+    async fn changes_on(&self, day: NaiveDate) -> Result<Vec<RawRecord>, PortalError> {
+        PortalClient::changes_on(self, day).await
+    }
+}
+
+/// The function's configuration (see the README's table).
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    pub settings: Settings,
+    /// `TABLE_NAME`.
+    pub table: String,
+    pub portal: PortalConfig,
+    /// `SYNC_RESERVE_SECS` (60): time kept free before the Lambda deadline.
+    pub reserve: Duration,
+}
+
+impl SyncConfig {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(SyncConfig {
+            settings: Settings::from_env(env)?,
+            table: env.required("TABLE_NAME", "DynamoDB 資料表名稱")?,
+            portal: PortalConfig::from_env(env)?,
+            reserve: Duration::from_secs(env.number("SYNC_RESERVE_SECS", 60, 5..=600)?),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{date} 的資料同步失敗：{reason}")]
+    DayFailed { date: NaiveDate, reason: String },
+}
+
+/// Lambda's error report: a stable type, a message without personal data.
+impl From<SyncError> for lambda_runtime::Diagnostic {
+    fn from(error: SyncError) -> Self {
+        let error_type = match &error {
+            SyncError::Store(e) => e.code(),
+            SyncError::DayFailed { .. } => "day_failed",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_string(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every day through yesterday was worked.
+    Completed,
+    /// Nothing to do: the watermark is at yesterday.
+    UpToDate,
+    /// Stopped before the deadline; the next run resumes.
+    DeadlineReached,
+    /// A day failed; later days wait for the next run.
+    DayFailed,
+    /// Another run holds the lease.
+    AnotherRunActive,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub outcome: Outcome,
+    /// The last day fully done after this run.
+    pub watermark: Option<NaiveDate>,
+    /// Days still to work (0 when caught up).
+    pub days_left: u64,
+    pub days: Vec<DaySummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DaySummary {
+    pub date: NaiveDate,
+    pub log_id: String,
+    pub status: RunStatus,
+    pub counts: learning_core::import_log::SyncCounts,
+}
+
+/// One invocation: who runs, why, and until when.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub run_id: String,
+    pub trigger: Trigger,
+    /// When the invocation must have returned.
+    pub deadline: Instant,
+}
+
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+pub struct DailySync<P> {
+    portal: P,
+    store: Store,
+    settings: Settings,
+    reserve: Duration,
+    clock: Clock,
+}
+
+impl<P: Portal> DailySync<P> {
+    pub fn new(portal: P, store: Store, settings: Settings, reserve: Duration) -> Self {
+        DailySync {
+            portal,
+            store,
+            settings,
+            reserve,
+            clock: Arc::new(Utc::now),
+        }
+    }
+
+    /// Replaces the wall clock (tests travel in time with it).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Works the days due, calling `on_day` after each (for progress bars).
+    #[instrument(skip_all, fields(run_id = %request.run_id, trigger = request.trigger.as_str()))]
+    pub async fn run(
+        &self,
+        request: &RunRequest,
+        mut on_day: impl FnMut(&SyncLogEntry, u64),
+    ) -> Result<RunSummary, SyncError> {
+        let now = (self.clock)();
+        let yesterday = self.settings.today(now).pred_opt().unwrap_or(NaiveDate::MIN);
+        let lease_until = now
+            + chrono::Duration::from_std(request.deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_default()
+            + chrono::Duration::seconds(60);
+        let mut summary = RunSummary {
+            run_id: request.run_id.clone(),
+            outcome: Outcome::Completed,
+            watermark: None,
+            days_left: 0,
+            days: Vec::new(),
+        };
+        match self.store.acquire_lease(&request.run_id, now, lease_until).await {
+            Ok(()) => {}
+            Err(held @ StoreError::LeaseHeld { .. }) => {
+                info!(reason = %held, "another run is active; nothing to do");
+                summary.outcome = Outcome::AnotherRunActive;
+                return Ok(summary);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let result = self.work_days(request, yesterday, &mut summary, &mut on_day).await;
+        if let Err(e) = self.store.release_lease(&request.run_id).await {
+            warn!(error = %e, "could not release the lease; it expires by itself");
+        }
+        result.map(|()| summary)
+    }
+
+    async fn work_days(
+        &self,
+        request: &RunRequest,
+        yesterday: NaiveDate,
+        summary: &mut RunSummary,
+        on_day: &mut impl FnMut(&SyncLogEntry, u64),
+    ) -> Result<(), SyncError> {
+        let mut watermark = self.store.watermark().await?;
+        let first = watermark
+            .and_then(|w| w.succ_opt())
+            .unwrap_or(self.settings.start_date)
+            .max(self.settings.start_date);
+        let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= yesterday).collect();
+        if days.is_empty() {
+            summary.outcome = Outcome::UpToDate;
+            summary.watermark = watermark;
+            return Ok(());
+        }
+        info!(first = %first, last = %yesterday, days = days.len(), "syncing");
+        let mut contiguous = true;
+        let mut slowest = Duration::ZERO;
+        for (done, &day) in days.iter().enumerate() {
+            let left = request.deadline.saturating_duration_since(Instant::now());
+            if left < self.reserve + slowest * 2 {
+                warn!(day = %day, left_secs = left.as_secs(), "stopping before the deadline; the next run resumes");
+                summary.outcome = Outcome::DeadlineReached;
+                summary.days_left = (days.len() - done) as u64;
+                break;
+            }
+            let started = Instant::now();
+            let entry = self.sync_day(request, day).await?;
+            slowest = slowest.max(started.elapsed());
+            on_day(&entry, (days.len() - done - 1) as u64);
+            summary.days.push(DaySummary {
+                date: day,
+                log_id: entry.log_id.clone(),
+                status: entry.status,
+                counts: entry.counts,
+            });
+            match entry.status {
+                RunStatus::Succeeded if contiguous => {
+                    self.store.advance_watermark(watermark, day, (self.clock)()).await?;
+                    watermark = Some(day);
+                }
+                RunStatus::Succeeded | RunStatus::Running => {}
+                RunStatus::Partial => contiguous = false,
+                RunStatus::Failed => {
+                    summary.outcome = Outcome::DayFailed;
+                    summary.days_left = (days.len() - done) as u64;
+                    summary.watermark = watermark;
+                    let reason = entry.error.map(|e| e.message).unwrap_or_default();
+                    return Err(SyncError::DayFailed { date: day, reason });
+                }
+            }
+        }
+        summary.watermark = watermark;
+        Ok(())
+    }
+
+    /// Works one day and returns its finished log entry. Only a failure to
+    /// write the log itself is an error here; everything else is recorded in
+    /// the entry.
+    #[instrument(skip(self, request), fields(day = %day))]
+    pub async fn sync_day(&self, request: &RunRequest, day: NaiveDate) -> Result<SyncLogEntry, SyncError> {
+        let mut entry = SyncLogEntry::start(&request.run_id, request.trigger, day, (self.clock)());
+        self.store.put_sync_log(&entry).await?;
+        entry.status = match self.fetch_and_write(day, &mut entry).await {
+            Ok(()) if entry.counts.failed > 0 => RunStatus::Partial,
+            Ok(()) => RunStatus::Succeeded,
+            Err(error) => {
+                warn!(code = error.code, reason = %error.message, "day failed");
+                entry.error = Some(error);
+                RunStatus::Failed
+            }
+        };
+        entry.finished_at = Some((self.clock)());
+        self.store.put_sync_log(&entry).await?;
+        info!(status = entry.status.as_str(), counts = ?entry.counts, "day done");
+        Ok(entry)
+    }
+
+    async fn fetch_and_write(&self, day: NaiveDate, entry: &mut SyncLogEntry) -> Result<(), ErrorSummary> {
+        let raw = self
+            .portal
+            .changes_on(day)
+            .await
+            .map_err(|e| ErrorSummary::new(e.code(), e.to_string()))?;
+        entry.counts.fetched = raw.len() as u64;
+
+        let mut passed = Vec::with_capacity(raw.len());
+        let mut withdrawn = Vec::new();
+        let mut agencies: BTreeMap<String, u64> = BTreeMap::new();
+        for (index, record) in raw.iter().enumerate() {
+            let problems = match record.validate() {
+                Ok(valid) if valid.changed_date != day => vec![
+                    Problem::new(
+                        "changed_date_mismatch",
+                        format!("異動日期 {} 不是查詢日 {day}", valid.changed_date),
+                    )
+                    .in_field("changed_date"),
+                ],
+                Ok(valid) if valid.status.is_passed() => {
+                    *agencies.entry(valid.org_code.to_string()).or_default() += 1;
+                    passed.push(valid);
+                    continue;
+                }
+                Ok(valid) => {
+                    withdrawn.push(valid.key());
+                    continue;
+                }
+                Err(problems) => problems,
+            };
+            entry.counts.failed += 1;
+            if entry.failures.len() < MAX_LISTED_FAILURES {
+                let mut failure = RecordFailure::new(index as u64 + 1, mask_raw_id(&record.id_no), &problems[0]);
+                failure.message = problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("；");
+                entry.failures.push(failure);
+            }
+        }
+        entry.agencies = agencies;
+
+        let store_error = |e: StoreError| ErrorSummary::new(e.code(), e.to_string());
+        let now = (self.clock)();
+        let written = self
+            .store
+            .upsert_portal_records(&passed, Source::AutoImport, &entry.log_id, now)
+            .await
+            .map_err(store_error)?;
+        entry.counts.inserted = written.inserted;
+        entry.counts.updated = written.updated;
+        entry.counts.unchanged = written.unchanged;
+        entry.counts.withdrawn = self.store.withdraw(&withdrawn).await.map_err(store_error)?;
+        Ok(())
+    }
+}

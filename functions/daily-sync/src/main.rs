@@ -1,1 +1,43 @@
-fn main() {}
+//! Lambda entry point of the nightly automatic import: wiring only.
+
+use std::time::SystemTime;
+
+use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
+use daily_sync::{DailySync, RunRequest, RunSummary, SyncConfig, SyncError};
+use dynamodb_store::Store;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use learning_core::Env;
+use learning_core::import_log::Trigger;
+use portal_client::PortalClient;
+
+async fn handle(
+    sync: &DailySync<PortalClient>,
+    event: LambdaEvent<CloudWatchEvent>,
+) -> Result<RunSummary, SyncError> {
+    let (event, context) = event.into_parts();
+    let left = context
+        .deadline()
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    let trigger = match event.source.as_deref() {
+        Some("aws.events" | "aws.scheduler") => Trigger::Schedule,
+        _ => Trigger::Manual,
+    };
+    let request = RunRequest {
+        run_id: context.request_id,
+        trigger,
+        deadline: tokio::time::Instant::now() + left,
+    };
+    sync.run(&request, |_, _| {}).await
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = SyncConfig::from_env(&Env::process())?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table);
+    let portal = PortalClient::new(config.portal)?;
+    let sync = DailySync::new(portal, store, config.settings, config.reserve);
+    lambda_runtime::run(service_fn(|event| handle(&sync, event))).await
+}

@@ -1,1 +1,54 @@
+//! The DynamoDB adapter: training records, the import log and the sync
+//! state share one table (see `table` for the design and README for the
+//! access patterns).
+//!
+//! Writes are idempotent by key: records are keyed by their natural key,
+//! log entries by their run and day. The lock rule is enforced by the
+//! database with condition expressions, so no race in application code can
+//! get past it.
 
+mod error;
+mod import_log;
+mod items;
+mod records;
+mod retry;
+mod sync_state;
+pub mod table;
+
+use aws_sdk_dynamodb::Client;
+
+pub use error::StoreError;
+pub use records::{StoredRecord, UpsertCounts};
+pub use retry::BatchRetry;
+
+/// Handle on the table; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+    retry: BatchRetry,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Store {
+            client,
+            table: table.into(),
+            retry: BatchRetry::default(),
+        }
+    }
+
+    /// Changes how hard batch writes retry unprocessed items.
+    pub fn with_retry(mut self, retry: BatchRetry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}

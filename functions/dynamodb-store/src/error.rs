@@ -1,0 +1,57 @@
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB {operation} 失敗：{message}")]
+    Sdk {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("DynamoDB {operation} 重試 {attempts} 次後仍有 {remaining} 筆未處理（資料庫持續節流）")]
+    RetriesExhausted {
+        operation: &'static str,
+        attempts: u32,
+        remaining: usize,
+    },
+    #[error("此筆紀錄由終身學習入口網匯入，僅供檢視，不可修改或刪除；請至入口網更正後，待自動入檔或重新下載")]
+    Locked,
+    #[error("此筆紀錄已被他人修改（目前版本 {current}），請重新讀取後再修改")]
+    VersionMismatch { current: u64 },
+    #[error("查無此筆紀錄")]
+    NotFound,
+    #[error("已有相同身分證字號、課程代碼、期別與開課日期的紀錄")]
+    AlreadyExists,
+    #[error("另一個同步作業（{owner}）正在執行，租約至 {until} 到期")]
+    LeaseHeld { owner: String, until: String },
+    #[error("同步進度已被其他作業更新（預期 {expected}）")]
+    WatermarkMoved { expected: String },
+    #[error("資料表中的項目 {key} 無法解讀：{detail}")]
+    Corrupt { key: String, detail: String },
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Sdk { .. } => "store_unavailable",
+            StoreError::RetriesExhausted { .. } => "store_throttled",
+            StoreError::Locked => "record_locked",
+            StoreError::VersionMismatch { .. } => "version_mismatch",
+            StoreError::NotFound => "not_found",
+            StoreError::AlreadyExists => "record_exists",
+            StoreError::LeaseHeld { .. } => "sync_in_progress",
+            StoreError::WatermarkMoved { .. } => "watermark_moved",
+            StoreError::Corrupt { .. } => "store_corrupt",
+        }
+    }
+
+    pub(crate) fn sdk<E, R>(operation: &'static str, error: SdkError<E, R>) -> Self
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        StoreError::Sdk {
+            operation,
+            message: DisplayErrorContext(&error).to_string(),
+        }
+    }
+}

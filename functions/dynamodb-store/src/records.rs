@@ -1,0 +1,424 @@
+//! Training records: batched portal upserts, withdrawals, and staff edits
+//! under the lock.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt, stream};
+use learning_core::{NationalId, NaturalKey, Source, TrainingRecord};
+use tracing::{debug, instrument};
+
+use crate::items::{Item, describe_key, key_item, n, number, person_pk, record_attributes, record_from_item, s, text};
+use crate::{Store, StoreError};
+
+/// DynamoDB's limits per batch call.
+const BATCH_GET_MAX: usize = 100;
+const BATCH_WRITE_MAX: usize = 25;
+
+/// What an upsert did with each record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpsertCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// A record with its bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub record: TrainingRecord,
+    pub source: Source,
+    pub locked: bool,
+    /// Starts at 1; every write adds 1. The ETag of the API.
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The import-log entry (or staff action) that wrote this version.
+    pub written_by: String,
+}
+
+/// What we need of an existing item to decide on a write.
+struct Existing {
+    fingerprint: String,
+    source: String,
+    version: u64,
+    created_at: String,
+}
+
+fn bookkeeping(item: &mut Item, source: Source, version: u64, created_at: &str, now: &str, written_by: &str) {
+    item.insert("entity".into(), s("record"));
+    item.insert("source".into(), s(source.as_str()));
+    item.insert("locked".into(), AttributeValue::Bool(source.is_locked()));
+    item.insert("version".into(), n(version));
+    item.insert("created_at".into(), s(created_at));
+    item.insert("updated_at".into(), s(now));
+    item.insert("written_by".into(), s(written_by));
+}
+
+fn stored_from_item(item: &Item) -> Result<StoredRecord, StoreError> {
+    let corrupt = |detail: &str| StoreError::Corrupt {
+        key: describe_key(item),
+        detail: detail.to_string(),
+    };
+    Ok(StoredRecord {
+        record: record_from_item(item)?,
+        source: text(item, "source")
+            .as_deref()
+            .and_then(Source::parse)
+            .ok_or_else(|| corrupt("source"))?,
+        locked: matches!(item.get("locked"), Some(AttributeValue::Bool(true))),
+        version: number(item, "version").ok_or_else(|| corrupt("version"))?,
+        created_at: text(item, "created_at").unwrap_or_default(),
+        updated_at: text(item, "updated_at").unwrap_or_default(),
+        written_by: text(item, "written_by").unwrap_or_default(),
+    })
+}
+
+impl Store {
+    /// Writes records the portal delivered (automatic import or download).
+    ///
+    /// Keys repeated in `records` are written once (the last one wins).
+    /// Existing items are read first so that identical records cost no
+    /// write and the counts are exact; a staff-entered record with the same
+    /// natural key is replaced by the portal's version (see README).
+    #[instrument(skip(self, records), fields(records = records.len(), source = source.as_str()))]
+    pub async fn upsert_portal_records(
+        &self,
+        records: &[TrainingRecord],
+        source: Source,
+        written_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<UpsertCounts, StoreError> {
+        let mut latest: HashMap<NaturalKey, &TrainingRecord> = HashMap::with_capacity(records.len());
+        for record in records {
+            latest.insert(record.key(), record);
+        }
+        let unique: Vec<&TrainingRecord> = latest.into_values().collect();
+        let now = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+
+        let existing: HashMap<(String, String), Existing> = stream::iter(unique.chunks(BATCH_GET_MAX))
+            .map(|chunk| self.read_existing(chunk))
+            .buffer_unordered(self.retry.concurrency)
+            .try_fold(HashMap::new(), |mut all, part| async move {
+                all.extend(part);
+                Ok(all)
+            })
+            .await?;
+
+        let mut counts = UpsertCounts::default();
+        let mut writes = Vec::new();
+        for record in unique {
+            let mut item = record_attributes(record);
+            let key = (text(&item, "pk").unwrap_or_default(), text(&item, "sk").unwrap_or_default());
+            let (version, created_at) = match existing.get(&key) {
+                Some(old) if old.fingerprint == text(&item, "fingerprint").unwrap_or_default()
+                    && Source::parse(&old.source).is_some_and(Source::is_locked) =>
+                {
+                    counts.unchanged += 1;
+                    continue;
+                }
+                Some(old) => {
+                    counts.updated += 1;
+                    (old.version + 1, old.created_at.clone())
+                }
+                None => {
+                    counts.inserted += 1;
+                    (1, now.clone())
+                }
+            };
+            bookkeeping(&mut item, source, version, &created_at, &now, written_by);
+            writes.push(item);
+        }
+        debug!(?counts, "writing changed records");
+        self.batch_put(writes).await?;
+        Ok(counts)
+    }
+
+    async fn read_existing(
+        &self,
+        chunk: &[&TrainingRecord],
+    ) -> Result<Vec<((String, String), Existing)>, StoreError> {
+        let mut keys: Vec<Item> = chunk.iter().map(|r| key_item(&r.key())).collect();
+        let mut found = Vec::with_capacity(keys.len());
+        let mut attempt = 0;
+        while !keys.is_empty() {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .projection_expression("pk, sk, fingerprint, #source, version, created_at")
+                .expression_attribute_names("#source", "source")
+                .build()
+                .map_err(|e| StoreError::Sdk {
+                    operation: "BatchGetItem",
+                    message: e.to_string(),
+                })?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| StoreError::sdk("BatchGetItem", e))?;
+            for item in output.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                found.push((
+                    (text(&item, "pk").unwrap_or_default(), text(&item, "sk").unwrap_or_default()),
+                    Existing {
+                        fingerprint: text(&item, "fingerprint").unwrap_or_default(),
+                        source: text(&item, "source").unwrap_or_default(),
+                        version: number(&item, "version").unwrap_or(0),
+                        created_at: text(&item, "created_at").unwrap_or_default(),
+                    },
+                ));
+            }
+            keys = output
+                .unprocessed_keys
+                .unwrap_or_default()
+                .remove(&self.table)
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                attempt += 1;
+                if attempt >= self.retry.max_attempts {
+                    return Err(StoreError::RetriesExhausted {
+                        operation: "BatchGetItem",
+                        attempts: attempt,
+                        remaining: keys.len(),
+                    });
+                }
+                self.retry.pause(attempt).await;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Puts items with BatchWriteItem, retrying unprocessed items with
+    /// backoff; fails loudly when the retry budget runs out. Items must have
+    /// distinct keys.
+    pub async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        let batches: Vec<Vec<Item>> = items
+            .chunks(BATCH_WRITE_MAX)
+            .map(<[Item]>::to_vec)
+            .collect();
+        stream::iter(batches)
+            .map(|batch| self.write_batch(batch))
+            .buffer_unordered(self.retry.concurrency)
+            .try_collect::<()>()
+            .await
+    }
+
+    async fn write_batch(&self, batch: Vec<Item>) -> Result<(), StoreError> {
+        let mut pending: Vec<WriteRequest> = batch
+            .into_iter()
+            .map(|item| {
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|put| WriteRequest::builder().put_request(put).build())
+                    .map_err(|e| StoreError::Sdk {
+                        operation: "BatchWriteItem",
+                        message: e.to_string(),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, std::mem::take(&mut pending))
+                .send()
+                .await
+                .map_err(|e| StoreError::sdk("BatchWriteItem", e))?;
+            pending = output
+                .unprocessed_items
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                attempt += 1;
+                if attempt >= self.retry.max_attempts {
+                    return Err(StoreError::RetriesExhausted {
+                        operation: "BatchWriteItem",
+                        attempts: attempt,
+                        remaining: pending.len(),
+                    });
+                }
+                self.retry.pause(attempt).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the locked records the portal no longer reports as passed.
+    /// A record staff created under the same key is not the portal's to
+    /// remove and stays (the condition refuses it). Returns how many went.
+    #[instrument(skip(self, keys), fields(keys = keys.len()))]
+    pub async fn withdraw(&self, keys: &[NaturalKey]) -> Result<u64, StoreError> {
+        let removed = stream::iter(keys)
+            .map(|key| async move {
+                let result = self
+                    .client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key_item(key)))
+                    .condition_expression("#locked = :true")
+                    .expression_attribute_names("#locked", "locked")
+                    .expression_attribute_values(":true", AttributeValue::Bool(true))
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => Ok(1u64),
+                    Err(e) if is_condition_failure(&e) => Ok(0),
+                    Err(e) => Err(StoreError::sdk("DeleteItem", e)),
+                }
+            })
+            .buffer_unordered(self.retry.concurrency * 2)
+            .try_fold(0, |sum, one| async move { Ok(sum + one) })
+            .await?;
+        Ok(removed)
+    }
+
+    pub async fn get_record(&self, key: &NaturalKey) -> Result<Option<StoredRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("GetItem", e))?;
+        output.item.as_ref().map(stored_from_item).transpose()
+    }
+
+    /// Every record of one person, in key order.
+    pub async fn records_of_person(&self, id: &NationalId) -> Result<Vec<StoredRecord>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :rec)")
+            .expression_attribute_values(":pk", s(person_pk(id)))
+            .expression_attribute_values(":rec", s("REC#"))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| StoreError::sdk("Query", e))?;
+        items.iter().map(stored_from_item).collect()
+    }
+
+    /// Creates a record staff typed in. Refused when any record (a portal
+    /// one included) already has its natural key.
+    pub async fn create_staff_record(
+        &self,
+        record: &TrainingRecord,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StoredRecord, StoreError> {
+        let now = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut item = record_attributes(record);
+        bookkeeping(&mut item, Source::StaffEntered, 1, &now, &now, by);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item.clone()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => stored_from_item(&item),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::AlreadyExists),
+            Err(e) => Err(StoreError::sdk("PutItem", e)),
+        }
+    }
+
+    /// Replaces a staff-entered record, only if it is unlocked and still at
+    /// `expected_version`. The database refuses the write otherwise.
+    pub async fn update_staff_record(
+        &self,
+        record: &TrainingRecord,
+        expected_version: u64,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StoredRecord, StoreError> {
+        let key = record.key();
+        let now = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let current = self.get_record(&key).await?.ok_or(StoreError::NotFound)?;
+        let mut item = record_attributes(record);
+        bookkeeping(
+            &mut item,
+            current.source,
+            expected_version + 1,
+            &current.created_at,
+            &now,
+            by,
+        );
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item.clone()))
+            .condition_expression("attribute_exists(pk) AND #locked = :false AND version = :expected")
+            .expression_attribute_names("#locked", "locked")
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":expected", n(expected_version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => stored_from_item(&item),
+            Err(e) if is_condition_failure(&e) => Err(self.why_refused(&key).await),
+            Err(e) => Err(StoreError::sdk("PutItem", e)),
+        }
+    }
+
+    /// Deletes a staff-entered record; the database refuses a locked one.
+    pub async fn delete_staff_record(
+        &self,
+        key: &NaturalKey,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut request = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .expression_attribute_names("#locked", "locked")
+            .expression_attribute_values(":false", AttributeValue::Bool(false));
+        request = match expected_version {
+            Some(version) => request
+                .condition_expression("attribute_exists(pk) AND #locked = :false AND version = :expected")
+                .expression_attribute_values(":expected", n(version)),
+            None => request.condition_expression("attribute_exists(pk) AND #locked = :false"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(self.why_refused(key).await),
+            Err(e) => Err(StoreError::sdk("DeleteItem", e)),
+        }
+    }
+
+    /// After the database refused a conditional write: which condition?
+    async fn why_refused(&self, key: &NaturalKey) -> StoreError {
+        match self.get_record(key).await {
+            Ok(None) => StoreError::NotFound,
+            Ok(Some(current)) if current.locked => StoreError::Locked,
+            Ok(Some(current)) => StoreError::VersionMismatch {
+                current: current.version,
+            },
+            Err(e) => e,
+        }
+    }
+}
+
+pub(crate) fn is_condition_failure<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    error
+        .as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}

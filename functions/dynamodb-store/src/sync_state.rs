@@ -1,0 +1,138 @@
+//! The sync's progress (the watermark: last day fully done) and its lease
+//! (only one run works at a time).
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::items::{Item, number, s, text};
+use crate::records::is_condition_failure;
+use crate::{Store, StoreError};
+
+const SYNC_PK: &str = "SYNC#daily";
+
+impl Store {
+    /// The last day the automatic import completed, `None` before the first.
+    pub async fn watermark(&self) -> Result<Option<NaiveDate>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(SYNC_PK))
+            .key("sk", s("STATE"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("GetItem", e))?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let raw = text(&item, "watermark").unwrap_or_default();
+        raw.parse().map(Some).map_err(|_| StoreError::Corrupt {
+            key: format!("{SYNC_PK} / STATE"),
+            detail: format!("watermark「{raw}」"),
+        })
+    }
+
+    /// Moves the watermark from `expected` to `day`; refused if another run
+    /// moved it meanwhile.
+    pub async fn advance_watermark(
+        &self,
+        expected: Option<NaiveDate>,
+        day: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(SYNC_PK))
+            .item("sk", s("STATE"))
+            .item("watermark", s(day.to_string()))
+            .item("updated_at", s(now.to_rfc3339()));
+        request = match expected {
+            Some(previous) => request
+                .condition_expression("watermark = :previous")
+                .expression_attribute_values(":previous", s(previous.to_string())),
+            None => request.condition_expression("attribute_not_exists(pk)"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::WatermarkMoved {
+                expected: expected.map_or("（無）".to_string(), |d| d.to_string()),
+            }),
+            Err(e) => Err(StoreError::sdk("PutItem", e)),
+        }
+    }
+
+    /// Takes the lease until `until` if nobody holds a live one.
+    pub async fn acquire_lease(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(SYNC_PK))
+            .item("sk", s("LEASE"))
+            .item("owner", s(owner))
+            .item("expires_at", AttributeValue::N(until.timestamp().to_string()))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now OR #owner = :me")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .expression_attribute_values(":me", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(self.lease_holder().await),
+            Err(e) => Err(StoreError::sdk("PutItem", e)),
+        }
+    }
+
+    async fn lease_holder(&self) -> StoreError {
+        let item: Option<Item> = match self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(SYNC_PK))
+            .key("sk", s("LEASE"))
+            .consistent_read(true)
+            .send()
+            .await
+        {
+            Ok(output) => output.item,
+            Err(e) => return StoreError::sdk("GetItem", e),
+        };
+        let item = item.unwrap_or_default();
+        let until = number(&item, "expires_at")
+            .and_then(|t| DateTime::from_timestamp(t as i64, 0))
+            .map_or_else(|| "?".to_string(), |t| t.to_rfc3339());
+        StoreError::LeaseHeld {
+            owner: text(&item, "owner").unwrap_or_default(),
+            until,
+        }
+    }
+
+    /// Gives the lease back; a lease someone else holds is left alone.
+    pub async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(SYNC_PK))
+            .key("sk", s("LEASE"))
+            .condition_expression("#owner = :me")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":me", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(StoreError::sdk("DeleteItem", e)),
+        }
+    }
+}
