@@ -1,1 +1,239 @@
+//! What the system tests share: engines on 127.0.0.1, a fresh table per
+//! test, the portal simulator, and the simulator's truth to compare with.
+//!
+//! Set `DYNAMODB_ENDPOINT` to run the same tests against another engine
+//! (CI points it at AWS's DynamoDB Local); otherwise each test binary starts
+//! the embedded one in memory.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{NaiveDate, TimeZone};
+use daily_sync::{DailySync, RunRequest};
+use dynamodb_store::Store;
+use learning_core::Settings;
+use learning_core::import_log::Trigger;
+use local_stack::Running;
+use portal_client::{PortalClient, PortalConfig, Secret};
+use portal_sim::{DataConfig, Portal, RunningPortal};
+use tokio::sync::OnceCell;
+
+pub const PORTAL_TOKEN: &str = "system-test-token";
+
+pub fn day(s: &str) -> NaiveDate {
+    s.parse().expect("a test date")
+}
+
+/// One engine per test binary, shared by its tests (each gets its own table).
+static ENGINE: OnceCell<(String, Option<Running>)> = OnceCell::const_new();
+
+async fn engine_url() -> String {
+    let (url, _) = ENGINE
+        .get_or_init(|| async {
+            match std::env::var("DYNAMODB_ENDPOINT") {
+                Ok(url) if !url.is_empty() => (url, None),
+                _ => {
+                    // The engine must outlive any one test's runtime.
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    std::thread::spawn(move || {
+                        let runtime = tokio::runtime::Builder::new_multi_thread()
+                            .worker_threads(2)
+                            .enable_all()
+                            .build()
+                            .expect("a runtime for the engine");
+                        runtime.block_on(async {
+                            let running =
+                                local_stack::start_dynamodb(local_stack::DynamoStorage::Memory, 0)
+                                    .await
+                                    .expect("embedded DynamoDB starts");
+                            tx.send(running.url()).expect("test waits");
+                            std::future::pending::<()>().await;
+                            drop(running);
+                        });
+                    });
+                    (rx.recv().expect("engine url"), None)
+                }
+            }
+        })
+        .await;
+    url.clone()
+}
+
+/// A store on a table of its own, created from the shared definition.
+pub async fn fresh_store() -> Store {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let table = format!(
+        "webhr-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let client = local_stack::dynamodb_client(&engine_url().await);
+    dynamodb_store::table::create(&client, &table)
+        .await
+        .expect("table created");
+    Store::new(client, table)
+}
+
+pub async fn simulator(data: DataConfig, as_of: NaiveDate) -> RunningPortal {
+    portal_sim::start(Arc::new(Portal::new(data, PORTAL_TOKEN, as_of)))
+        .await
+        .expect("simulator starts")
+}
+
+pub fn portal_client(portal: &RunningPortal) -> PortalClient {
+    let mut config = PortalConfig::new(portal.url(), Secret::new(PORTAL_TOKEN));
+    config.base_backoff = Duration::from_millis(5);
+    config.max_backoff = Duration::from_millis(50);
+    config.max_attempts = 3;
+    config.timeout = Duration::from_secs(5);
+    PortalClient::new(config).expect("client")
+}
+
+/// A sync whose clock reads 02:00 Taipei time on `today`.
+pub fn sync_on(
+    portal: &RunningPortal,
+    store: &Store,
+    settings: &Settings,
+    today: NaiveDate,
+) -> DailySync<PortalClient> {
+    let at = chrono_tz::Asia::Taipei
+        .from_local_datetime(&today.and_hms_opt(2, 0, 0).expect("a time"))
+        .single()
+        .expect("unambiguous")
+        .with_timezone(&chrono::Utc);
+    DailySync::new(
+        portal_client(portal),
+        store.clone(),
+        settings.clone(),
+        Duration::from_secs(5),
+    )
+    .with_clock(Arc::new(move || at))
+}
+
+pub fn request(run_id: &str) -> RunRequest {
+    RunRequest {
+        run_id: run_id.to_string(),
+        trigger: Trigger::Manual,
+        deadline: tokio::time::Instant::now() + Duration::from_secs(900),
+    }
+}
+
+/// Settings with the mission's defaults.
+pub fn settings() -> Settings {
+    Settings::default()
+}
+
+/// The natural key as the simulator writes it.
+pub type Key = (String, String, u32, String);
+
+/// What WebHR should hold after syncing `days` with the portal as it stands
+/// on `as_of`: each day's changes applied in order, passed records kept.
+pub fn truth(
+    portal: &Portal,
+    days: impl Iterator<Item = NaiveDate>,
+    as_of: NaiveDate,
+) -> BTreeMap<Key, String> {
+    let mut held = BTreeMap::new();
+    for d in days {
+        for record in portal.generator().changes_on(d, as_of) {
+            if record.is_passed() {
+                held.insert(record.key(), record.total_hours.clone());
+            } else {
+                held.remove(&record.key());
+            }
+        }
+    }
+    held
+}
+
+/// Every training record in the table as key → total hours, read with a
+/// plain Scan so the test does not trust the store's own reading code.
+pub async fn stored(store: &Store) -> BTreeMap<Key, String> {
+    let items: Vec<_> = store
+        .client()
+        .scan()
+        .table_name(store.table())
+        .filter_expression("entity = :record")
+        .expression_attribute_values(":record", AttributeValue::S("record".into()))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .expect("scan");
+    let text = |item: &std::collections::HashMap<String, AttributeValue>, name: &str| match item
+        .get(name)
+    {
+        Some(AttributeValue::S(v) | AttributeValue::N(v)) => v.clone(),
+        _ => String::new(),
+    };
+    items
+        .iter()
+        .map(|item| {
+            let hours =
+                learning_core::Hours::parse(&text(item, "total_hours")).expect("stored hours");
+            (
+                (
+                    text(item, "id_no"),
+                    text(item, "course_code"),
+                    text(item, "term").parse().expect("term"),
+                    text(item, "start_date"),
+                ),
+                hours.to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Asserts two record sets are equal; on failure names the difference by
+/// count and masked key, never printing a full national ID.
+pub fn assert_same_records(got: &BTreeMap<Key, String>, want: &BTreeMap<Key, String>) {
+    let mask = |k: &Key| format!("{}**** {} {} {}", &k.0[..6.min(k.0.len())], k.1, k.2, k.3);
+    let missing: Vec<String> = want
+        .keys()
+        .filter(|k| !got.contains_key(*k))
+        .map(mask)
+        .collect();
+    let extra: Vec<String> = got
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .map(mask)
+        .collect();
+    let differ: Vec<String> = want
+        .iter()
+        .filter(|(k, v)| got.get(*k).is_some_and(|g| g != *v))
+        .map(|(k, _)| mask(k))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty() && differ.is_empty(),
+        "{} records: {} missing {:?}, {} unexpected {:?}, {} with other hours {:?}",
+        want.len(),
+        missing.len(),
+        missing.iter().take(5).collect::<Vec<_>>(),
+        extra.len(),
+        extra.iter().take(5).collect::<Vec<_>>(),
+        differ.len(),
+        differ.iter().take(5).collect::<Vec<_>>(),
+    );
+}
+
+/// All items of the table (records, log, state), for before/after checks.
+pub async fn all_items(store: &Store) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    let mut items: Vec<_> = store
+        .client()
+        .scan()
+        .table_name(store.table())
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .expect("scan");
+    items.sort_by_key(|item| format!("{:?}{:?}", item.get("pk"), item.get("sk")));
+    items
+}

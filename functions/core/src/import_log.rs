@@ -79,8 +79,18 @@ pub struct SyncCounts {
     /// Locked records removed because the portal no longer reports them
     /// as passed.
     pub withdrawn: u64,
+    /// Records that needed no write: reported as not passed but not held
+    /// by WebHR, or repeating a key already seen that day.
+    pub skipped: u64,
     /// Records refused for invalid data (listed in `failures`).
     pub failed: u64,
+}
+
+impl SyncCounts {
+    /// Every fetched record is accounted for exactly once.
+    pub fn accounted(&self) -> u64 {
+        self.inserted + self.updated + self.unchanged + self.withdrawn + self.skipped + self.failed
+    }
 }
 
 /// One refused record: where it was, whose (masked), and why.

@@ -168,10 +168,16 @@ impl<P: Portal> DailySync<P> {
         mut on_day: impl FnMut(&SyncLogEntry, u64),
     ) -> Result<RunSummary, SyncError> {
         let now = (self.clock)();
-        let yesterday = self.settings.today(now).pred_opt().unwrap_or(NaiveDate::MIN);
+        let yesterday = self
+            .settings
+            .today(now)
+            .pred_opt()
+            .unwrap_or(NaiveDate::MIN);
         let lease_until = now
-            + chrono::Duration::from_std(request.deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_default()
+            + chrono::Duration::from_std(
+                request.deadline.saturating_duration_since(Instant::now()),
+            )
+            .unwrap_or_default()
             + chrono::Duration::seconds(60);
         let mut summary = RunSummary {
             run_id: request.run_id.clone(),
@@ -180,7 +186,11 @@ impl<P: Portal> DailySync<P> {
             days_left: 0,
             days: Vec::new(),
         };
-        match self.store.acquire_lease(&request.run_id, now, lease_until).await {
+        match self
+            .store
+            .acquire_lease(&request.run_id, now, lease_until)
+            .await
+        {
             Ok(()) => {}
             Err(held @ StoreError::LeaseHeld { .. }) => {
                 info!(reason = %held, "another run is active; nothing to do");
@@ -189,7 +199,9 @@ impl<P: Portal> DailySync<P> {
             }
             Err(e) => return Err(e.into()),
         }
-        let result = self.work_days(request, yesterday, &mut summary, &mut on_day).await;
+        let result = self
+            .work_days(request, yesterday, &mut summary, &mut on_day)
+            .await;
         if let Err(e) = self.store.release_lease(&request.run_id).await {
             warn!(error = %e, "could not release the lease; it expires by itself");
         }
@@ -237,7 +249,9 @@ impl<P: Portal> DailySync<P> {
             });
             match entry.status {
                 RunStatus::Succeeded if contiguous => {
-                    self.store.advance_watermark(watermark, day, (self.clock)()).await?;
+                    self.store
+                        .advance_watermark(watermark, day, (self.clock)())
+                        .await?;
                     watermark = Some(day);
                 }
                 RunStatus::Succeeded | RunStatus::Running => {}
@@ -259,7 +273,11 @@ impl<P: Portal> DailySync<P> {
     /// write the log itself is an error here; everything else is recorded in
     /// the entry.
     #[instrument(skip(self, request), fields(day = %day))]
-    pub async fn sync_day(&self, request: &RunRequest, day: NaiveDate) -> Result<SyncLogEntry, SyncError> {
+    pub async fn sync_day(
+        &self,
+        request: &RunRequest,
+        day: NaiveDate,
+    ) -> Result<SyncLogEntry, SyncError> {
         let mut entry = SyncLogEntry::start(&request.run_id, request.trigger, day, (self.clock)());
         self.store.put_sync_log(&entry).await?;
         entry.status = match self.fetch_and_write(day, &mut entry).await {
@@ -277,7 +295,11 @@ impl<P: Portal> DailySync<P> {
         Ok(entry)
     }
 
-    async fn fetch_and_write(&self, day: NaiveDate, entry: &mut SyncLogEntry) -> Result<(), ErrorSummary> {
+    async fn fetch_and_write(
+        &self,
+        day: NaiveDate,
+        entry: &mut SyncLogEntry,
+    ) -> Result<(), ErrorSummary> {
         let raw = self
             .portal
             .changes_on(day)
@@ -310,8 +332,13 @@ impl<P: Portal> DailySync<P> {
             };
             entry.counts.failed += 1;
             if entry.failures.len() < MAX_LISTED_FAILURES {
-                let mut failure = RecordFailure::new(index as u64 + 1, mask_raw_id(&record.id_no), &problems[0]);
-                failure.message = problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("；");
+                let mut failure =
+                    RecordFailure::new(index as u64 + 1, mask_raw_id(&record.id_no), &problems[0]);
+                failure.message = problems
+                    .iter()
+                    .map(|p| p.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("；");
                 entry.failures.push(failure);
             }
         }
@@ -324,10 +351,14 @@ impl<P: Portal> DailySync<P> {
             .upsert_portal_records(&passed, Source::AutoImport, &entry.log_id, now)
             .await
             .map_err(store_error)?;
-        entry.counts.inserted = written.inserted;
-        entry.counts.updated = written.updated;
-        entry.counts.unchanged = written.unchanged;
-        entry.counts.withdrawn = self.store.withdraw(&withdrawn).await.map_err(store_error)?;
+        let removed = self.store.withdraw(&withdrawn).await.map_err(store_error)?;
+        let c = &mut entry.counts;
+        c.inserted = written.inserted;
+        c.updated = written.updated;
+        c.unchanged = written.unchanged;
+        c.withdrawn = removed;
+        c.skipped = (passed.len() as u64 - written.inserted - written.updated - written.unchanged)
+            + (withdrawn.len() as u64 - removed);
         Ok(())
     }
 }

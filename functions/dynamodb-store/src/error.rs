@@ -13,7 +13,9 @@ pub enum StoreError {
         attempts: u32,
         remaining: usize,
     },
-    #[error("此筆紀錄由終身學習入口網匯入，僅供檢視，不可修改或刪除；請至入口網更正後，待自動入檔或重新下載")]
+    #[error(
+        "此筆紀錄由終身學習入口網匯入，僅供檢視，不可修改或刪除；請至入口網更正後，待自動入檔或重新下載"
+    )]
     Locked,
     #[error("此筆紀錄已被他人修改（目前版本 {current}），請重新讀取後再修改")]
     VersionMismatch { current: u64 },

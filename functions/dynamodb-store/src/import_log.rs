@@ -25,8 +25,14 @@ impl Store {
         let item: Item = [
             ("pk", s(format!("LOG#{}", entry.log_id))),
             ("sk", s("LOG")),
-            ("gsi1pk", s(month_partition(started.year(), started.month()))),
-            ("gsi1sk", s(format!("{}#{}", timestamp(started), entry.log_id))),
+            (
+                "gsi1pk",
+                s(month_partition(started.year(), started.month())),
+            ),
+            (
+                "gsi1sk",
+                s(format!("{}#{}", timestamp(started), entry.log_id)),
+            ),
             ("entity", s("import_log")),
             ("kind", s("sync")),
             ("trigger", s(entry.trigger.as_str())),
@@ -76,7 +82,10 @@ impl Store {
                 .table_name(&self.table)
                 .index_name(crate::table::GSI1)
                 .key_condition_expression("gsi1pk = :month AND gsi1sk BETWEEN :from AND :to")
-                .expression_attribute_values(":month", s(month_partition(month.year(), month.month())))
+                .expression_attribute_values(
+                    ":month",
+                    s(month_partition(month.year(), month.month())),
+                )
                 .expression_attribute_values(":from", s(timestamp(from)))
                 .expression_attribute_values(":to", s(timestamp(to)))
                 .scan_index_forward(false)

@@ -48,7 +48,10 @@ pub fn number(item: &Item, name: &str) -> Option<u64> {
 pub fn describe_key(item: &Item) -> String {
     // The person part of a key is a national ID: mask it.
     let pk = text(item, "pk").unwrap_or_default();
-    let pk = match pk.strip_prefix("PERSON#").and_then(|id| NationalId::parse(id).ok()) {
+    let pk = match pk
+        .strip_prefix("PERSON#")
+        .and_then(|id| NationalId::parse(id).ok())
+    {
         Some(id) => format!("PERSON#{}", id.masked()),
         None => pk,
     };
@@ -80,7 +83,10 @@ pub fn fingerprint(record: &TrainingRecord) -> String {
         record.physical_hours.to_string(),
         record.total_hours.to_string(),
         status,
-        record.passed_date.map(|d| d.to_string()).unwrap_or_default(),
+        record
+            .passed_date
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         record.changed_date.to_string(),
     ];
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

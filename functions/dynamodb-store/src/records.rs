@@ -9,7 +9,10 @@ use futures::{StreamExt, TryStreamExt, stream};
 use learning_core::{NationalId, NaturalKey, Source, TrainingRecord};
 use tracing::{debug, instrument};
 
-use crate::items::{Item, describe_key, key_item, n, number, person_pk, record_attributes, record_from_item, s, text};
+use crate::items::{
+    Item, describe_key, key_item, n, number, person_pk, record_attributes, record_from_item, s,
+    text,
+};
 use crate::{Store, StoreError};
 
 /// DynamoDB's limits per batch call.
@@ -46,7 +49,14 @@ struct Existing {
     created_at: String,
 }
 
-fn bookkeeping(item: &mut Item, source: Source, version: u64, created_at: &str, now: &str, written_by: &str) {
+fn bookkeeping(
+    item: &mut Item,
+    source: Source,
+    version: u64,
+    created_at: &str,
+    now: &str,
+    written_by: &str,
+) {
     item.insert("entity".into(), s("record"));
     item.insert("source".into(), s(source.as_str()));
     item.insert("locked".into(), AttributeValue::Bool(source.is_locked()));
@@ -90,30 +100,36 @@ impl Store {
         written_by: &str,
         now: DateTime<Utc>,
     ) -> Result<UpsertCounts, StoreError> {
-        let mut latest: HashMap<NaturalKey, &TrainingRecord> = HashMap::with_capacity(records.len());
+        let mut latest: HashMap<NaturalKey, &TrainingRecord> =
+            HashMap::with_capacity(records.len());
         for record in records {
             latest.insert(record.key(), record);
         }
         let unique: Vec<&TrainingRecord> = latest.into_values().collect();
         let now = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
 
-        let existing: HashMap<(String, String), Existing> = stream::iter(unique.chunks(BATCH_GET_MAX))
-            .map(|chunk| self.read_existing(chunk))
-            .buffer_unordered(self.retry.concurrency)
-            .try_fold(HashMap::new(), |mut all, part| async move {
-                all.extend(part);
-                Ok(all)
-            })
-            .await?;
+        let existing: HashMap<(String, String), Existing> =
+            stream::iter(unique.chunks(BATCH_GET_MAX))
+                .map(|chunk| self.read_existing(chunk))
+                .buffer_unordered(self.retry.concurrency)
+                .try_fold(HashMap::new(), |mut all, part| async move {
+                    all.extend(part);
+                    Ok(all)
+                })
+                .await?;
 
         let mut counts = UpsertCounts::default();
         let mut writes = Vec::new();
         for record in unique {
             let mut item = record_attributes(record);
-            let key = (text(&item, "pk").unwrap_or_default(), text(&item, "sk").unwrap_or_default());
+            let key = (
+                text(&item, "pk").unwrap_or_default(),
+                text(&item, "sk").unwrap_or_default(),
+            );
             let (version, created_at) = match existing.get(&key) {
-                Some(old) if old.fingerprint == text(&item, "fingerprint").unwrap_or_default()
-                    && Source::parse(&old.source).is_some_and(Source::is_locked) =>
+                Some(old)
+                    if old.fingerprint == text(&item, "fingerprint").unwrap_or_default()
+                        && Source::parse(&old.source).is_some_and(Source::is_locked) =>
                 {
                     counts.unchanged += 1;
                     continue;
@@ -159,9 +175,17 @@ impl Store {
                 .send()
                 .await
                 .map_err(|e| StoreError::sdk("BatchGetItem", e))?;
-            for item in output.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+            for item in output
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
                 found.push((
-                    (text(&item, "pk").unwrap_or_default(), text(&item, "sk").unwrap_or_default()),
+                    (
+                        text(&item, "pk").unwrap_or_default(),
+                        text(&item, "sk").unwrap_or_default(),
+                    ),
                     Existing {
                         fingerprint: text(&item, "fingerprint").unwrap_or_default(),
                         source: text(&item, "source").unwrap_or_default(),
@@ -292,7 +316,10 @@ impl Store {
     }
 
     /// Every record of one person, in key order.
-    pub async fn records_of_person(&self, id: &NationalId) -> Result<Vec<StoredRecord>, StoreError> {
+    pub async fn records_of_person(
+        &self,
+        id: &NationalId,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
         let items: Vec<Item> = self
             .client
             .query()
@@ -361,7 +388,9 @@ impl Store {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item.clone()))
-            .condition_expression("attribute_exists(pk) AND #locked = :false AND version = :expected")
+            .condition_expression(
+                "attribute_exists(pk) AND #locked = :false AND version = :expected",
+            )
             .expression_attribute_names("#locked", "locked")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":expected", n(expected_version))
@@ -389,7 +418,9 @@ impl Store {
             .expression_attribute_values(":false", AttributeValue::Bool(false));
         request = match expected_version {
             Some(version) => request
-                .condition_expression("attribute_exists(pk) AND #locked = :false AND version = :expected")
+                .condition_expression(
+                    "attribute_exists(pk) AND #locked = :false AND version = :expected",
+                )
                 .expression_attribute_values(":expected", n(version)),
             None => request.condition_expression("attribute_exists(pk) AND #locked = :false"),
         };

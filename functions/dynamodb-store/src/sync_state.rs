@@ -78,7 +78,10 @@ impl Store {
             .item("pk", s(SYNC_PK))
             .item("sk", s("LEASE"))
             .item("owner", s(owner))
-            .item("expires_at", AttributeValue::N(until.timestamp().to_string()))
+            .item(
+                "expires_at",
+                AttributeValue::N(until.timestamp().to_string()),
+            )
             .condition_expression("attribute_not_exists(pk) OR expires_at < :now OR #owner = :me")
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))

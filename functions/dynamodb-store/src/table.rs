@@ -107,7 +107,12 @@ pub async fn create(client: &Client, table: &str) -> Result<(), StoreError> {
     }
     match request.send().await {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(StoreError::sdk("CreateTable", e)),
     }
 }

@@ -1,1 +1,181 @@
+//! The AWS parts of the system on 127.0.0.1, in-process and without Docker:
+//! DynamoDB (dynoxide, SQLite underneath) and S3 (s3s-fs over a folder),
+//! plus SDK clients pointed at them. The `local-stack` binary and the tests
+//! both start their engines here.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Keys the local engines accept (s3s checks SigV4, so it needs a pair).
+pub const ACCESS_KEY: &str = "local-access-key";
+pub const SECRET_KEY: &str = "local-secret-key";
+pub const REGION: &str = "ap-northeast-1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("無法啟動本機 {what}：{detail}")]
+    Start { what: &'static str, detail: String },
+}
+
+fn start_error(what: &'static str) -> impl FnOnce(String) -> StackError {
+    move |detail| StackError::Start { what, detail }
+}
+
+/// A server running on 127.0.0.1 until dropped.
+pub struct Running {
+    pub address: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+async fn loopback(
+    port: u16,
+) -> Result<
+    (
+        TcpListener,
+        SocketAddr,
+        oneshot::Sender<()>,
+        oneshot::Receiver<()>,
+    ),
+    String,
+> {
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let (stop, stopped) = oneshot::channel();
+    Ok((listener, address, stop, stopped))
+}
+
+/// Where dynoxide keeps its data.
+pub enum DynamoStorage<'a> {
+    /// Gone when the process ends; fastest (tests).
+    Memory,
+    /// A SQLite file that survives restarts (the local stack).
+    File(&'a Path),
+}
+
+/// Starts the embedded DynamoDB; `port` 0 lets the system pick.
+pub async fn start_dynamodb(storage: DynamoStorage<'_>, port: u16) -> Result<Running, StackError> {
+    let fail = start_error("DynamoDB (dynoxide)");
+    let db = match storage {
+        DynamoStorage::Memory => dynoxide::Database::memory(),
+        DynamoStorage::File(path) => dynoxide::Database::new(&path.to_string_lossy()),
+    }
+    .map_err(|e| e.to_string())
+    .map_err(start_error("DynamoDB (dynoxide)"))?;
+    let (listener, address, stop, stopped) = loopback(port).await.map_err(fail)?;
+    tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        if let Err(e) = dynoxide::server::serve_with_shutdown(listener, db, shutdown).await {
+            tracing::error!(error = %e, "embedded DynamoDB stopped");
+        }
+    });
+    Ok(Running {
+        address,
+        _stop: stop,
+    })
+}
+
+/// Starts the embedded S3 over `root`; `port` 0 lets the system pick.
+pub async fn start_s3(root: &Path, port: u16) -> Result<Running, StackError> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+
+    let fail = start_error("S3 (s3s-fs)");
+    std::fs::create_dir_all(root)
+        .map_err(|e| e.to_string())
+        .map_err(start_error("S3 (s3s-fs)"))?;
+    let fs = s3s_fs::FileSystem::new(root)
+        .map_err(|e| format!("{e:?}"))
+        .map_err(start_error("S3 (s3s-fs)"))?;
+    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+    builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+    let service = builder.build();
+    let (listener, address, stop, mut stopped) = loopback(port).await.map_err(fail)?;
+    tokio::spawn(async move {
+        let http = Builder::new(TokioExecutor::new());
+        loop {
+            let socket = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((socket, _)) => socket,
+                    Err(_) => continue,
+                },
+                _ = &mut stopped => break,
+            };
+            let connection = http
+                .serve_connection(TokioIo::new(socket), service.clone())
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+        }
+    });
+    Ok(Running {
+        address,
+        _stop: stop,
+    })
+}
+
+/// SDK configuration for an engine on 127.0.0.1: fixed keys, no
+/// credential chain, nothing that reaches beyond the machine.
+pub fn sdk_config(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            ACCESS_KEY,
+            SECRET_KEY,
+            None,
+            None,
+            "local-stack",
+        )))
+        .build()
+}
+
+pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&sdk_config(endpoint))
+}
+
+pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(&sdk_config(endpoint))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Creates the bucket unless it exists.
+pub async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), StackError> {
+    match client.create_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error().is_some_and(|s| {
+                s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()
+            }) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(StackError::Start {
+            what: "S3 bucket",
+            detail: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+        }),
+    }
+}
+
+/// The folder the local stack keeps its data in (`LOCAL_DATA_DIR`, `.local`).
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("LOCAL_DATA_DIR").map_or_else(|| PathBuf::from(".local"), PathBuf::from)
+}

@@ -1,0 +1,370 @@
+//! The nightly sync end to end on 127.0.0.1: the portal simulator over HTTP,
+//! the embedded DynamoDB (or DynamoDB Local), the real store and client.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use daily_sync::{Outcome, SyncConfig, SyncError};
+use learning_core::import_log::RunStatus;
+use portal_sim::{DataConfig, Faults};
+use system_tests::*;
+
+fn data(per_day: u32) -> DataConfig {
+    DataConfig {
+        per_day,
+        ..DataConfig::default()
+    }
+}
+
+/// The portal as it stood at the end of the day before a night's run.
+fn eve(today: NaiveDate) -> NaiveDate {
+    today.pred_opt().unwrap()
+}
+
+fn days(from: &str, to: &str) -> impl Iterator<Item = NaiveDate> {
+    let to = day(to);
+    day(from).iter_days().take_while(move |d| *d <= to)
+}
+
+#[tokio::test]
+async fn the_first_run_backfills_from_the_start_date_with_one_log_entry_per_day() {
+    let store = fresh_store().await;
+    let today = day("2016-01-21");
+    let portal = simulator(data(40), eve(today)).await;
+    let summary = sync_on(&portal, &store, &settings(), today)
+        .run(&request("run-1"), |_, _| {})
+        .await
+        .unwrap();
+
+    assert_eq!(summary.outcome, Outcome::Completed);
+    assert_eq!(summary.watermark, Some(day("2016-01-20")));
+    let logged: Vec<NaiveDate> = summary.days.iter().map(|d| d.date).collect();
+    assert_eq!(logged, days("2016-01-01", "2016-01-20").collect::<Vec<_>>());
+
+    let truth = truth(&portal.portal, days("2016-01-01", "2016-01-20"), eve(today));
+    assert!(
+        truth.len() > 400,
+        "enough data to mean something: {}",
+        truth.len()
+    );
+    assert_same_records(&stored(&store).await, &truth);
+
+    for d in &summary.days {
+        let entry = store.get_sync_log(&d.log_id).await.unwrap().unwrap();
+        assert_eq!(entry.status, RunStatus::Succeeded);
+        assert_eq!(entry.data_date, d.date);
+        assert!(entry.finished_at.unwrap() >= entry.started_at);
+        let c = entry.counts;
+        assert_eq!(c.fetched, c.accounted(), "{c:?}");
+        assert_eq!(c.failed, 0);
+    }
+    let inserted: u64 = summary.days.iter().map(|d| d.counts.inserted).sum();
+    let withdrawn: u64 = summary.days.iter().map(|d| d.counts.withdrawn).sum();
+    assert_eq!(inserted - withdrawn, truth.len() as u64);
+}
+
+#[tokio::test]
+async fn missed_days_are_caught_up_and_a_caught_up_run_does_nothing() {
+    let store = fresh_store().await;
+    let portal = simulator(data(20), day("2016-01-05")).await;
+    let first = sync_on(&portal, &store, &settings(), day("2016-01-06"))
+        .run(&request("night-1"), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(first.watermark, Some(day("2016-01-05")));
+
+    // Four nights pass without a run.
+    portal.portal.set_as_of(day("2016-01-09"));
+    let second = sync_on(&portal, &store, &settings(), day("2016-01-10"))
+        .run(&request("night-5"), |_, _| {})
+        .await
+        .unwrap();
+    let worked: Vec<NaiveDate> = second.days.iter().map(|d| d.date).collect();
+    assert_eq!(worked, days("2016-01-06", "2016-01-09").collect::<Vec<_>>());
+    assert_eq!(second.watermark, Some(day("2016-01-09")));
+
+    let again = sync_on(&portal, &store, &settings(), day("2016-01-10"))
+        .run(&request("night-5-retry"), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, Outcome::UpToDate);
+    assert!(again.days.is_empty());
+}
+
+#[tokio::test]
+async fn re_running_a_day_changes_nothing() {
+    let store = fresh_store().await;
+    let today = day("2016-01-08");
+    let portal = simulator(data(30), eve(today)).await;
+    let sync = sync_on(&portal, &store, &settings(), today);
+    sync.run(&request("first"), |_, _| {}).await.unwrap();
+    let before = stored(&store).await;
+    let records_before: Vec<_> = all_items(&store)
+        .await
+        .into_iter()
+        .filter(|i| {
+            i.get("pk")
+                .is_some_and(|pk| pk.as_s().is_ok_and(|s| s.starts_with("PERSON#")))
+        })
+        .collect();
+
+    let entry = sync
+        .sync_day(&request("again"), day("2016-01-04"))
+        .await
+        .unwrap();
+    assert_eq!(entry.status, RunStatus::Succeeded);
+    assert_eq!((entry.counts.inserted, entry.counts.updated), (0, 0));
+    assert!(entry.counts.unchanged > 0);
+    assert_same_records(&stored(&store).await, &before);
+    let records_after: Vec<_> = all_items(&store)
+        .await
+        .into_iter()
+        .filter(|i| {
+            i.get("pk")
+                .is_some_and(|pk| pk.as_s().is_ok_and(|s| s.starts_with("PERSON#")))
+        })
+        .collect();
+    assert_eq!(
+        records_after, records_before,
+        "not even bookkeeping changed"
+    );
+}
+
+#[tokio::test]
+async fn a_portal_outage_keeps_the_watermark_and_the_next_run_recovers() {
+    let store = fresh_store().await;
+    let portal = simulator(data(20), day("2016-01-04")).await;
+    sync_on(&portal, &store, &settings(), day("2016-01-05"))
+        .run(&request("ok"), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-04")));
+
+    portal.portal.set_as_of(day("2016-01-08"));
+    portal.portal.set_faults(Faults {
+        outage: true,
+        ..Faults::default()
+    });
+    let sync = sync_on(&portal, &store, &settings(), day("2016-01-09"));
+    let err = sync.run(&request("outage"), |_, _| {}).await.unwrap_err();
+    assert!(
+        matches!(err, SyncError::DayFailed { date, .. } if date == day("2016-01-05")),
+        "{err}"
+    );
+    assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-04")));
+    let failed = store
+        .get_sync_log("sync-2016-01-05-outage")
+        .await
+        .unwrap()
+        .expect("the failed day is logged");
+    assert_eq!(failed.status, RunStatus::Failed);
+    let error = failed.error.expect("an error summary");
+    assert_eq!(error.code, "portal_unavailable");
+    assert!(error.message.contains("入口網"), "{}", error.message);
+    assert_eq!(failed.counts.fetched, 0);
+
+    portal.portal.set_faults(Faults::default());
+    let recovered = sync.run(&request("recovered"), |_, _| {}).await.unwrap();
+    assert_eq!(recovered.outcome, Outcome::Completed);
+    assert_eq!(
+        recovered.days.first().map(|d| d.date),
+        Some(day("2016-01-05"))
+    );
+    assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-08")));
+    let truth = truth(
+        &portal.portal,
+        days("2016-01-01", "2016-01-08"),
+        day("2016-01-08"),
+    );
+    assert_same_records(&stored(&store).await, &truth);
+}
+
+#[tokio::test]
+async fn a_withdrawn_or_corrected_record_reaches_the_store() {
+    let store = fresh_store().await;
+    let first_night = day("2016-02-02");
+    let portal = simulator(data(60), eve(first_night)).await;
+    sync_on(&portal, &store, &settings(), first_night)
+        .run(&request("first"), |_, _| {})
+        .await
+        .unwrap();
+    let before = stored(&store).await;
+
+    // Two weeks later the portal has withdrawn and corrected some of them.
+    let later = day("2016-02-16");
+    portal.portal.set_as_of(eve(later));
+    let summary = sync_on(&portal, &store, &settings(), later)
+        .run(&request("later"), |_, _| {})
+        .await
+        .unwrap();
+    let withdrawn: u64 = summary.days.iter().map(|d| d.counts.withdrawn).sum();
+    let updated: u64 = summary.days.iter().map(|d| d.counts.updated).sum();
+    assert!(
+        withdrawn > 0 && updated > 0,
+        "withdrawn {withdrawn}, updated {updated}"
+    );
+
+    let after = stored(&store).await;
+    let gone = before.keys().filter(|k| !after.contains_key(*k)).count() as u64;
+    assert_eq!(gone, withdrawn);
+    assert_same_records(
+        &after,
+        &truth(&portal.portal, days("2016-01-01", "2016-02-15"), eve(later)),
+    );
+}
+
+#[tokio::test]
+async fn overlapping_runs_never_work_the_same_day() {
+    let store = fresh_store().await;
+    let today = day("2016-01-12");
+    let portal = simulator(data(10), eve(today)).await;
+    portal.portal.set_faults(Faults {
+        latency_ms: 30,
+        ..Faults::default()
+    });
+    let a = sync_on(&portal, &store, &settings(), today);
+    let b = sync_on(&portal, &store, &settings(), today);
+    let (req_a, req_b) = (request("schedule-a"), request("schedule-b"));
+    let (ra, rb) = tokio::join!(a.run(&req_a, |_, _| {}), b.run(&req_b, |_, _| {}));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    let outcomes = [ra.outcome, rb.outcome];
+    assert!(
+        outcomes.contains(&Outcome::AnotherRunActive),
+        "{outcomes:?}"
+    );
+    assert!(outcomes.contains(&Outcome::Completed), "{outcomes:?}");
+    let mut worked: Vec<NaiveDate> = ra.days.iter().chain(&rb.days).map(|d| d.date).collect();
+    let total = worked.len();
+    worked.dedup();
+    assert_eq!(worked.len(), total, "a day was worked twice");
+    assert_eq!(total, 11);
+}
+
+#[tokio::test]
+async fn a_long_backfill_stops_before_the_deadline_and_the_next_run_resumes() {
+    let store = fresh_store().await;
+    let today = day("2016-01-31");
+    let portal = simulator(data(10), eve(today)).await;
+    portal.portal.set_faults(Faults {
+        latency_ms: 100,
+        ..Faults::default()
+    });
+    let sync = sync_on(&portal, &store, &settings(), today);
+    // Reserve is 5 s: a 6 s budget leaves room for only a few days.
+    let mut short = request("short");
+    short.deadline = tokio::time::Instant::now() + Duration::from_secs(6);
+    let first = sync.run(&short, |_, _| {}).await.unwrap();
+    assert_eq!(first.outcome, Outcome::DeadlineReached);
+    assert!(!first.days.is_empty() && first.days_left > 0, "{first:?}");
+    assert!(
+        tokio::time::Instant::now() <= short.deadline,
+        "overran the deadline"
+    );
+    let resumed_from = first.watermark.unwrap().succ_opt().unwrap();
+
+    portal.portal.set_faults(Faults::default());
+    let second = sync.run(&request("resume"), |_, _| {}).await.unwrap();
+    assert_eq!(second.outcome, Outcome::Completed);
+    assert_eq!(second.days.first().unwrap().date, resumed_from);
+    assert_eq!(first.days.len() + second.days.len(), 30);
+    assert_same_records(
+        &stored(&store).await,
+        &truth(&portal.portal, days("2016-01-01", "2016-01-30"), eve(today)),
+    );
+}
+
+#[tokio::test]
+async fn invalid_records_from_the_portal_are_reported_masked_and_the_day_is_retried() {
+    let store = fresh_store().await;
+    let today = day("2016-01-04");
+    let portal = simulator(
+        DataConfig {
+            per_day: 80,
+            invalid_id_share: 0.05,
+            ..DataConfig::default()
+        },
+        eve(today),
+    )
+    .await;
+    let summary = sync_on(&portal, &store, &settings(), today)
+        .run(&request("bad-ids"), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, Outcome::Completed);
+    assert_eq!(summary.watermark, None, "a partial day holds the watermark");
+    let partial = &summary.days[0];
+    assert_eq!(partial.status, RunStatus::Partial);
+    let entry = store.get_sync_log(&partial.log_id).await.unwrap().unwrap();
+    assert!(entry.counts.failed > 0);
+    assert_eq!(entry.failures.len() as u64, entry.counts.failed);
+    let bad = &entry.failures[0];
+    assert_eq!(bad.code, "national_id_checksum");
+    assert_eq!(bad.field.as_deref(), Some("id_no"));
+    assert!(bad.masked_id.ends_with("****"));
+    let raw = portal.portal.day(day("2016-01-01"));
+    let full_id = &raw[(bad.position - 1) as usize].id_no;
+    assert!(full_id.starts_with(bad.masked_id.trim_end_matches('*')));
+    let json = serde_json::to_string(&entry).unwrap();
+    assert!(
+        !json.contains(full_id.as_str()),
+        "a full ID reached the log"
+    );
+    // The valid records of the day were written.
+    assert_eq!(entry.counts.fetched, entry.counts.accounted());
+    assert!(entry.counts.inserted > 0);
+    let kept: u64 = summary
+        .days
+        .iter()
+        .map(|d| d.counts.inserted - d.counts.withdrawn)
+        .sum();
+    assert_eq!(stored(&store).await.len() as u64, kept);
+}
+
+#[test]
+fn bad_configuration_names_the_variable() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        learning_core::Env::from_fn(move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+    };
+    let ok: &[(&str, &str)] = &[
+        ("TABLE_NAME", "t"),
+        ("PORTAL_BASE_URL", "http://127.0.0.1:9"),
+        ("PORTAL_TOKEN", "x"),
+    ];
+    assert!(SyncConfig::from_env(&env(ok)).is_ok());
+    for (bad, expected) in [
+        (
+            &[
+                ("PORTAL_BASE_URL", "http://127.0.0.1:9"),
+                ("PORTAL_TOKEN", "x"),
+            ][..],
+            "TABLE_NAME",
+        ),
+        (
+            &[
+                ("TABLE_NAME", "t"),
+                ("PORTAL_BASE_URL", "http://127.0.0.1:9"),
+                ("PORTAL_TOKEN", "x"),
+                ("START_DATE", "yesterday"),
+            ][..],
+            "START_DATE",
+        ),
+        (
+            &[
+                ("TABLE_NAME", "t"),
+                ("PORTAL_BASE_URL", "http://127.0.0.1:9"),
+                ("PORTAL_TOKEN", "x"),
+                ("SYNC_RESERVE_SECS", "1"),
+            ][..],
+            "SYNC_RESERVE_SECS",
+        ),
+    ] {
+        let err = SyncConfig::from_env(&env(bad)).unwrap_err();
+        assert_eq!(err.variable(), expected);
+        assert!(err.to_string().contains(expected));
+    }
+}
