@@ -11,9 +11,10 @@ use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-/// Keys the local engines accept (s3s checks SigV4, so it needs a pair).
-pub const ACCESS_KEY: &str = "local-access-key";
-pub const SECRET_KEY: &str = "local-secret-key";
+/// Keys the local engines accept: s3s checks SigV4, so it needs a pair, and
+/// DynamoDB Local takes only letters and digits in a key id.
+pub const ACCESS_KEY: &str = "localAccessKey";
+pub const SECRET_KEY: &str = "localSecretKey";
 pub const REGION: &str = "ap-northeast-1";
 
 #[derive(Debug, thiserror::Error)]
