@@ -40,30 +40,65 @@ const ID: &str = "A123456789";
 async fn portal_upserts_count_inserts_updates_and_unchanged_and_dedupe_keys() {
     let store = fresh_store().await;
     let now = Utc::now();
-    let first = [record(ID, "C1", "2.0"), record(ID, "C2", "1.5"), record(ID, "C1", "3.0")];
-    let counts = store.upsert_portal_records(&first, Source::AutoImport, "log-1", now).await.unwrap();
-    assert_eq!((counts.inserted, counts.updated, counts.unchanged), (2, 0, 0));
+    let first = [
+        record(ID, "C1", "2.0"),
+        record(ID, "C2", "1.5"),
+        record(ID, "C1", "3.0"),
+    ];
+    let counts = store
+        .upsert_portal_records(&first, Source::AutoImport, "log-1", now)
+        .await
+        .unwrap();
+    assert_eq!(
+        (counts.inserted, counts.updated, counts.unchanged),
+        (2, 0, 0)
+    );
     let c1 = store.get_record(&first[0].key()).await.unwrap().unwrap();
-    assert_eq!(c1.record.total_hours, Hours::from_tenths(30), "the last repeat wins");
+    assert_eq!(
+        c1.record.total_hours,
+        Hours::from_tenths(30),
+        "the last repeat wins"
+    );
     assert_eq!(c1.version, 1);
     assert!(c1.locked);
 
     let second = [record(ID, "C1", "3.0"), record(ID, "C2", "2.5")];
-    let counts = store.upsert_portal_records(&second, Source::AutoImport, "log-2", now).await.unwrap();
-    assert_eq!((counts.inserted, counts.updated, counts.unchanged), (0, 1, 1));
+    let counts = store
+        .upsert_portal_records(&second, Source::AutoImport, "log-2", now)
+        .await
+        .unwrap();
+    assert_eq!(
+        (counts.inserted, counts.updated, counts.unchanged),
+        (0, 1, 1)
+    );
     let c2 = store.get_record(&second[1].key()).await.unwrap().unwrap();
     assert_eq!((c2.version, c2.written_by.as_str()), (2, "log-2"));
-    assert_eq!(store.records_of_person(&first[0].id_no).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .records_of_person(&first[0].id_no)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[tokio::test]
 async fn large_batches_are_split_and_all_written() {
     let store = fresh_store().await;
-    let records: Vec<TrainingRecord> = (0..260).map(|i| record(ID, &format!("BULK{i:04}"), "1.0")).collect();
-    let counts = store.upsert_portal_records(&records, Source::AutoImport, "bulk", Utc::now()).await.unwrap();
+    let records: Vec<TrainingRecord> = (0..260)
+        .map(|i| record(ID, &format!("BULK{i:04}"), "1.0"))
+        .collect();
+    let counts = store
+        .upsert_portal_records(&records, Source::AutoImport, "bulk", Utc::now())
+        .await
+        .unwrap();
     assert_eq!(counts.inserted, 260);
     assert_eq!(stored(&store).await.len(), 260);
-    let again = store.upsert_portal_records(&records, Source::AutoImport, "bulk", Utc::now()).await.unwrap();
+    let again = store
+        .upsert_portal_records(&records, Source::AutoImport, "bulk", Utc::now())
+        .await
+        .unwrap();
     assert_eq!(again.unchanged, 260);
 }
 
@@ -72,18 +107,34 @@ async fn the_database_refuses_to_edit_or_delete_a_locked_record() {
     let store = fresh_store().await;
     for source in [Source::AutoImport, Source::Download] {
         let r = record(ID, source.as_str(), "2.0");
-        store.upsert_portal_records(std::slice::from_ref(&r), source, "log", Utc::now()).await.unwrap();
-        let edited = TrainingRecord { total_hours: Hours::from_tenths(90), digital_hours: Hours::from_tenths(90), ..r.clone() };
-        let err = store.update_staff_record(&edited, 1, "staff-1", Utc::now()).await.unwrap_err();
+        store
+            .upsert_portal_records(std::slice::from_ref(&r), source, "log", Utc::now())
+            .await
+            .unwrap();
+        let edited = TrainingRecord {
+            total_hours: Hours::from_tenths(90),
+            digital_hours: Hours::from_tenths(90),
+            ..r.clone()
+        };
+        let err = store
+            .update_staff_record(&edited, 1, "staff-1", Utc::now())
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::Locked), "{err:?}");
         assert_eq!(err.code(), "record_locked");
         assert!(err.to_string().contains("入口網"));
         let err = store.delete_staff_record(&r.key(), None).await.unwrap_err();
         assert!(matches!(err, StoreError::Locked), "{err:?}");
-        let err = store.delete_staff_record(&r.key(), Some(1)).await.unwrap_err();
+        let err = store
+            .delete_staff_record(&r.key(), Some(1))
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::Locked), "{err:?}");
         let kept = store.get_record(&r.key()).await.unwrap().unwrap();
-        assert_eq!((kept.record.total_hours, kept.version), (Hours::from_tenths(20), 1));
+        assert_eq!(
+            (kept.record.total_hours, kept.version),
+            (Hours::from_tenths(20), 1)
+        );
     }
 }
 
@@ -93,20 +144,40 @@ async fn the_lock_is_a_database_condition_not_application_code() {
     // check in our code, is refused by the engine.
     let store = fresh_store().await;
     let r = record(ID, "RAW1", "2.0");
-    store.upsert_portal_records(std::slice::from_ref(&r), Source::AutoImport, "log", Utc::now()).await.unwrap();
+    store
+        .upsert_portal_records(
+            std::slice::from_ref(&r),
+            Source::AutoImport,
+            "log",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
     let result = store
         .client()
         .delete_item()
         .table_name(store.table())
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("PERSON#{ID}")))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("REC#RAW1#0001#2025-09-01".into()))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("PERSON#{ID}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("REC#RAW1#0001#2025-09-01".into()),
+        )
         .condition_expression("attribute_exists(pk) AND #locked = :false")
         .expression_attribute_names("#locked", "locked")
-        .expression_attribute_values(":false", aws_sdk_dynamodb::types::AttributeValue::Bool(false))
+        .expression_attribute_values(
+            ":false",
+            aws_sdk_dynamodb::types::AttributeValue::Bool(false),
+        )
         .send()
         .await;
     let err = result.expect_err("the engine refuses");
-    assert!(err.into_service_error().is_conditional_check_failed_exception());
+    assert!(
+        err.into_service_error()
+            .is_conditional_check_failed_exception()
+    );
     assert!(store.get_record(&r.key()).await.unwrap().is_some());
 }
 
@@ -114,31 +185,73 @@ async fn the_lock_is_a_database_condition_not_application_code() {
 async fn staff_records_stay_editable_with_optimistic_concurrency() {
     let store = fresh_store().await;
     let r = record(ID, "STAFF1", "2.0");
-    let created = store.create_staff_record(&r, "staff-1", Utc::now()).await.unwrap();
-    assert_eq!((created.version, created.source, created.locked), (1, Source::StaffEntered, false));
-    assert!(matches!(store.create_staff_record(&r, "staff-1", Utc::now()).await, Err(StoreError::AlreadyExists)));
+    let created = store
+        .create_staff_record(&r, "staff-1", Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (created.version, created.source, created.locked),
+        (1, Source::StaffEntered, false)
+    );
+    assert!(matches!(
+        store.create_staff_record(&r, "staff-1", Utc::now()).await,
+        Err(StoreError::AlreadyExists)
+    ));
 
-    let edited = TrainingRecord { total_hours: Hours::from_tenths(30), digital_hours: Hours::from_tenths(30), ..r.clone() };
-    let updated = store.update_staff_record(&edited, 1, "staff-2", Utc::now()).await.unwrap();
+    let edited = TrainingRecord {
+        total_hours: Hours::from_tenths(30),
+        digital_hours: Hours::from_tenths(30),
+        ..r.clone()
+    };
+    let updated = store
+        .update_staff_record(&edited, 1, "staff-2", Utc::now())
+        .await
+        .unwrap();
     assert_eq!(updated.version, 2);
-    let stale = store.update_staff_record(&edited, 1, "staff-3", Utc::now()).await.unwrap_err();
-    assert!(matches!(stale, StoreError::VersionMismatch { current: 2 }), "{stale:?}");
-    assert!(matches!(store.delete_staff_record(&r.key(), Some(1)).await, Err(StoreError::VersionMismatch { .. })));
+    let stale = store
+        .update_staff_record(&edited, 1, "staff-3", Utc::now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stale, StoreError::VersionMismatch { current: 2 }),
+        "{stale:?}"
+    );
+    assert!(matches!(
+        store.delete_staff_record(&r.key(), Some(1)).await,
+        Err(StoreError::VersionMismatch { .. })
+    ));
     store.delete_staff_record(&r.key(), Some(2)).await.unwrap();
     assert!(store.get_record(&r.key()).await.unwrap().is_none());
-    assert!(matches!(store.delete_staff_record(&r.key(), None).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.delete_staff_record(&r.key(), None).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 #[tokio::test]
 async fn a_portal_record_replaces_a_staff_record_with_the_same_key_and_locks_it() {
     let store = fresh_store().await;
     let typed = record(ID, "SAME1", "1.0");
-    store.create_staff_record(&typed, "staff-1", Utc::now()).await.unwrap();
+    store
+        .create_staff_record(&typed, "staff-1", Utc::now())
+        .await
+        .unwrap();
     let official = record(ID, "SAME1", "2.0");
-    let counts = store.upsert_portal_records(std::slice::from_ref(&official), Source::AutoImport, "log", Utc::now()).await.unwrap();
+    let counts = store
+        .upsert_portal_records(
+            std::slice::from_ref(&official),
+            Source::AutoImport,
+            "log",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
     assert_eq!(counts.updated, 1);
     let now = store.get_record(&official.key()).await.unwrap().unwrap();
-    assert_eq!((now.source, now.locked, now.version), (Source::AutoImport, true, 2));
+    assert_eq!(
+        (now.source, now.locked, now.version),
+        (Source::AutoImport, true, 2)
+    );
     assert_eq!(now.record.total_hours, Hours::from_tenths(20));
 }
 
@@ -147,10 +260,24 @@ async fn withdrawing_removes_only_locked_records() {
     let store = fresh_store().await;
     let portal = record(ID, "W1", "1.0");
     let staff = record(ID, "W2", "1.0");
-    store.upsert_portal_records(std::slice::from_ref(&portal), Source::AutoImport, "log", Utc::now()).await.unwrap();
-    store.create_staff_record(&staff, "staff-1", Utc::now()).await.unwrap();
+    store
+        .upsert_portal_records(
+            std::slice::from_ref(&portal),
+            Source::AutoImport,
+            "log",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    store
+        .create_staff_record(&staff, "staff-1", Utc::now())
+        .await
+        .unwrap();
     let absent = record(ID, "W3", "1.0");
-    let removed = store.withdraw(&[portal.key(), staff.key(), absent.key()]).await.unwrap();
+    let removed = store
+        .withdraw(&[portal.key(), staff.key(), absent.key()])
+        .await
+        .unwrap();
     assert_eq!(removed, 1);
     assert!(store.get_record(&portal.key()).await.unwrap().is_none());
     assert!(store.get_record(&staff.key()).await.unwrap().is_some());
@@ -159,16 +286,33 @@ async fn withdrawing_removes_only_locked_records() {
 #[tokio::test]
 async fn import_log_entries_come_back_newest_first_within_a_range() {
     let store = fresh_store().await;
-    let base = "2026-10-30T16:00:00Z".parse::<chrono::DateTime<Utc>>().unwrap();
+    let base = "2026-10-30T16:00:00Z"
+        .parse::<chrono::DateTime<Utc>>()
+        .unwrap();
     for i in 0..5 {
-        let mut entry = SyncLogEntry::start(&format!("run{i}"), Trigger::Schedule, day("2026-10-29"), base + Duration::days(i));
+        let mut entry = SyncLogEntry::start(
+            &format!("run{i}"),
+            Trigger::Schedule,
+            day("2026-10-29"),
+            base + Duration::days(i),
+        );
         entry.status = RunStatus::Succeeded;
         store.put_sync_log(&entry).await.unwrap();
     }
-    let all = store.sync_logs_between(base, base + Duration::days(10)).await.unwrap();
+    let all = store
+        .sync_logs_between(base, base + Duration::days(10))
+        .await
+        .unwrap();
     let runs: Vec<&str> = all.iter().map(|e| e.run_id.as_str()).collect();
-    assert_eq!(runs, ["run4", "run3", "run2", "run1", "run0"], "newest first, across a month boundary");
-    let some = store.sync_logs_between(base + Duration::days(1), base + Duration::days(3)).await.unwrap();
+    assert_eq!(
+        runs,
+        ["run4", "run3", "run2", "run1", "run0"],
+        "newest first, across a month boundary"
+    );
+    let some = store
+        .sync_logs_between(base + Duration::days(1), base + Duration::days(3))
+        .await
+        .unwrap();
     let runs: Vec<&str> = some.iter().map(|e| e.run_id.as_str()).collect();
     assert_eq!(runs, ["run2", "run1"]);
     let one = store.get_sync_log(&all[0].log_id).await.unwrap().unwrap();
@@ -179,27 +323,70 @@ async fn import_log_entries_come_back_newest_first_within_a_range() {
 async fn the_lease_admits_one_run_until_it_expires() {
     let store = fresh_store().await;
     let now = Utc::now();
-    store.acquire_lease("run-a", now, now + Duration::minutes(15)).await.unwrap();
-    let held = store.acquire_lease("run-b", now, now + Duration::minutes(15)).await.unwrap_err();
-    assert!(matches!(&held, StoreError::LeaseHeld { owner, .. } if owner == "run-a"), "{held:?}");
-    store.acquire_lease("run-a", now, now + Duration::minutes(20)).await.unwrap();
+    store
+        .acquire_lease("run-a", now, now + Duration::minutes(15))
+        .await
+        .unwrap();
+    let held = store
+        .acquire_lease("run-b", now, now + Duration::minutes(15))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&held, StoreError::LeaseHeld { owner, .. } if owner == "run-a"),
+        "{held:?}"
+    );
+    store
+        .acquire_lease("run-a", now, now + Duration::minutes(20))
+        .await
+        .unwrap();
     // A crashed run's lease runs out.
-    store.acquire_lease("run-b", now + Duration::minutes(21), now + Duration::minutes(40)).await.unwrap();
+    store
+        .acquire_lease(
+            "run-b",
+            now + Duration::minutes(21),
+            now + Duration::minutes(40),
+        )
+        .await
+        .unwrap();
     store.release_lease("run-a").await.unwrap();
-    assert!(store.acquire_lease("run-c", now + Duration::minutes(22), now + Duration::minutes(40)).await.is_err());
+    assert!(
+        store
+            .acquire_lease(
+                "run-c",
+                now + Duration::minutes(22),
+                now + Duration::minutes(40)
+            )
+            .await
+            .is_err()
+    );
     store.release_lease("run-b").await.unwrap();
-    store.acquire_lease("run-c", now + Duration::minutes(22), now + Duration::minutes(40)).await.unwrap();
+    store
+        .acquire_lease(
+            "run-c",
+            now + Duration::minutes(22),
+            now + Duration::minutes(40),
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn the_watermark_moves_only_from_where_it_was() {
     let store = fresh_store().await;
     assert_eq!(store.watermark().await.unwrap(), None);
-    store.advance_watermark(None, day("2016-01-01"), Utc::now()).await.unwrap();
+    store
+        .advance_watermark(None, day("2016-01-01"), Utc::now())
+        .await
+        .unwrap();
     assert!(matches!(
-        store.advance_watermark(None, day("2016-01-02"), Utc::now()).await,
+        store
+            .advance_watermark(None, day("2016-01-02"), Utc::now())
+            .await,
         Err(StoreError::WatermarkMoved { .. })
     ));
-    store.advance_watermark(Some(day("2016-01-01")), day("2016-01-02"), Utc::now()).await.unwrap();
+    store
+        .advance_watermark(Some(day("2016-01-01")), day("2016-01-02"), Utc::now())
+        .await
+        .unwrap();
     assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-02")));
 }
