@@ -9,7 +9,7 @@
 
 mod error;
 mod import_log;
-mod items;
+pub mod items;
 mod records;
 mod retry;
 mod sync_state;

@@ -1,0 +1,270 @@
+//! `local-stack`: the whole system on 127.0.0.1, no Docker, no AWS account.
+//!
+//! Starts the embedded DynamoDB (file-backed under `.local/`) and S3, the
+//! portal simulator, creates the table and bucket, runs the nightly sync
+//! from the start date (or from where the last local run stopped) through
+//! yesterday, Asia/Taipei, and prints what it did.
+//!
+//! ```text
+//! cargo run -p local-stack -- [--per-day N] [--fresh] [--serve]
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use daily_sync::{DailySync, Outcome, RunRequest};
+use dynamodb_store::Store;
+use indicatif::{ProgressBar, ProgressStyle};
+use learning_core::import_log::{RunStatus, SyncCounts, Trigger};
+use learning_core::{Env, Settings};
+use local_stack::{
+    DynamoStorage, create_bucket, data_dir, dynamodb_client, s3_client, start_dynamodb, start_s3,
+};
+use portal_client::{PortalClient, PortalConfig, Secret};
+use portal_sim::{DataConfig, Portal};
+
+const TABLE: &str = "webhr-learning-local";
+const BUCKET: &str = "webhr-uploads-local";
+const PORTAL_TOKEN: &str = "local-portal-token";
+/// As long as Lambda lets one invocation run.
+const LAMBDA_TIMEOUT: Duration = Duration::from_secs(900);
+
+struct Options {
+    per_day: u32,
+    fresh: bool,
+    serve: bool,
+}
+
+fn options() -> Result<Options, String> {
+    let mut options = Options {
+        per_day: 20,
+        fresh: false,
+        serve: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--per-day" => {
+                options.per_day = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--per-day 需要一個整數（每個工作日的通過紀錄筆數）")?;
+            }
+            "--fresh" => options.fresh = true,
+            "--serve" => options.serve = true,
+            "-h" | "--help" => {
+                println!("local-stack [--per-day N] [--fresh] [--serve]");
+                println!("  --per-day N  simulated passed records per weekday (default 20)");
+                println!("  --fresh      delete .local/ and start from the start date again");
+                println!("  --serve      keep DynamoDB, S3 and the portal running afterwards");
+                std::process::exit(0);
+            }
+            other => return Err(format!("不認得的參數 {other}（--help 查看用法）")),
+        }
+    }
+    Ok(options)
+}
+
+fn port(variable: &str, default: u16) -> Result<u16, String> {
+    match std::env::var(variable) {
+        Ok(v) => v
+            .parse()
+            .map_err(|_| format!("環境變數 {variable} 須為連接埠號碼")),
+        Err(_) => Ok(default),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,dynoxide=error".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let options = options()?;
+    let settings = Settings::from_env(&Env::process())?;
+    let data = data_dir();
+    if options.fresh && data.exists() {
+        std::fs::remove_dir_all(&data)?;
+    }
+    std::fs::create_dir_all(&data)?;
+
+    let dynamodb = start_dynamodb(
+        DynamoStorage::File(&data.join("dynamodb.sqlite")),
+        port("LOCAL_DYNAMODB_PORT", 8400)?,
+    )
+    .await?;
+    let s3 = start_s3(&data.join("s3"), port("LOCAL_S3_PORT", 8402)?).await?;
+    let yesterday = settings
+        .today(chrono::Utc::now())
+        .pred_opt()
+        .unwrap_or_default();
+    let portal = Arc::new(Portal::new(
+        DataConfig {
+            per_day: options.per_day,
+            ..DataConfig::default()
+        },
+        PORTAL_TOKEN,
+        yesterday,
+    ));
+    let portal_listener =
+        tokio::net::TcpListener::bind(("127.0.0.1", port("LOCAL_PORTAL_PORT", 8401)?)).await?;
+    let portal_url = format!("http://{}", portal_listener.local_addr()?);
+    tokio::spawn(portal_sim::serve(
+        portal_listener,
+        portal.clone(),
+        std::future::pending(),
+    ));
+
+    let dynamo_client = dynamodb_client(&dynamodb.url());
+    dynamodb_store::table::create(&dynamo_client, TABLE).await?;
+    create_bucket(&s3_client(&s3.url()), BUCKET).await?;
+    println!("本機環境 local stack");
+    println!(
+        "  DynamoDB  {}  table {TABLE}  (data in {})",
+        dynamodb.url(),
+        data.display()
+    );
+    println!("  S3        {}  bucket {BUCKET}", s3.url());
+    println!(
+        "  portal    {portal_url}  ({} records per weekday, seed {})",
+        options.per_day,
+        portal.generator().config().seed
+    );
+    println!();
+
+    let store = Store::new(dynamo_client, TABLE);
+    let client = PortalClient::new(PortalConfig::new(
+        portal_url.clone(),
+        Secret::new(PORTAL_TOKEN),
+    ))?;
+    let sync = DailySync::new(
+        client,
+        store.clone(),
+        settings.clone(),
+        Duration::from_secs(60),
+    );
+
+    println!(
+        "終身學習自動入檔 nightly sync: {} → {yesterday}",
+        settings.start_date
+    );
+    let bar = ProgressBar::new(0).with_style(ProgressStyle::with_template(
+        "  {bar:40} {pos}/{len} days  {msg}  [{elapsed_precise}, eta {eta}]",
+    )?);
+    let mut totals = SyncCounts::default();
+    let mut days = 0u64;
+    let mut not_succeeded = Vec::new();
+    let mut invocation = 0;
+    let summary = loop {
+        invocation += 1;
+        let request = RunRequest {
+            run_id: format!(
+                "local-{}-{invocation}",
+                chrono::Utc::now().format("%Y%m%dT%H%M%S")
+            ),
+            trigger: Trigger::Manual,
+            deadline: tokio::time::Instant::now() + LAMBDA_TIMEOUT,
+        };
+        let summary = sync
+            .run(&request, |entry, left| {
+                if bar.length() == Some(0) {
+                    bar.set_length(left + 1);
+                }
+                bar.inc(1);
+                bar.set_message(format!("{} {}", entry.data_date, entry.status.as_str()));
+                days += 1;
+                let c = entry.counts;
+                totals.fetched += c.fetched;
+                totals.inserted += c.inserted;
+                totals.updated += c.updated;
+                totals.unchanged += c.unchanged;
+                totals.withdrawn += c.withdrawn;
+                totals.skipped += c.skipped;
+                totals.failed += c.failed;
+                if entry.status != RunStatus::Succeeded {
+                    not_succeeded.push((entry.data_date, entry.status, entry.error.clone()));
+                }
+            })
+            .await;
+        match summary {
+            Ok(s) if s.outcome == Outcome::DeadlineReached => continue,
+            other => break other,
+        }
+    };
+    bar.finish_and_clear();
+
+    println!(
+        "  days worked      {days} (in {invocation} invocation(s) of at most {} s)",
+        LAMBDA_TIMEOUT.as_secs()
+    );
+    println!("  records fetched  {}", totals.fetched);
+    println!(
+        "  inserted {} · updated {} · unchanged {} · withdrawn {} · skipped {} · failed {}",
+        totals.inserted,
+        totals.updated,
+        totals.unchanged,
+        totals.withdrawn,
+        totals.skipped,
+        totals.failed
+    );
+    for (date, status, error) in &not_succeeded {
+        let reason = error
+            .as_ref()
+            .map(|e| format!("{}: {}", e.code, e.message))
+            .unwrap_or_default();
+        println!("  {date} {} {reason}", status.as_str());
+    }
+    match &summary {
+        Ok(s) => println!(
+            "  outcome          {:?}, watermark {}",
+            s.outcome,
+            s.watermark.map_or("-".into(), |d| d.to_string())
+        ),
+        Err(e) => println!("  outcome          failed: {e}"),
+    }
+
+    let now = chrono::Utc::now();
+    let recent = store
+        .sync_logs_between(
+            now - chrono::Duration::days(31),
+            now + chrono::Duration::minutes(1),
+        )
+        .await?;
+    println!();
+    println!(
+        "匯入紀錄 import log (last month, newest first; {} entries), latest 5:",
+        recent.len()
+    );
+    for entry in recent.iter().take(5) {
+        let c = entry.counts;
+        println!(
+            "  {}  data {}  {:<9}  fetched {:>5}  inserted {:>5}  updated {:>4}  withdrawn {:>4}  failed {:>3}",
+            entry.started_at.format("%Y-%m-%d %H:%M:%S"),
+            entry.data_date,
+            entry.status.as_str(),
+            c.fetched,
+            c.inserted,
+            c.updated,
+            c.withdrawn,
+            c.failed
+        );
+    }
+
+    if options.serve {
+        println!();
+        println!("Serving until Ctrl-C. Point tools at:");
+        println!(
+            "  export AWS_ENDPOINT_URL_DYNAMODB={}  AWS_ENDPOINT_URL_S3={}",
+            dynamodb.url(),
+            s3.url()
+        );
+        println!(
+            "  export AWS_ACCESS_KEY_ID={}  AWS_SECRET_ACCESS_KEY={}  AWS_REGION={}",
+            local_stack::ACCESS_KEY,
+            local_stack::SECRET_KEY,
+            local_stack::REGION
+        );
+        tokio::signal::ctrl_c().await?;
+    }
+    summary.map(|_| ()).map_err(Into::into)
+}

