@@ -53,13 +53,16 @@ pub struct Stats {
     pub faults: AtomicU64,
 }
 
+/// A day's changes as known on a given day.
+type DayAsOf = (NaiveDate, NaiveDate);
+
 pub struct Portal {
     generator: Generator,
     token: String,
     as_of: Mutex<NaiveDate>,
     faults: Mutex<Faults>,
     rng: Mutex<u64>,
-    cache: Mutex<Vec<((NaiveDate, NaiveDate), Arc<Vec<WireRecord>>)>>,
+    cache: Mutex<Vec<(DayAsOf, Arc<Vec<WireRecord>>)>>,
     pub stats: Stats,
 }
 
