@@ -41,6 +41,26 @@ impl Portal for PortalClient {
     }
 }
 
+/// What invokes the function: an EventBridge rule's scheduled event, an
+/// EventBridge Scheduler payload (`template.yaml` sends the same two fields),
+/// or an operator's `{}`. Only the source matters; anything else is ignored.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct SyncEvent {
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default, rename = "detail-type")]
+    pub detail_type: Option<String>,
+}
+
+impl SyncEvent {
+    pub fn trigger(&self) -> Trigger {
+        match self.source.as_deref() {
+            Some("aws.events" | "aws.scheduler") => Trigger::Schedule,
+            _ => Trigger::Manual,
+        }
+    }
+}
+
 /// The function's configuration (see the README's table).
 #[derive(Debug, Clone)]
 pub struct SyncConfig {

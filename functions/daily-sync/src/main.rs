@@ -2,30 +2,24 @@
 
 use std::time::SystemTime;
 
-use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
-use daily_sync::{DailySync, RunRequest, RunSummary, SyncConfig, SyncError};
+use daily_sync::{DailySync, RunRequest, RunSummary, SyncConfig, SyncError, SyncEvent};
 use dynamodb_store::Store;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use learning_core::Env;
-use learning_core::import_log::Trigger;
 use portal_client::PortalClient;
 
 async fn handle(
     sync: &DailySync<PortalClient>,
-    event: LambdaEvent<CloudWatchEvent>,
+    event: LambdaEvent<SyncEvent>,
 ) -> Result<RunSummary, SyncError> {
     let (event, context) = event.into_parts();
     let left = context
         .deadline()
         .duration_since(SystemTime::now())
         .unwrap_or_default();
-    let trigger = match event.source.as_deref() {
-        Some("aws.events" | "aws.scheduler") => Trigger::Schedule,
-        _ => Trigger::Manual,
-    };
     let request = RunRequest {
         run_id: context.request_id,
-        trigger,
+        trigger: event.trigger(),
         deadline: tokio::time::Instant::now() + left,
     };
     sync.run(&request, |_, _| {}).await
