@@ -374,8 +374,14 @@ fn scheduled_events_and_manual_invocations_are_told_apart() {
     use daily_sync::SyncEvent;
     use learning_core::import_log::Trigger;
     let parse = |json: &str| serde_json::from_str::<SyncEvent>(json).unwrap().trigger();
-    assert_eq!(parse(include_str!("events/scheduled-event.json")), Trigger::Schedule);
-    assert_eq!(parse(include_str!("events/scheduler-event.json")), Trigger::Schedule);
+    assert_eq!(
+        parse(include_str!("events/scheduled-event.json")),
+        Trigger::Schedule
+    );
+    assert_eq!(
+        parse(include_str!("events/scheduler-event.json")),
+        Trigger::Schedule
+    );
     assert_eq!(parse("{}"), Trigger::Manual);
     assert_eq!(parse(r#"{"source":"operator"}"#), Trigger::Manual);
 }

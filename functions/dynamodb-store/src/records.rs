@@ -89,9 +89,11 @@ impl Store {
     /// Writes records the portal delivered (automatic import or download).
     ///
     /// Keys repeated in `records` are written once (the last one wins).
-    /// Existing items are read first so that identical records cost no
-    /// write and the counts are exact; a staff-entered record with the same
-    /// natural key is replaced by the portal's version (see README).
+    /// Each chunk of 100 is read first so that identical records cost no
+    /// write and the counts are exact, then its changed records are written;
+    /// chunks run concurrently, so reading one overlaps writing another. A
+    /// staff-entered record with the same natural key is replaced by the
+    /// portal's version (see README).
     #[instrument(skip(self, records), fields(records = records.len(), source = source.as_str()))]
     pub async fn upsert_portal_records(
         &self,
@@ -100,27 +102,44 @@ impl Store {
         written_by: &str,
         now: DateTime<Utc>,
     ) -> Result<UpsertCounts, StoreError> {
-        let mut latest: HashMap<NaturalKey, &TrainingRecord> =
-            HashMap::with_capacity(records.len());
+        let mut position: HashMap<NaturalKey, usize> = HashMap::with_capacity(records.len());
+        let mut unique: Vec<&TrainingRecord> = Vec::with_capacity(records.len());
         for record in records {
-            latest.insert(record.key(), record);
+            match position.entry(record.key()) {
+                std::collections::hash_map::Entry::Occupied(at) => unique[*at.get()] = record,
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(unique.len());
+                    unique.push(record);
+                }
+            }
         }
-        let unique: Vec<&TrainingRecord> = latest.into_values().collect();
         let now = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-
-        let existing: HashMap<(String, String), Existing> =
-            stream::iter(unique.chunks(BATCH_GET_MAX))
-                .map(|chunk| self.read_existing(chunk))
-                .buffer_unordered(self.retry.concurrency)
-                .try_fold(HashMap::new(), |mut all, part| async move {
-                    all.extend(part);
-                    Ok(all)
+        let counts = stream::iter(unique.chunks(BATCH_GET_MAX))
+            .map(|chunk| self.upsert_chunk(chunk, source, written_by, &now))
+            .buffer_unordered(self.retry.concurrency)
+            .try_fold(UpsertCounts::default(), |total, part| async move {
+                Ok(UpsertCounts {
+                    inserted: total.inserted + part.inserted,
+                    updated: total.updated + part.updated,
+                    unchanged: total.unchanged + part.unchanged,
                 })
-                .await?;
+            })
+            .await?;
+        debug!(?counts, "upserted");
+        Ok(counts)
+    }
 
+    async fn upsert_chunk(
+        &self,
+        chunk: &[&TrainingRecord],
+        source: Source,
+        written_by: &str,
+        now: &str,
+    ) -> Result<UpsertCounts, StoreError> {
+        let existing = self.read_existing(chunk).await?;
         let mut counts = UpsertCounts::default();
-        let mut writes = Vec::new();
-        for record in unique {
+        let mut writes = Vec::with_capacity(chunk.len());
+        for record in chunk {
             let mut item = record_attributes(record);
             let key = (
                 text(&item, "pk").unwrap_or_default(),
@@ -140,23 +159,26 @@ impl Store {
                 }
                 None => {
                     counts.inserted += 1;
-                    (1, now.clone())
+                    (1, now.to_string())
                 }
             };
-            bookkeeping(&mut item, source, version, &created_at, &now, written_by);
+            bookkeeping(&mut item, source, version, &created_at, now, written_by);
             writes.push(item);
         }
-        debug!(?counts, "writing changed records");
-        self.batch_put(writes).await?;
+        while !writes.is_empty() {
+            let rest = writes.split_off(writes.len().min(BATCH_WRITE_MAX));
+            self.write_batch(std::mem::replace(&mut writes, rest))
+                .await?;
+        }
         Ok(counts)
     }
 
     async fn read_existing(
         &self,
         chunk: &[&TrainingRecord],
-    ) -> Result<Vec<((String, String), Existing)>, StoreError> {
+    ) -> Result<HashMap<(String, String), Existing>, StoreError> {
         let mut keys: Vec<Item> = chunk.iter().map(|r| key_item(&r.key())).collect();
-        let mut found = Vec::with_capacity(keys.len());
+        let mut found = HashMap::with_capacity(keys.len());
         let mut attempt = 0;
         while !keys.is_empty() {
             let request = KeysAndAttributes::builder()
@@ -181,7 +203,7 @@ impl Store {
                 .remove(&self.table)
                 .unwrap_or_default()
             {
-                found.push((
+                found.insert(
                     (
                         text(&item, "pk").unwrap_or_default(),
                         text(&item, "sk").unwrap_or_default(),
@@ -192,7 +214,7 @@ impl Store {
                         version: number(&item, "version").unwrap_or(0),
                         created_at: text(&item, "created_at").unwrap_or_default(),
                     },
-                ));
+                );
             }
             keys = output
                 .unprocessed_keys
@@ -215,21 +237,8 @@ impl Store {
         Ok(found)
     }
 
-    /// Puts items with BatchWriteItem, retrying unprocessed items with
-    /// backoff; fails loudly when the retry budget runs out. Items must have
-    /// distinct keys.
-    pub async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
-        let batches: Vec<Vec<Item>> = items
-            .chunks(BATCH_WRITE_MAX)
-            .map(<[Item]>::to_vec)
-            .collect();
-        stream::iter(batches)
-            .map(|batch| self.write_batch(batch))
-            .buffer_unordered(self.retry.concurrency)
-            .try_collect::<()>()
-            .await
-    }
-
+    /// One BatchWriteItem of at most 25 puts with distinct keys, retrying
+    /// unprocessed items with backoff; fails loudly when the budget runs out.
     async fn write_batch(&self, batch: Vec<Item>) -> Result<(), StoreError> {
         let mut pending: Vec<WriteRequest> = batch
             .into_iter()

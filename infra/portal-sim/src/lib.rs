@@ -289,21 +289,23 @@ async fn changes(
         _ => {}
     }
 
-    let mut selected: Vec<WireRecord> = Vec::new();
-    for day in from.iter_days().take_while(|day| *day <= to) {
-        let records = portal.day(day);
-        selected.extend(
-            records
-                .iter()
-                .filter(|r| q.org_code.as_deref().is_none_or(|org| r.org_code == org))
-                .cloned(),
-        );
-    }
-    let page: Vec<&WireRecord> = selected.iter().skip(offset).take(limit).collect();
-    let next = offset + page.len();
-    let next_cursor = (next < selected.len()).then(|| next.to_string());
-    let mut body = serde_json::to_value(json!({"records": page, "next_cursor": next_cursor}))
-        .unwrap_or_default();
+    // Only the requested page is copied; the days stay shared in the cache.
+    let days: Vec<Arc<Vec<WireRecord>>> = from
+        .iter_days()
+        .take_while(|day| *day <= to)
+        .map(|day| portal.day(day))
+        .collect();
+    let mut matching = days
+        .iter()
+        .flat_map(|records| records.iter())
+        .filter(|r| q.org_code.as_deref().is_none_or(|org| r.org_code == org))
+        .skip(offset);
+    let page: Vec<&WireRecord> = matching.by_ref().take(limit).collect();
+    let next_cursor = matching
+        .next()
+        .is_some()
+        .then(|| (offset + page.len()).to_string());
+    let mut body = json!({"records": page, "next_cursor": next_cursor});
 
     match fault {
         Some(Fault::Malformed) => {
