@@ -158,39 +158,24 @@ pub fn truth(
 /// Every training record in the table as key → total hours, read with a
 /// plain Scan so the test does not trust the store's own reading code.
 pub async fn stored(store: &Store) -> BTreeMap<Key, String> {
-    let items: Vec<_> = store
-        .client()
-        .scan()
-        .table_name(store.table())
-        .filter_expression("entity = :record")
-        .expression_attribute_values(":record", AttributeValue::S("record".into()))
-        .consistent_read(true)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .expect("scan");
-    let text = |item: &std::collections::HashMap<String, AttributeValue>, name: &str| match item
-        .get(name)
-    {
+    let text = |item: &Item, name: &str| match item.get(name) {
         Some(AttributeValue::S(v) | AttributeValue::N(v)) => v.clone(),
         _ => String::new(),
     };
-    items
+    record_items(store)
+        .await
         .iter()
         .map(|item| {
             let hours =
                 learning_core::Hours::parse(&text(item, "total_hours")).expect("stored hours");
-            (
-                (
-                    text(item, "id_no"),
-                    text(item, "course_code"),
-                    text(item, "term").parse().expect("term"),
-                    text(item, "start_date"),
-                ),
-                hours.to_string(),
-            )
+            let term = text(item, "term").parse().expect("term");
+            let key = (
+                text(item, "id_no"),
+                text(item, "course_code"),
+                term,
+                text(item, "start_date"),
+            );
+            (key, hours.to_string())
         })
         .collect()
 }
@@ -227,9 +212,11 @@ pub fn assert_same_records(got: &BTreeMap<Key, String>, want: &BTreeMap<Key, Str
     );
 }
 
-/// All items of the table (records, log, state), for before/after checks.
-pub async fn all_items(store: &Store) -> Vec<std::collections::HashMap<String, AttributeValue>> {
-    let mut items: Vec<_> = store
+pub type Item = std::collections::HashMap<String, AttributeValue>;
+
+/// All items of the table (records, log, state) in key order, by Scan.
+pub async fn all_items(store: &Store) -> Vec<Item> {
+    let mut items: Vec<Item> = store
         .client()
         .scan()
         .table_name(store.table())
@@ -240,6 +227,23 @@ pub async fn all_items(store: &Store) -> Vec<std::collections::HashMap<String, A
         .try_collect()
         .await
         .expect("scan");
-    items.sort_by_key(|item| format!("{:?}{:?}", item.get("pk"), item.get("sk")));
+    let key = |item: &Item, name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    items.sort_by_key(|item| (key(item, "pk"), key(item, "sk")));
+    items
+}
+
+/// The training-record items only.
+pub async fn record_items(store: &Store) -> Vec<Item> {
+    let mut items = all_items(store).await;
+    items.retain(|item| {
+        item.get("entity")
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|e| e == "record")
+    });
     items
 }

@@ -46,6 +46,17 @@ impl Env<fn(&str) -> Option<String>> {
     }
 }
 
+impl Env<fn(&str) -> Option<String>> {
+    /// Fixed variables, for tests and tools.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String> + use<>> {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Env::from_fn(move |k: &str| map.get(k).cloned())
+    }
+}
+
 impl<F: Fn(&str) -> Option<String>> Env<F> {
     pub fn from_fn(lookup: F) -> Self {
         Env { lookup }
@@ -166,14 +177,9 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Env::from_fn(move |k| map.get(k).cloned())
+        Env::from_pairs(pairs)
     }
 
     #[test]

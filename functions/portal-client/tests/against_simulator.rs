@@ -235,14 +235,7 @@ async fn a_wrong_token_is_refused_once_and_never_shown() {
 
 #[tokio::test]
 async fn configuration_errors_name_the_variable() {
-    let env = |pairs: &'static [(&'static str, &'static str)]| {
-        learning_core::Env::from_fn(move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        })
-    };
+    let env = learning_core::Env::from_pairs;
     let err = PortalConfig::from_env(&env(&[("PORTAL_TOKEN", "t")])).unwrap_err();
     assert_eq!(err.variable(), "PORTAL_BASE_URL");
     let err = PortalConfig::from_env(&env(&[
