@@ -2,25 +2,26 @@
 //! embedded DynamoDB, against a raw BatchWriteItem load of the same items
 //! into the same engine in the same run. Prints figures; asserts nothing.
 //!
-//! The engine runs in a child process (this binary with `--engine`), as
-//! DynamoDB would be remote, so the peak memory printed is the sync's own.
+//! The engine runs in child processes (this binary with `--engine`), a new
+//! one for each load so that all start alike, and apart from the sync, as
+//! DynamoDB would be, so the peak memory printed is the sync's own.
 //!
 //! ```text
 //! cargo bench -p system-tests --bench sync_day [-- RECORDS]
 //! ```
 
 use std::io::BufRead;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::Utc;
+use dynamodb_store::Store;
 use dynamodb_store::items::{Item, n, record_attributes, s};
 use futures::{StreamExt, TryStreamExt, stream};
 use learning_core::Source;
 use learning_core::import_log::Trigger;
 use portal_sim::DataConfig;
-use system_tests::{day, fresh_store, portal_client, simulator};
+use system_tests::{day, portal_client, simulator};
 
 /// Peak resident memory of this process so far (VmHWM), in MiB.
 fn peak_mib() -> f64 {
@@ -46,9 +47,34 @@ async fn serve_engine() {
     let _ = tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line)).await;
 }
 
-static ENGINE_URL: OnceLock<String> = OnceLock::new();
+/// A store on a brand-new engine process: every load starts from the same
+/// empty state (the engine slows as it fills, and dropping a table does not
+/// give that back).
+struct Engine {
+    child: std::process::Child,
+    store: Store,
+}
 
-fn spawn_engine() -> std::process::Child {
+impl Engine {
+    async fn start() -> Engine {
+        let (child, url) = spawn_engine();
+        let client = local_stack::dynamodb_client(&url);
+        dynamodb_store::table::create(&client, "bench")
+            .await
+            .expect("table");
+        Engine {
+            child,
+            store: Store::new(client, "bench"),
+        }
+    }
+
+    fn stop(mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_engine() -> (std::process::Child, String) {
     let mut child = std::process::Command::new(std::env::current_exe().expect("own path"))
         .arg("--engine")
         .stdin(std::process::Stdio::piped())
@@ -59,13 +85,13 @@ fn spawn_engine() -> std::process::Child {
     std::io::BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut url)
         .expect("engine url");
-    ENGINE_URL.set(url.trim().to_string()).expect("set once");
-    child
+    (child, url.trim().to_string())
 }
 
 /// Loads `items` with plain BatchWriteItem, 8 calls in flight; items/s.
 async fn raw_load(items: &[Item]) -> f64 {
-    let table = fresh_store().await;
+    let engine = Engine::start().await;
+    let table = &engine.store;
     let batches: Vec<Vec<WriteRequest>> = items
         .chunks(25)
         .map(|chunk| {
@@ -121,25 +147,11 @@ fn main() {
         runtime.block_on(serve_engine());
         return;
     }
-    let mut engine = spawn_engine();
-    system_tests::use_engine(ENGINE_URL.get().expect("engine url"));
     let per_day = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(50_000);
     runtime.block_on(bench(per_day));
-    drop(engine.stdin.take());
-    let _ = engine.wait();
-}
-
-async fn drop_table(store: &dynamodb_store::Store) {
-    store
-        .client()
-        .delete_table()
-        .table_name(store.table())
-        .send()
-        .await
-        .expect("table dropped");
 }
 
 async fn bench(per_day: u32) {
@@ -165,13 +177,11 @@ async fn bench(per_day: u32) {
     );
 
     // The sync: HTTP pages from the simulator, validation, read-compare,
-    // batched writes, withdrawals, the import log. Every load below starts
-    // on an empty engine (the previous table is dropped), since the
-    // engine slows as it fills.
-    let store = fresh_store().await;
+    // batched writes, withdrawals, the import log.
+    let engine = Engine::start().await;
     let sync = daily_sync::DailySync::new(
         client.clone(),
-        store.clone(),
+        engine.store.clone(),
         learning_core::Settings::default(),
         Duration::from_secs(5),
     );
@@ -202,7 +212,7 @@ async fn bench(per_day: u32) {
         again.counts.unchanged,
         again.counts.fetched as f64 / secs
     );
-    drop_table(&store).await;
+    engine.stop();
 
     let started = Instant::now();
     let raw = client.changes_on(the_day).await.expect("the day");

@@ -62,12 +62,6 @@ async fn engine_url() -> String {
     url.clone()
 }
 
-/// Uses the engine at `url` for every table this process creates from now
-/// on (the benchmark runs its engine in a child process).
-pub fn use_engine(url: &str) {
-    let _ = ENGINE.set((url.to_string(), None));
-}
-
 /// A store on a table of its own, created from the shared definition.
 pub async fn fresh_store() -> Store {
     static NEXT: AtomicU32 = AtomicU32::new(0);

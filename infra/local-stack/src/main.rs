@@ -239,7 +239,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let c = entry.counts;
         println!(
             "  {}  data {}  {:<9}  fetched {:>5}  inserted {:>5}  updated {:>4}  withdrawn {:>4}  failed {:>3}",
-            entry.started_at.with_timezone(&settings.zone).format("%Y-%m-%d %H:%M:%S"),
+            entry
+                .started_at
+                .with_timezone(&settings.zone)
+                .format("%Y-%m-%d %H:%M:%S"),
             entry.data_date,
             entry.status.as_str(),
             c.fetched,
