@@ -292,7 +292,7 @@ impl<P: Portal> DailySync<P> {
     /// Works one day and returns its finished log entry. Only a failure to
     /// write the log itself is an error here; everything else is recorded in
     /// the entry.
-    #[instrument(skip(self, request), fields(day = %day))]
+    #[instrument(skip_all, fields(day = %day))]
     pub async fn sync_day(
         &self,
         request: &RunRequest,

@@ -246,14 +246,14 @@ impl PortalClient {
     }
 
     /// Every record whose status changed on `day` (the nightly sync).
-    #[instrument(skip(self), fields(day = %day))]
+    #[instrument(skip_all, fields(day = %day))]
     pub async fn changes_on(&self, day: NaiveDate) -> Result<Vec<RawRecord>, PortalError> {
         self.fetch_all(vec![("date", day.to_string())]).await
     }
 
     /// Every record whose status changed from `from` to `to` inclusive,
     /// optionally for one agency (a download).
-    #[instrument(skip(self), fields(from = %from, to = %to))]
+    #[instrument(skip_all, fields(from = %from, to = %to, agency = agency.map(AgencyCode::as_str)))]
     pub async fn changes_between(
         &self,
         from: NaiveDate,
