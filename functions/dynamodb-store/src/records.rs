@@ -223,15 +223,9 @@ impl Store {
                 .map(|k| k.keys)
                 .unwrap_or_default();
             if !keys.is_empty() {
-                attempt += 1;
-                if attempt >= self.retry.max_attempts {
-                    return Err(StoreError::RetriesExhausted {
-                        operation: "BatchGetItem",
-                        attempts: attempt,
-                        remaining: keys.len(),
-                    });
-                }
-                self.retry.pause(attempt).await;
+                self.retry
+                    .again(&mut attempt, "BatchGetItem", keys.len())
+                    .await?;
             }
         }
         Ok(found)
@@ -268,15 +262,9 @@ impl Store {
                 .remove(&self.table)
                 .unwrap_or_default();
             if !pending.is_empty() {
-                attempt += 1;
-                if attempt >= self.retry.max_attempts {
-                    return Err(StoreError::RetriesExhausted {
-                        operation: "BatchWriteItem",
-                        attempts: attempt,
-                        remaining: pending.len(),
-                    });
-                }
-                self.retry.pause(attempt).await;
+                self.retry
+                    .again(&mut attempt, "BatchWriteItem", pending.len())
+                    .await?;
             }
         }
         Ok(())

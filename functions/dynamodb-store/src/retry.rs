@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use crate::StoreError;
+
 /// How batch calls retry the items DynamoDB leaves unprocessed when it
 /// throttles: exponential backoff with full jitter, then a loud failure.
 #[derive(Debug, Clone, Copy)]
@@ -23,8 +25,27 @@ impl Default for BatchRetry {
 }
 
 impl BatchRetry {
-    pub(crate) async fn pause(&self, attempt: u32) {
-        let step = self.base.saturating_mul(1 << attempt.min(16)).min(self.cap);
+    /// After a batch call left `remaining` items unprocessed: waits before
+    /// the next try, or fails once the budget is spent.
+    pub(crate) async fn again(
+        &self,
+        attempt: &mut u32,
+        operation: &'static str,
+        remaining: usize,
+    ) -> Result<(), StoreError> {
+        *attempt += 1;
+        if *attempt >= self.max_attempts {
+            return Err(StoreError::RetriesExhausted {
+                operation,
+                attempts: *attempt,
+                remaining,
+            });
+        }
+        let step = self
+            .base
+            .saturating_mul(1 << (*attempt).min(16))
+            .min(self.cap);
         tokio::time::sleep(step.mul_f64(fastrand::f64())).await;
+        Ok(())
     }
 }
