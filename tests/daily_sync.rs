@@ -167,6 +167,50 @@ async fn a_portal_outage_keeps_the_watermark_and_the_next_run_recovers() {
 }
 
 #[tokio::test]
+async fn a_throttling_store_fails_the_day_and_the_next_run_recovers() {
+    let direct = fresh_store().await;
+    let proxy = throttling_proxy().await;
+    let store = proxy.store(&direct).with_retry(dynamodb_store::BatchRetry {
+        max_attempts: 2,
+        base: Duration::from_millis(1),
+        ..Default::default()
+    });
+    let today = day("2016-01-04");
+    let portal = simulator(data(20), eve(today)).await;
+    proxy
+        .throttled_writes
+        .store(-1, std::sync::atomic::Ordering::SeqCst);
+    let sync = sync_on(&portal, &store, &settings(), today);
+    let err = sync
+        .run(&request("throttled"), |_, _| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SyncError::DayFailed { date, .. } if date == day("2016-01-01")),
+        "{err}"
+    );
+    assert_eq!(store.watermark().await.unwrap(), None);
+    let entry = store
+        .get_sync_log("sync-2016-01-01-throttled")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.status, RunStatus::Failed);
+    assert_eq!(entry.error.unwrap().code, "store_throttled");
+
+    proxy
+        .throttled_writes
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+    let recovered = sync.run(&request("recovered"), |_, _| {}).await.unwrap();
+    assert_eq!(recovered.outcome, Outcome::Completed);
+    assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-03")));
+    assert_same_records(
+        &stored(&direct).await,
+        &truth(&portal.portal, days("2016-01-01", "2016-01-03"), eve(today)),
+    );
+}
+
+#[tokio::test]
 async fn a_withdrawn_or_corrected_record_reaches_the_store() {
     let store = fresh_store().await;
     let first_night = day("2016-02-02");

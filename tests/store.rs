@@ -390,3 +390,64 @@ async fn the_watermark_moves_only_from_where_it_was() {
         .unwrap();
     assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-02")));
 }
+
+#[tokio::test]
+async fn unprocessed_items_are_retried_until_written() {
+    let direct = fresh_store().await;
+    let proxy = throttling_proxy().await;
+    let store = proxy.store(&direct).with_retry(dynamodb_store::BatchRetry {
+        base: std::time::Duration::from_millis(1),
+        ..Default::default()
+    });
+    proxy
+        .throttled_writes
+        .store(3, std::sync::atomic::Ordering::SeqCst);
+    let records: Vec<TrainingRecord> = (0..60)
+        .map(|i| record(ID, &format!("T{i:03}"), "1.0"))
+        .collect();
+    let counts = store
+        .upsert_portal_records(&records, Source::AutoImport, "log", Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(counts.inserted, 60);
+    assert_eq!(
+        proxy
+            .throttled_writes
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the throttling happened"
+    );
+    assert_eq!(stored(&direct).await.len(), 60);
+}
+
+#[tokio::test]
+async fn a_store_that_keeps_throttling_fails_loudly() {
+    let direct = fresh_store().await;
+    let proxy = throttling_proxy().await;
+    let store = proxy.store(&direct).with_retry(dynamodb_store::BatchRetry {
+        max_attempts: 3,
+        base: std::time::Duration::from_millis(1),
+        ..Default::default()
+    });
+    proxy
+        .throttled_writes
+        .store(-1, std::sync::atomic::Ordering::SeqCst);
+    let records = [record(ID, "STUCK1", "1.0")];
+    let err = store
+        .upsert_portal_records(&records, Source::AutoImport, "log", Utc::now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::RetriesExhausted {
+                operation: "BatchWriteItem",
+                attempts: 3,
+                remaining: 1
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "store_throttled");
+    assert!(stored(&direct).await.is_empty());
+}
