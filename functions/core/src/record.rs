@@ -59,6 +59,14 @@ impl Field {
         Field::ChangedDate,
     ];
 
+    /// The field whose English id or Chinese header is `name`.
+    pub fn from_name(name: &str) -> Option<Field> {
+        let name = name.trim();
+        Field::ALL
+            .into_iter()
+            .find(|f| f.id().eq_ignore_ascii_case(name) || f.header() == name)
+    }
+
     pub fn id(self) -> &'static str {
         match self {
             Field::IdNo => "id_no",
@@ -270,6 +278,57 @@ pub struct RawRecord {
     pub status: String,
     pub passed_date: String,
     pub changed_date: String,
+}
+
+impl RawRecord {
+    /// The text of one field.
+    pub fn field(&self, field: Field) -> &str {
+        match field {
+            Field::IdNo => &self.id_no,
+            Field::Name => &self.name,
+            Field::BirthDate => &self.birth_date,
+            Field::OrgCode => &self.org_code,
+            Field::OrgName => &self.org_name,
+            Field::CourseCode => &self.course_code,
+            Field::CourseName => &self.course_name,
+            Field::CategoryCode => &self.category_code,
+            Field::Provider => &self.provider,
+            Field::Term => &self.term,
+            Field::StartDate => &self.start_date,
+            Field::EndDate => &self.end_date,
+            Field::Mode => &self.mode,
+            Field::DigitalHours => &self.digital_hours,
+            Field::PhysicalHours => &self.physical_hours,
+            Field::TotalHours => &self.total_hours,
+            Field::Status => &self.status,
+            Field::PassedDate => &self.passed_date,
+            Field::ChangedDate => &self.changed_date,
+        }
+    }
+
+    pub fn field_mut(&mut self, field: Field) -> &mut String {
+        match field {
+            Field::IdNo => &mut self.id_no,
+            Field::Name => &mut self.name,
+            Field::BirthDate => &mut self.birth_date,
+            Field::OrgCode => &mut self.org_code,
+            Field::OrgName => &mut self.org_name,
+            Field::CourseCode => &mut self.course_code,
+            Field::CourseName => &mut self.course_name,
+            Field::CategoryCode => &mut self.category_code,
+            Field::Provider => &mut self.provider,
+            Field::Term => &mut self.term,
+            Field::StartDate => &mut self.start_date,
+            Field::EndDate => &mut self.end_date,
+            Field::Mode => &mut self.mode,
+            Field::DigitalHours => &mut self.digital_hours,
+            Field::PhysicalHours => &mut self.physical_hours,
+            Field::TotalHours => &mut self.total_hours,
+            Field::Status => &mut self.status,
+            Field::PassedDate => &mut self.passed_date,
+            Field::ChangedDate => &mut self.changed_date,
+        }
+    }
 }
 
 const MAX_TEXT_CHARS: usize = 200;

@@ -1,0 +1,188 @@
+//! Which encoding a file is in, and refusing what is not a CSV at all.
+
+/// How the bytes of a file are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8 with a byte-order mark (what Excel writes and needs).
+    Utf8Bom,
+    /// UTF-8, strict: an invalid sequence refuses its row.
+    Utf8,
+    /// Big5 as Windows writes it (CP950), decoded by the WHATWG decoder.
+    Big5,
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A whole file refused: a stable code and a message for staff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileProblem {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FileProblem {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        FileProblem {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FileProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}] {}", self.code, self.message)
+    }
+}
+
+/// Decides from the first bytes of a file (a few KiB is plenty): a BOM
+/// means UTF-8; bytes that are valid UTF-8 (a sequence cut off at the end
+/// of the sample allowed) mean UTF-8; anything else is read as Big5.
+/// Refuses an empty file, a ZIP (an .xlsx renamed .csv) and binary data.
+pub fn sniff(prefix: &[u8]) -> Result<Encoding, FileProblem> {
+    if prefix.is_empty() || prefix == BOM {
+        return Err(FileProblem::new("file_empty", "檔案是空的"));
+    }
+    if prefix.starts_with(b"PK\x03\x04") {
+        return Err(FileProblem::new(
+            "file_is_zip",
+            "檔案是壓縮檔或 Excel 活頁簿（.xlsx），請在 Excel 另存為「CSV UTF-8」或 CSV 後再上傳",
+        ));
+    }
+    if prefix.contains(&0) {
+        return Err(FileProblem::new(
+            "file_binary",
+            "檔案不是文字檔（含有二進位資料），請上傳 CSV 檔",
+        ));
+    }
+    if prefix.starts_with(BOM) {
+        return Ok(Encoding::Utf8Bom);
+    }
+    match std::str::from_utf8(prefix) {
+        Ok(_) => Ok(Encoding::Utf8),
+        // Only a sequence cut off by the end of the sample is forgiven.
+        Err(e) if e.error_len().is_none() => Ok(Encoding::Utf8),
+        Err(_) => Ok(Encoding::Big5),
+    }
+}
+
+impl Encoding {
+    /// Bytes to skip at the start of the file.
+    pub fn preamble(self) -> usize {
+        match self {
+            Encoding::Utf8Bom => BOM.len(),
+            _ => 0,
+        }
+    }
+
+    /// Decodes one field; `None` when a byte does not map to a character
+    /// (counted by the caller, and the row refused).
+    pub fn decode(self, bytes: &[u8]) -> Option<String> {
+        match self {
+            Encoding::Utf8Bom | Encoding::Utf8 => {
+                std::str::from_utf8(bytes).ok().map(str::to_string)
+            }
+            Encoding::Big5 if has_private_big5(bytes) => None,
+            Encoding::Big5 => encoding_rs::BIG5
+                .decode_without_bom_handling_and_without_replacement(bytes)
+                .map(|text| text.into_owned()),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Encoding::Utf8Bom => "UTF-8 (BOM)",
+            Encoding::Utf8 => "UTF-8",
+            Encoding::Big5 => "Big5",
+        }
+    }
+}
+
+/// Whether Big5 bytes hold a code in CP950's user-defined areas, where
+/// agencies put their own characters (造字). The WHATWG decoder maps those
+/// codes to Hong Kong characters, which would be the wrong name: such a row
+/// is refused like any byte that does not map.
+fn has_private_big5(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        let lead = bytes[i];
+        if lead < 0x80 {
+            i += 1;
+            continue;
+        }
+        let Some(&trail) = bytes.get(i + 1) else {
+            return false;
+        };
+        let code = u16::from(lead) << 8 | u16::from(trail);
+        if matches!(code, 0x8140..=0xA0FE | 0xC6A1..=0xC8FE | 0xFA40..=0xFEFE) {
+            return true;
+        }
+        i += 2;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn big5(text: &str) -> Vec<u8> {
+        encoding_rs::BIG5.encode(text).0.into_owned()
+    }
+
+    #[test]
+    fn tells_the_encodings_apart() {
+        assert_eq!(
+            sniff("\u{feff}身分證字號,姓名".as_bytes()),
+            Ok(Encoding::Utf8Bom)
+        );
+        assert_eq!(sniff("身分證字號,姓名".as_bytes()), Ok(Encoding::Utf8));
+        assert_eq!(sniff(&big5("身分證字號,姓名\r\n")), Ok(Encoding::Big5));
+        assert_eq!(sniff(b"id_no,name\r\n"), Ok(Encoding::Utf8));
+        // A UTF-8 character cut by the end of the sample is still UTF-8.
+        let text = "姓名".as_bytes();
+        assert_eq!(sniff(&text[..text.len() - 1]), Ok(Encoding::Utf8));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_csv() {
+        assert_eq!(sniff(b"").unwrap_err().code, "file_empty");
+        assert_eq!(sniff(BOM).unwrap_err().code, "file_empty");
+        assert_eq!(
+            sniff(b"PK\x03\x04\x14\x00").unwrap_err().code,
+            "file_is_zip"
+        );
+        assert_eq!(
+            sniff(b"\x89PNG\r\n\x1a\n\x00\x00").unwrap_err().code,
+            "file_binary"
+        );
+    }
+
+    #[test]
+    fn decodes_big5_and_counts_what_does_not_map() {
+        assert_eq!(
+            Encoding::Big5.decode(&big5("林怡君")).as_deref(),
+            Some("林怡君")
+        );
+        // 0x80 is not a Big5 lead byte; a lone lead byte has no trail.
+        assert_eq!(Encoding::Big5.decode(b"\x80\x40"), None);
+        assert_eq!(Encoding::Big5.decode(b"\xAA"), None);
+        assert_eq!(Encoding::Utf8.decode(b"\xE6\x9E"), None);
+    }
+
+    #[test]
+    fn refuses_agency_made_characters() {
+        // 0xFA40 is in CP950's user-defined area: an agency's own glyph.
+        let mut name = big5("林");
+        name.extend_from_slice(b"\xFA\x40");
+        assert_eq!(Encoding::Big5.decode(&name), None);
+        // 堃 is not in CP950; tools that write it anyway put it in the same
+        // area (Hong Kong extensions), so it is refused too: staff save the
+        // file as UTF-8, where every name fits.
+        assert_eq!(Encoding::Big5.decode(&big5("堃")), None);
+        assert_eq!(
+            Encoding::Utf8.decode("堃".as_bytes()).as_deref(),
+            Some("堃")
+        );
+    }
+}
