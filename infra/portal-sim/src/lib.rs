@@ -6,6 +6,7 @@
 //! or [`Portal::set_as_of`] directly; the binary serves the same router and
 //! takes the same switches over `POST /_sim/faults` and `POST /_sim/as-of`.
 
+pub mod csv_file;
 pub mod data;
 
 use std::sync::atomic::{AtomicU64, Ordering};

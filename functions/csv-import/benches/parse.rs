@@ -1,0 +1,136 @@
+//! Benchmark: decode + parse + check the rows of a large upload, against a
+//! bare `csv::ByteRecord` pass over the same bytes, in UTF-8 and Big5, at
+//! 100k and 1M rows. Each pass runs in a child process of its own so that
+//! its peak memory (VmHWM) is its own. Prints figures; asserts nothing.
+//!
+//! ```text
+//! cargo bench -p csv-import --bench parse [-- ROWS...]
+//! ```
+
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use csv_import::RowOutcome;
+use learning_core::AgencyCode;
+use portal_sim::csv_file::{CsvEncoding, write_csv};
+
+fn peak_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Child: one pass over `path`; prints "rows seconds peak_mib accepted".
+fn pass(kind: &str, path: &Path) {
+    let file = BufReader::with_capacity(256 * 1024, std::fs::File::open(path).expect("file"));
+    let started = Instant::now();
+    let (rows, accepted) = match kind {
+        "bare" => {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .flexible(true)
+                .from_reader(file);
+            let mut record = csv::ByteRecord::new();
+            let mut rows = 0u64;
+            while reader.read_byte_record(&mut record).expect("read") {
+                rows += 1;
+            }
+            (rows, 0)
+        }
+        _ => {
+            let cutoff = NaiveDate::from_ymd_opt(2015, 12, 31).expect("date");
+            let agency = AgencyCode::parse("376550000A").expect("agency");
+            let mut rows = 0u64;
+            let mut accepted = 0u64;
+            for outcome in csv_import::open(file, cutoff, agency).expect("open") {
+                rows += 1;
+                if matches!(outcome.expect("row"), RowOutcome::Accepted(_)) {
+                    accepted += 1;
+                }
+            }
+            (rows, accepted)
+        }
+    };
+    println!(
+        "{rows} {} {} {accepted}",
+        started.elapsed().as_secs_f64(),
+        peak_mib()
+    );
+}
+
+fn run_child(kind: &str, path: &Path) -> (u64, f64, f64, u64) {
+    let out = Command::new(std::env::current_exe().expect("own path"))
+        .args(["--pass", kind])
+        .arg(path)
+        .output()
+        .expect("child runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    assert!(
+        parts.len() == 4,
+        "child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        parts[0].parse().unwrap_or(0),
+        parts[1].parse().unwrap_or(f64::NAN),
+        parts[2].parse().unwrap_or(f64::NAN),
+        parts[3].parse().unwrap_or(0),
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--pass") {
+        pass(&args[1], Path::new(&args[2]));
+        return;
+    }
+    let sizes: Vec<u64> = {
+        let given: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+        if given.is_empty() {
+            vec![100_000, 1_000_000]
+        } else {
+            given
+        }
+    };
+    let dir =
+        PathBuf::from(std::env::var("CSV_BENCH_DIR").unwrap_or_else(|_| "target/csv-bench".into()));
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    for rows in sizes {
+        for (encoding, label) in [(CsvEncoding::Utf8Bom, "utf8"), (CsvEncoding::Big5, "big5")] {
+            let path = dir.join(format!("passed-{label}-{rows}.csv"));
+            if !path.exists() {
+                let file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+                let until = NaiveDate::from_ymd_opt(2015, 12, 31).expect("date");
+                write_csv(
+                    file,
+                    rows,
+                    encoding,
+                    ("376550000A", "範例機關人事室"),
+                    until,
+                    2016,
+                )
+                .expect("write");
+            }
+            let mb = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
+            let (bare_rows, bare_s, bare_mib, _) = run_child("bare", &path);
+            let (rows_seen, ours_s, ours_mib, accepted) = run_child("check", &path);
+            println!(
+                "{label} {rows} rows, {mb:.0} MB: bare ByteRecord {:.0} rows/s ({:.0} MB/s, peak {bare_mib:.0} MiB); \
+                 decode+parse+check {:.0} rows/s ({:.0} MB/s, peak {ours_mib:.0} MiB, {accepted} accepted); ratio {:.2}",
+                bare_rows as f64 / bare_s,
+                mb / bare_s,
+                rows_seen as f64 / ours_s,
+                mb / ours_s,
+                bare_s / ours_s,
+            );
+        }
+    }
+}
