@@ -42,16 +42,23 @@ impl DateError {
 ///
 /// Full-width digits are read as ASCII digits.
 pub fn parse_date(input: &str) -> Result<NaiveDate, DateError> {
-    let text: String = input
-        .trim()
-        .chars()
-        .map(|c| match c {
-            '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
-            '／' => '/',
-            '－' => '-',
-            _ => c,
-        })
-        .collect();
+    let trimmed = input.trim();
+    // Full-width digits are rare; only then is a copy made.
+    let normalised: String;
+    let text = if trimmed.is_ascii() {
+        trimmed
+    } else {
+        normalised = trimmed
+            .chars()
+            .map(|c| match c {
+                '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
+                '／' => '/',
+                '－' => '-',
+                _ => c,
+            })
+            .collect();
+        &normalised
+    };
     if text.is_empty() {
         return Err(DateError::Empty);
     }
@@ -68,7 +75,7 @@ pub fn parse_date(input: &str) -> Result<NaiveDate, DateError> {
     let written = text
         .strip_prefix("中華民國")
         .or_else(|| text.strip_prefix("民國"))
-        .unwrap_or(&text);
+        .unwrap_or(text);
     if let Some(rest) = written.strip_suffix('日') {
         let (y, rest) = rest.split_once('年').ok_or(DateError::Format)?;
         let (m, d) = rest.split_once('月').ok_or(DateError::Format)?;
