@@ -78,14 +78,32 @@ impl Encoding {
     /// Decodes one field; `None` when a byte does not map to a character
     /// (counted by the caller, and the row refused).
     pub fn decode(self, bytes: &[u8]) -> Option<String> {
+        let mut text = String::new();
+        self.decode_into(bytes, &mut text).then_some(text)
+    }
+
+    /// Decodes one field into `out` (cleared first), reusing its memory;
+    /// `false` when a byte does not map.
+    pub fn decode_into(self, bytes: &[u8], out: &mut String) -> bool {
+        out.clear();
         match self {
-            Encoding::Utf8Bom | Encoding::Utf8 => {
-                std::str::from_utf8(bytes).ok().map(str::to_string)
+            Encoding::Utf8Bom | Encoding::Utf8 => match std::str::from_utf8(bytes) {
+                Ok(text) => {
+                    out.push_str(text);
+                    true
+                }
+                Err(_) => false,
+            },
+            Encoding::Big5 if has_private_big5(bytes) => false,
+            Encoding::Big5 => {
+                match encoding_rs::BIG5.decode_without_bom_handling_and_without_replacement(bytes) {
+                    Some(text) => {
+                        out.push_str(&text);
+                        true
+                    }
+                    None => false,
+                }
             }
-            Encoding::Big5 if has_private_big5(bytes) => None,
-            Encoding::Big5 => encoding_rs::BIG5
-                .decode_without_bom_handling_and_without_replacement(bytes)
-                .map(|text| text.into_owned()),
         }
     }
 

@@ -108,6 +108,7 @@ pub struct RowChecker {
     cutoff: NaiveDate,
     agency: AgencyCode,
     seen: HashSet<u64>,
+    raw: RawRecord,
 }
 
 fn shown(field: Field, raw: &str) -> String {
@@ -135,6 +136,7 @@ impl RowChecker {
             cutoff,
             agency,
             seen: HashSet::new(),
+            raw: RawRecord::default(),
         }
     }
 
@@ -156,10 +158,11 @@ impl RowChecker {
                 format!("此列超過 {} KiB，不是一筆學習紀錄", MAX_ROW_BYTES / 1024),
             );
         }
-        let mut raw = RawRecord::default();
+        // One RawRecord reused for every row: its strings keep their memory.
+        let raw = &mut self.raw;
         for &(field, index) in &self.columns.slots {
             let bytes = row.get(index).unwrap_or_default();
-            let Some(text) = self.encoding.decode(bytes) else {
+            if !self.encoding.decode_into(bytes, raw.field_mut(field)) {
                 return reject(
                     Some(field),
                     "（無法辨識的字元）".to_string(),
@@ -169,8 +172,7 @@ impl RowChecker {
                         field.header()
                     ),
                 );
-            };
-            *raw.field_mut(field) = text;
+            }
         }
         let record = match raw.validate() {
             Ok(record) => record,
@@ -217,7 +219,13 @@ impl RowChecker {
             );
         }
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        record.key().hash(&mut hasher);
+        (
+            record.id_no.as_str(),
+            &record.course_code,
+            record.term,
+            record.start_date,
+        )
+            .hash(&mut hasher);
         if !self.seen.insert(hasher.finish()) {
             return reject(
                 None,
