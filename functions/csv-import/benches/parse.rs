@@ -100,8 +100,10 @@ fn main() {
             given
         }
     };
-    let dir =
-        PathBuf::from(std::env::var("CSV_BENCH_DIR").unwrap_or_else(|_| "target/csv-bench".into()));
+    let dir = std::env::var_os("CSV_BENCH_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/csv-bench"),
+        PathBuf::from,
+    );
     std::fs::create_dir_all(&dir).expect("bench dir");
     for rows in sizes {
         for (encoding, label) in [(CsvEncoding::Utf8Bom, "utf8"), (CsvEncoding::Big5, "big5")] {
