@@ -223,3 +223,43 @@ fn line_numbers_are_the_lines_staff_see_despite_blank_lines_and_crlf() {
         assert_eq!(lines, [5, 7], "{end:?}");
     }
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            if let Ok(rows) = open(bytes.as_slice(), cutoff(), agency()) {
+                for row in rows {
+                    let _ = row;
+                }
+            }
+        }
+
+        #[test]
+        fn on_a_damaged_file_nothing_against_the_rules_is_accepted(
+            cuts in proptest::collection::vec((0usize..2000, any::<u8>()), 0..20)
+        ) {
+            let mut bytes = file("\r\n").into_bytes();
+            let header_end = HEADER.len();
+            for (at, byte) in cuts {
+                let at = header_end + at % (bytes.len() - header_end);
+                bytes[at] = byte;
+            }
+            if let Ok(rows) = open(bytes.as_slice(), cutoff(), agency()) {
+                for outcome in rows.filter_map(Result::ok) {
+                    if let RowOutcome::Accepted(r) = outcome {
+                        prop_assert!(r.changed_date <= cutoff());
+                        prop_assert_eq!(&r.org_code, &agency());
+                        prop_assert!(r.status.is_passed());
+                        prop_assert_eq!(r.digital_hours.checked_add(r.physical_hours), Some(r.total_hours));
+                    }
+                }
+            }
+        }
+    }
+}
