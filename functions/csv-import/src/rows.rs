@@ -14,6 +14,11 @@ use learning_core::{AgencyCode, TrainingRecord};
 
 use crate::decode::{Encoding, FileProblem, sniff};
 
+/// Bytes read before deciding the encoding: at least the first, and on
+/// through pure ASCII up to the second.
+const SNIFF_MIN: usize = 8 * 1024;
+const SNIFF_MAX: usize = 1024 * 1024;
+
 /// A row longer than this is refused without being parsed further.
 pub const MAX_ROW_BYTES: usize = 64 * 1024;
 
@@ -302,12 +307,14 @@ pub fn open<R: Read>(
     cutoff: NaiveDate,
     agency: AgencyCode,
 ) -> Result<CsvRows<R>, FileProblem> {
-    let mut head = vec![0; 8 * 1024];
-    let mut filled = 0;
-    while filled < head.len() {
-        match input.read(&mut head[filled..]) {
+    // Read at least 8 KiB, and on while it is all ASCII (up to 1 MiB): a
+    // file with English headers can hold its first Big5 name far down.
+    let mut head = Vec::with_capacity(SNIFF_MIN);
+    let mut chunk = [0u8; SNIFF_MIN];
+    while head.len() < SNIFF_MIN || (head.is_ascii() && head.len() < SNIFF_MAX) {
+        match input.read(&mut chunk) {
             Ok(0) => break,
-            Ok(n) => filled += n,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
             Err(e) => {
                 return Err(FileProblem::new(
                     "file_unreadable",
@@ -316,7 +323,6 @@ pub fn open<R: Read>(
             }
         }
     }
-    head.truncate(filled);
     let encoding = sniff(&head)?;
     let body = std::io::Cursor::new(head[encoding.preamble()..].to_vec());
     let mut reader = csv::ReaderBuilder::new()

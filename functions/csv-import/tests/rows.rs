@@ -263,3 +263,31 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn a_big5_name_far_below_an_ascii_start_is_still_big5() {
+    let header = "id_no,name,org_code,org_name,course_code,course_name,term,start_date,end_date,mode,digital_hours,physical_hours,total_hours,status,passed_date,changed_date";
+    let ascii_row = |i: usize| {
+        format!(
+            "A123456789,Lin,376550000A,Agency,C{i:05},Course,1,2015-01-01,2015-01-02,1,1,0,1,passed,2015-01-03,2015-01-04"
+        )
+    };
+    let mut text = String::from(header);
+    for i in 0..200 {
+        text.push_str("\r\n");
+        text.push_str(&ascii_row(i));
+    }
+    text.push_str("\r\nA123456789,林怡君,376550000A,範例機關,C99999,課程,1,2015-01-01,2015-01-02,1,1,0,1,通過,2015-01-03,2015-01-04\r\n");
+    assert!(
+        text.find('林').unwrap() > 16 * 1024,
+        "the first Chinese is far down"
+    );
+    let bytes = encoding_rs::BIG5.encode(&text).0.into_owned();
+    let (encoding, rows) = outcomes(&bytes).unwrap();
+    assert_eq!(encoding, Encoding::Big5);
+    assert_eq!(rows.len(), 201);
+    let RowOutcome::Accepted(last) = rows.last().unwrap() else {
+        panic!("the Big5 row is accepted")
+    };
+    assert_eq!(last.name, "林怡君");
+}
