@@ -25,7 +25,10 @@ for _ in $(seq 1 240); do
   if ! kill -0 $ddb_pid 2>/dev/null; then cat "$log"; echo "DynamoDB Local did not start"; exit 1; fi
   sleep 0.5
 done
-DYNAMODB_ENDPOINT=http://127.0.0.1:$port cargo nextest run -p system-tests --test store --test daily_sync \
+# --workspace with a filter, not -p: the same feature set as the build
+# above, so nothing is compiled twice.
+DYNAMODB_ENDPOINT=http://127.0.0.1:$port cargo nextest run --workspace \
+  -E 'binary(=store) | binary(=daily_sync)' \
   --no-fail-fast --cargo-quiet --status-level fail --final-status-level fail
 
 echo "== all tests, embedded engines"
