@@ -54,16 +54,8 @@ impl Store {
     }
 
     pub async fn get_sync_log(&self, log_id: &str) -> Result<Option<SyncLogEntry>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("LOG#{log_id}")))
-            .key("sk", s("LOG"))
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("GetItem", e))?;
-        output.item.as_ref().map(entry_from_item).transpose()
+        let item = self.get(format!("LOG#{log_id}"), "LOG".into()).await?;
+        item.as_ref().map(entry_from_item).transpose()
     }
 
     /// Entries started in `[from, to)`, newest first.

@@ -51,4 +51,23 @@ impl Store {
     pub fn table(&self) -> &str {
         &self.table
     }
+
+    /// One item by its full key, read consistently.
+    pub(crate) async fn get(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> Result<Option<items::Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", items::s(pk))
+            .key("sk", items::s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("GetItem", e))?;
+        Ok(output.item)
+    }
 }

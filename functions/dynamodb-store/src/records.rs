@@ -10,8 +10,8 @@ use learning_core::{NationalId, NaturalKey, Source, TrainingRecord};
 use tracing::{debug, instrument};
 
 use crate::items::{
-    Item, describe_key, key_item, n, number, person_pk, record_attributes, record_from_item, s,
-    text,
+    Item, describe_key, key_item, n, number, person_pk, record_attributes, record_from_item,
+    record_sk, s, text,
 };
 use crate::{Store, StoreError};
 
@@ -300,16 +300,8 @@ impl Store {
     }
 
     pub async fn get_record(&self, key: &NaturalKey) -> Result<Option<StoredRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_item(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("GetItem", e))?;
-        output.item.as_ref().map(stored_from_item).transpose()
+        let item = self.get(person_pk(&key.id_no), record_sk(key)).await?;
+        item.as_ref().map(stored_from_item).transpose()
     }
 
     /// Every record of one person, in key order.

@@ -13,17 +13,7 @@ const SYNC_PK: &str = "SYNC#daily";
 impl Store {
     /// The last day the automatic import completed, `None` before the first.
     pub async fn watermark(&self) -> Result<Option<NaiveDate>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(SYNC_PK))
-            .key("sk", s("STATE"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("GetItem", e))?;
-        let Some(item) = output.item else {
+        let Some(item) = self.get(SYNC_PK.into(), "STATE".into()).await? else {
             return Ok(None);
         };
         let raw = text(&item, "watermark").unwrap_or_default();
@@ -96,18 +86,9 @@ impl Store {
     }
 
     async fn lease_holder(&self) -> StoreError {
-        let item: Option<Item> = match self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(SYNC_PK))
-            .key("sk", s("LEASE"))
-            .consistent_read(true)
-            .send()
-            .await
-        {
-            Ok(output) => output.item,
-            Err(e) => return StoreError::sdk("GetItem", e),
+        let item: Option<Item> = match self.get(SYNC_PK.into(), "LEASE".into()).await {
+            Ok(item) => item,
+            Err(e) => return e,
         };
         let item = item.unwrap_or_default();
         let until = number(&item, "expires_at")
