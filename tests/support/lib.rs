@@ -331,3 +331,143 @@ impl ThrottlingProxy {
         Store::new(local_stack::dynamodb_client(&self.url), table.table())
     }
 }
+
+/// The CSV import as it runs in the cloud, on 127.0.0.1: an embedded S3
+/// whose uploads raise events, delivered to the import by the local
+/// Lambda, writing to a table of its own.
+pub struct CsvStack {
+    pub store: Store,
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
+    pub importer: Arc<csv_import::Importer>,
+    pub answers: tokio::sync::mpsc::UnboundedReceiver<local_stack::lambda::Answer>,
+    root: std::path::PathBuf,
+    _s3: Running,
+}
+
+pub const AGENCY: &str = "376550000A";
+
+/// The import's configuration with the mission's cutoff (2015-12-31).
+pub fn import_config(store: &Store, reserve: Duration) -> csv_import::ImportConfig {
+    csv_import::ImportConfig {
+        settings: Settings::default(),
+        table: store.table().to_string(),
+        reserve,
+    }
+}
+
+pub async fn csv_stack(
+    invocations: local_stack::lambda::Invocations,
+    reserve: Duration,
+) -> CsvStack {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let root = std::env::temp_dir().join(format!(
+        "webhr-s3-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let store = fresh_store().await;
+    let (events, received) = tokio::sync::mpsc::unbounded_channel();
+    let running = local_stack::start_s3(&root, 0, Some(events))
+        .await
+        .expect("embedded S3 starts");
+    let s3 = local_stack::s3_client(&running.url());
+    let bucket = "webhr-uploads-test".to_string();
+    local_stack::create_bucket(&s3, &bucket)
+        .await
+        .expect("bucket");
+    let importer = Arc::new(csv_import::Importer::new(
+        store.clone(),
+        s3.clone(),
+        &import_config(&store, reserve),
+    ));
+    let (answer, answers) = tokio::sync::mpsc::unbounded_channel();
+    local_stack::lambda::deliver_s3_events(received, importer.clone(), invocations, Some(answer));
+    CsvStack {
+        store,
+        s3,
+        bucket,
+        importer,
+        answers,
+        root,
+        _s3: running,
+    }
+}
+
+impl Drop for CsvStack {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+impl CsvStack {
+    /// Uploads `bytes` as S3 would store them and returns the file as the
+    /// event describes it.
+    pub async fn upload(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> learning_core::import_log::UploadedFile {
+        let size = bytes.len() as u64;
+        let put = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(bytes.into())
+            .send()
+            .await
+            .expect("upload");
+        learning_core::import_log::UploadedFile {
+            bucket: self.bucket.clone(),
+            key: key.to_string(),
+            version_id: None,
+            etag: put.e_tag().map(|e| e.trim_matches('"').to_string()),
+            size,
+        }
+    }
+
+    /// Waits until the import of `file` is over and returns its entry.
+    pub async fn finished(
+        &self,
+        file: &learning_core::import_log::UploadedFile,
+    ) -> learning_core::import_log::CsvImportEntry {
+        let log_id = file.log_id();
+        for _ in 0..1200 {
+            if let Some(entry) = self.store.get_csv_log(&log_id).await.expect("log read")
+                && entry.status.is_final()
+            {
+                return entry;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("import {log_id} did not finish in 60 s");
+    }
+
+    pub async fn object(&self, key: &str) -> Option<Vec<u8>> {
+        let output = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        Some(output.body.collect().await.ok()?.into_bytes().to_vec())
+    }
+
+    /// The event S3 sends for `file`, to deliver by hand.
+    pub fn event_for(
+        &self,
+        file: &learning_core::import_log::UploadedFile,
+    ) -> aws_lambda_events::event::s3::S3Event {
+        serde_json::from_value(local_stack::s3_events::object_created(
+            &file.bucket,
+            &file.key,
+            "Put",
+            file.size,
+            file.etag.as_deref().unwrap_or_default(),
+        ))
+        .expect("an S3 event")
+    }
+}

@@ -16,6 +16,8 @@ pub enum Trigger {
     Schedule,
     /// An operator's re-run or a local run.
     Manual,
+    /// A CSV file uploaded to the bucket.
+    Upload,
 }
 
 impl Trigger {
@@ -23,11 +25,12 @@ impl Trigger {
         match self {
             Trigger::Schedule => "schedule",
             Trigger::Manual => "manual",
+            Trigger::Upload => "upload",
         }
     }
 
     pub fn parse(input: &str) -> Option<Self> {
-        [Trigger::Schedule, Trigger::Manual]
+        [Trigger::Schedule, Trigger::Manual, Trigger::Upload]
             .into_iter()
             .find(|t| t.as_str() == input)
     }
@@ -56,6 +59,11 @@ impl RunStatus {
             RunStatus::Partial => "partial",
             RunStatus::Failed => "failed",
         }
+    }
+
+    /// Whether the work is over (nothing will change the entry again).
+    pub fn is_final(self) -> bool {
+        self != RunStatus::Running
     }
 
     pub fn parse(input: &str) -> Option<Self> {
@@ -172,5 +180,236 @@ impl SyncLogEntry {
             error: None,
             failures: Vec::new(),
         }
+    }
+}
+
+/// The uploaded object a CSV import reads: one version of one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadedFile {
+    pub bucket: String,
+    pub key: String,
+    /// Set when the bucket keeps versions (it does in the cloud).
+    pub version_id: Option<String>,
+    /// The object's ETag without quotes; identifies the content when the
+    /// bucket keeps no versions.
+    pub etag: Option<String>,
+    pub size: u64,
+}
+
+impl UploadedFile {
+    /// The import's id: the same object version always gets the same id,
+    /// so a repeated delivery finds the import it already made.
+    pub fn log_id(&self) -> String {
+        let identity = [
+            self.bucket.as_str(),
+            self.key.as_str(),
+            self.version_id.as_deref().unwrap_or(""),
+            self.etag.as_deref().unwrap_or(""),
+        ];
+        format!("csv-{:016x}", fnv1a(&identity))
+    }
+
+    /// The file name staff gave it (the last part of the key).
+    pub fn file_name(&self) -> &str {
+        self.key.rsplit('/').next().unwrap_or(&self.key)
+    }
+}
+
+/// FNV-1a over parts separated by a unit separator: stable across builds
+/// and platforms, unlike the standard library's hasher.
+pub fn fnv1a<S: AsRef<str>>(parts: &[S]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.as_ref().bytes().chain([0x1f]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// What happened to the rows of one file. Always
+/// `rows = inserted + updated + unchanged + rejected`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvCounts {
+    /// Data rows read (blank lines and the header are not rows).
+    pub rows: u64,
+    /// Records new to WebHR.
+    pub inserted: u64,
+    /// Records that replaced an earlier CSV import or a staff-entered record.
+    pub updated: u64,
+    /// Records already stored exactly so.
+    pub unchanged: u64,
+    /// Rows refused (listed in the rejection report, counted by reason in
+    /// `reasons`).
+    pub rejected: u64,
+}
+
+impl CsvCounts {
+    pub fn imported(&self) -> u64 {
+        self.inserted + self.updated + self.unchanged
+    }
+
+    pub fn accounted(&self) -> u64 {
+        self.imported() + self.rejected
+    }
+}
+
+/// One import-log entry for one uploaded file. It is also the import's
+/// checkpoint: every committed batch of rows rewrites it in the same
+/// transaction as the rows, so `counts` never runs ahead of or behind the
+/// table, and a fresh invocation resumes after `counts.rows`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvImportEntry {
+    /// `csv-<hash of bucket, key, version>` (see [`UploadedFile::log_id`]).
+    pub log_id: String,
+    pub trigger: Trigger,
+    pub file: UploadedFile,
+    /// The agency of the upload prefix (`uploads/<agency>/...`), when valid.
+    pub agency: Option<String>,
+    /// The import of an earlier version of the same key, when this is a
+    /// re-upload.
+    pub previous: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    /// `utf8_bom`, `utf8` or `big5`, once sniffed.
+    pub encoding: Option<String>,
+    pub counts: CsvCounts,
+    /// Rejected rows by reason code.
+    pub reasons: BTreeMap<String, u64>,
+    /// Bytes of the file read so far (progress while running).
+    pub bytes_done: u64,
+    /// Invocations that worked on the file (1 unless it was continued).
+    pub invocations: u32,
+    /// Invocations in a row that committed no row (guards a loop).
+    pub stalled: u32,
+    /// Who holds the import, and until when: another delivery of the same
+    /// object leaves it alone until then.
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+    /// Bumped by every write; each write is conditioned on the previous
+    /// value, so two invocations never both advance the import.
+    pub seq: u64,
+    /// Why the file failed as a whole.
+    pub error: Option<ErrorSummary>,
+    /// S3 keys of the rejection report (CSV) and the summary (JSON).
+    pub report_key: Option<String>,
+    pub summary_key: Option<String>,
+}
+
+impl CsvImportEntry {
+    pub fn start(file: UploadedFile, agency: Option<String>, now: DateTime<Utc>) -> Self {
+        CsvImportEntry {
+            log_id: file.log_id(),
+            trigger: Trigger::Upload,
+            file,
+            agency,
+            previous: None,
+            started_at: now,
+            finished_at: None,
+            status: RunStatus::Running,
+            encoding: None,
+            counts: CsvCounts::default(),
+            reasons: BTreeMap::new(),
+            bytes_done: 0,
+            invocations: 1,
+            stalled: 0,
+            lease_owner: None,
+            lease_until: None,
+            seq: 0,
+            error: None,
+            report_key: None,
+            summary_key: None,
+        }
+    }
+
+    /// Counts one refused row under its reason.
+    pub fn reject(&mut self, code: &str) {
+        self.counts.rejected += 1;
+        *self.reasons.entry(code.to_string()).or_default() += 1;
+    }
+}
+
+/// One refused row of a CSV file, as the rejection report lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedRow {
+    /// Line in the file, from 1 (the header is line 1).
+    pub line: u64,
+    /// The column's Chinese header, when one column is at fault.
+    pub column: Option<String>,
+    /// The cell as written, with IDs and names masked.
+    pub value: String,
+    pub code: String,
+    /// In Traditional Chinese, for staff.
+    pub message: String,
+}
+
+/// Any import-log entry, as the log lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LogEntry {
+    Sync(Box<SyncLogEntry>),
+    CsvImport(Box<CsvImportEntry>),
+}
+
+impl LogEntry {
+    pub fn log_id(&self) -> &str {
+        match self {
+            LogEntry::Sync(e) => &e.log_id,
+            LogEntry::CsvImport(e) => &e.log_id,
+        }
+    }
+
+    pub fn started_at(&self) -> DateTime<Utc> {
+        match self {
+            LogEntry::Sync(e) => e.started_at,
+            LogEntry::CsvImport(e) => e.started_at,
+        }
+    }
+
+    pub fn status(&self) -> RunStatus {
+        match self {
+            LogEntry::Sync(e) => e.status,
+            LogEntry::CsvImport(e) => e.status,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(version: Option<&str>, etag: &str) -> UploadedFile {
+        UploadedFile {
+            bucket: "b".into(),
+            key: "uploads/376550000A/名單.csv".into(),
+            version_id: version.map(str::to_string),
+            etag: Some(etag.into()),
+            size: 10,
+        }
+    }
+
+    #[test]
+    fn an_object_version_has_one_stable_import_id() {
+        let a = file(Some("v1"), "e1");
+        assert_eq!(a.log_id(), file(Some("v1"), "e1").log_id());
+        assert_ne!(a.log_id(), file(Some("v2"), "e1").log_id());
+        assert_ne!(a.log_id(), file(None, "e2").log_id());
+        // Pinned: ids must not change between builds, or a redelivered
+        // event would import the file twice.
+        assert_eq!(fnv1a(&["a", "b"]), 0xe8bc_b182_3051_3c4a);
+        assert_eq!(a.file_name(), "名單.csv");
+    }
+
+    #[test]
+    fn rejections_are_counted_by_reason() {
+        let mut entry = CsvImportEntry::start(file(None, "e"), None, Utc::now());
+        entry.reject("after_cutoff");
+        entry.reject("after_cutoff");
+        entry.reject("invalid_id");
+        assert_eq!(entry.counts.rejected, 3);
+        assert_eq!(entry.reasons["after_cutoff"], 2);
+        assert_eq!(entry.counts.accounted(), 3);
     }
 }

@@ -297,6 +297,7 @@ pub struct CsvRows<R: Read> {
     reader: csv::Reader<Input<R>>,
     checker: RowChecker,
     row: ByteRecord,
+    line: u64,
     pub encoding: Encoding,
 }
 
@@ -351,8 +352,34 @@ pub fn open<R: Read>(
         reader,
         checker: RowChecker::new(columns, encoding, cutoff, agency),
         row: ByteRecord::new(),
+        line: 1,
         encoding,
     })
+}
+
+impl<R: Read> CsvRows<R> {
+    /// Bytes of the file read so far (a little ahead of the rows yielded:
+    /// the reader buffers).
+    pub fn bytes_read(&self) -> u64 {
+        self.reader.get_ref().offset
+    }
+
+    /// The line the last row yielded starts on.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+}
+
+impl From<Rejection> for learning_core::import_log::RejectedRow {
+    fn from(r: Rejection) -> Self {
+        learning_core::import_log::RejectedRow {
+            line: r.line,
+            column: r.column.map(str::to_string),
+            value: r.value,
+            code: r.code.to_string(),
+            message: r.message,
+        }
+    }
 }
 
 impl<R: Read> Iterator for CsvRows<R> {
@@ -378,8 +405,8 @@ impl<R: Read> Iterator for CsvRows<R> {
                 }
                 Ok(true) => {
                     let byte = self.row.position().map_or(0, |p| p.byte());
-                    let line = self.reader.get_mut().line_of(byte);
-                    return Some(Ok(self.checker.check(line, &self.row)));
+                    self.line = self.reader.get_mut().line_of(byte);
+                    return Some(Ok(self.checker.check(self.line, &self.row)));
                 }
             }
         }

@@ -27,6 +27,10 @@ pub enum StoreError {
     LeaseHeld { owner: String, until: String },
     #[error("同步進度已被其他作業更新（預期 {expected}）")]
     WatermarkMoved { expected: String },
+    #[error("匯入 {log_id} 已由另一個執行個體接手")]
+    ImportTakenOver { log_id: String },
+    #[error("同一批資料在讀取後已被其他作業修改，須重新比對")]
+    RecordsChanged,
     #[error("資料表中的項目 {key} 無法解讀：{detail}")]
     Corrupt { key: String, detail: String },
 }
@@ -42,6 +46,8 @@ impl StoreError {
             StoreError::AlreadyExists => "record_exists",
             StoreError::LeaseHeld { .. } => "sync_in_progress",
             StoreError::WatermarkMoved { .. } => "watermark_moved",
+            StoreError::ImportTakenOver { .. } => "import_taken_over",
+            StoreError::RecordsChanged => "records_changed",
             StoreError::Corrupt { .. } => "store_corrupt",
         }
     }

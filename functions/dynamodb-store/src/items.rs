@@ -89,14 +89,7 @@ pub fn fingerprint(record: &TrainingRecord) -> String {
             .unwrap_or_default(),
         record.changed_date.to_string(),
     ];
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for field in fields {
-        for byte in field.bytes().chain([0x1f]) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{hash:016x}")
+    format!("{:016x}", learning_core::import_log::fnv1a(&fields))
 }
 
 /// The record's own attributes (no keys, no bookkeeping).

@@ -7,6 +7,7 @@
 //! database with condition expressions, so no race in application code can
 //! get past it.
 
+mod csv_import;
 mod error;
 mod import_log;
 pub mod items;
@@ -17,6 +18,7 @@ pub mod table;
 
 use aws_sdk_dynamodb::Client;
 
+pub use csv_import::{CsvBatchPlan, CsvOutcome, MAX_BATCH_RECORDS};
 pub use error::StoreError;
 pub use records::{StoredRecord, UpsertCounts};
 pub use retry::BatchRetry;

@@ -17,7 +17,7 @@ use crate::{Store, StoreError};
 
 /// DynamoDB's limits per batch call.
 const BATCH_GET_MAX: usize = 100;
-const BATCH_WRITE_MAX: usize = 25;
+pub(crate) const BATCH_WRITE_MAX: usize = 25;
 
 /// What an upsert did with each record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,14 +42,14 @@ pub struct StoredRecord {
 }
 
 /// What we need of an existing item to decide on a write.
-struct Existing {
-    fingerprint: String,
-    source: String,
-    version: u64,
-    created_at: String,
+pub(crate) struct Existing {
+    pub(crate) fingerprint: String,
+    pub(crate) source: String,
+    pub(crate) version: u64,
+    pub(crate) created_at: String,
 }
 
-fn bookkeeping(
+pub(crate) fn bookkeeping(
     item: &mut Item,
     source: Source,
     version: u64,
@@ -173,7 +173,7 @@ impl Store {
         Ok(counts)
     }
 
-    async fn read_existing(
+    pub(crate) async fn read_existing(
         &self,
         chunk: &[&TrainingRecord],
     ) -> Result<HashMap<(String, String), Existing>, StoreError> {
@@ -233,7 +233,7 @@ impl Store {
 
     /// One BatchWriteItem of at most 25 puts with distinct keys, retrying
     /// unprocessed items with backoff; fails loudly when the budget runs out.
-    async fn write_batch(&self, batch: Vec<Item>) -> Result<(), StoreError> {
+    pub(crate) async fn write_batch(&self, batch: Vec<Item>) -> Result<(), StoreError> {
         let mut pending: Vec<WriteRequest> = batch
             .into_iter()
             .map(|item| {

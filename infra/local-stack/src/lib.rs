@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
+
+pub mod lambda;
+pub mod s3_events;
 
 /// Keys the local engines accept: s3s checks SigV4, so it needs a pair, and
 /// DynamoDB Local takes only letters and digits in a key id.
@@ -91,7 +95,13 @@ pub async fn start_dynamodb(storage: DynamoStorage<'_>, port: u16) -> Result<Run
 }
 
 /// Starts the embedded S3 over `root`; `port` 0 lets the system pick.
-pub async fn start_s3(root: &Path, port: u16) -> Result<Running, StackError> {
+/// With `events`, creating an object under a subscribed key sends the
+/// S3 event there (see [`s3_events`]).
+pub async fn start_s3(
+    root: &Path,
+    port: u16,
+    events: Option<UnboundedSender<serde_json::Value>>,
+) -> Result<Running, StackError> {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::server::conn::auto::Builder;
 
@@ -102,6 +112,7 @@ pub async fn start_s3(root: &Path, port: u16) -> Result<Running, StackError> {
     let fs = s3s_fs::FileSystem::new(root)
         .map_err(|e| format!("{e:?}"))
         .map_err(start_error("S3 (s3s-fs)"))?;
+    let fs = s3_events::Notifying::new(fs, root.to_path_buf(), events);
     let mut builder = s3s::service::S3ServiceBuilder::new(fs);
     builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
     let service = builder.build();

@@ -93,7 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         port("LOCAL_DYNAMODB_PORT", 8400)?,
     )
     .await?;
-    let s3 = start_s3(&data.join("s3"), port("LOCAL_S3_PORT", 8402)?).await?;
+    let s3 = start_s3(&data.join("s3"), port("LOCAL_S3_PORT", 8402)?, None).await?;
     let yesterday = settings
         .today(chrono::Utc::now())
         .pred_opt()

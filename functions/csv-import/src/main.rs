@@ -1,0 +1,32 @@
+//! Lambda entry point of the CSV import: wiring only.
+
+use std::time::SystemTime;
+
+use aws_lambda_events::event::s3::S3Event;
+use csv_import::{Handled, ImportConfig, ImportError, Importer};
+use dynamodb_store::Store;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use learning_core::Env;
+
+async fn handle(
+    importer: &Importer,
+    event: LambdaEvent<S3Event>,
+) -> Result<Vec<Handled>, ImportError> {
+    let (event, context) = event.into_parts();
+    let left = context
+        .deadline()
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    let deadline = tokio::time::Instant::now() + left;
+    importer.handle(&event, &context.request_id, deadline).await
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = ImportConfig::from_env(&Env::process())?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table);
+    let importer = Importer::new(store, aws_sdk_s3::Client::new(&aws), &config);
+    lambda_runtime::run(service_fn(|event| handle(&importer, event))).await
+}
