@@ -3,7 +3,9 @@
 //! Starts the embedded DynamoDB (file-backed under `.local/`) and S3, the
 //! portal simulator, creates the table and bucket, runs the nightly sync
 //! from the start date (or from where the last local run stopped) through
-//! yesterday, Asia/Taipei, and prints what it did.
+//! yesterday, Asia/Taipei, and prints what it did. With `--serve` it stays
+//! up: a CSV uploaded to the local bucket under `uploads/<agency>/` raises
+//! the S3 event and the CSV import runs, as in the cloud.
 //!
 //! ```text
 //! cargo run -p local-stack -- [--per-day N] [--fresh] [--serve]
@@ -93,7 +95,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         port("LOCAL_DYNAMODB_PORT", 8400)?,
     )
     .await?;
-    let s3 = start_s3(&data.join("s3"), port("LOCAL_S3_PORT", 8402)?, None).await?;
+    let (s3_events, delivered) = tokio::sync::mpsc::unbounded_channel();
+    let s3 = start_s3(
+        &data.join("s3"),
+        port("LOCAL_S3_PORT", 8402)?,
+        Some(s3_events),
+    )
+    .await?;
     let yesterday = settings
         .today(chrono::Utc::now())
         .pred_opt()
@@ -133,6 +141,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
 
     let store = Store::new(dynamo_client, TABLE);
+    let importer = Arc::new(csv_import::Importer::new(
+        store.clone(),
+        s3_client(&s3.url()),
+        &csv_import::ImportConfig {
+            settings: settings.clone(),
+            table: TABLE.to_string(),
+            reserve: Duration::from_secs(30),
+        },
+    ));
+    let (answers, mut answered) = tokio::sync::mpsc::unbounded_channel();
+    local_stack::lambda::deliver_s3_events(
+        delivered,
+        importer,
+        local_stack::lambda::Invocations::default(),
+        Some(answers),
+    );
     let client = PortalClient::new(PortalConfig::new(
         portal_url.clone(),
         Secret::new(PORTAL_TOKEN),
@@ -267,7 +291,55 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             local_stack::SECRET_KEY,
             local_stack::REGION
         );
+        println!("Upload a CSV to import it (any S3 client), e.g.:");
+        println!("  cargo run -p portal-sim --bin csv-gen -- 1000 名單.csv");
+        println!(
+            "  aws --endpoint-url {} s3 cp 名單.csv s3://{BUCKET}/uploads/376550000A/名單.csv",
+            s3.url()
+        );
+        println!();
+        let zone = settings.zone;
+        tokio::spawn(async move {
+            while let Some(answer) = answered.recv().await {
+                for handled in answer.unwrap_or_default() {
+                    print_import(&handled, zone);
+                }
+            }
+        });
         tokio::signal::ctrl_c().await?;
     }
     summary.map(|_| ()).map_err(Into::into)
+}
+
+/// One line per import the local Lambda finished or continued.
+fn print_import(handled: &csv_import::Handled, zone: chrono_tz::Tz) {
+    use csv_import::Handled;
+    match handled {
+        Handled::Finished(entry) | Handled::Continued(entry) => {
+            let c = entry.counts;
+            println!(
+                "  {}  CSV {}  {:<9}  rows {:>7}  inserted {:>7}  updated {:>5}  unchanged {:>6}  rejected {:>6}{}",
+                entry
+                    .started_at
+                    .with_timezone(&zone)
+                    .format("%Y-%m-%d %H:%M:%S"),
+                entry.file.key,
+                entry.status.as_str(),
+                c.rows,
+                c.inserted,
+                c.updated,
+                c.unchanged,
+                c.rejected,
+                entry
+                    .error
+                    .as_ref()
+                    .map(|e| format!("  {}: {}", e.code, e.message))
+                    .unwrap_or_default()
+            );
+            if let Some(report) = &entry.report_key {
+                println!("      rejected rows: s3://{BUCKET}/{report}");
+            }
+        }
+        Handled::Skipped { log_id, reason } => println!("  {log_id} skipped: {reason}"),
+    }
 }
