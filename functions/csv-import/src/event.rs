@@ -15,6 +15,11 @@ pub const REPORTS: &str = "reports/";
 /// here; its creation starts the next invocation.
 pub const CONTINUATIONS: &str = "continuations/";
 
+/// Where an import paused at `seq` leaves its continuation.
+pub fn continuation_key(log_id: &str, seq: u64) -> String {
+    format!("{CONTINUATIONS}{log_id}/{seq:06}.json")
+}
+
 /// One piece of work from one event record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {

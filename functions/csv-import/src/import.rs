@@ -14,7 +14,7 @@ use std::time::Duration;
 use aws_lambda_events::event::s3::S3Event;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{NaiveDate, Utc};
-use dynamodb_store::{CsvOutcome, MAX_BATCH_RECORDS, Store, StoreError};
+use dynamodb_store::{CsvBatchPlan, CsvOutcome, MAX_BATCH_RECORDS, Store, StoreError};
 use learning_core::import_log::{
     CsvImportEntry, ErrorSummary, RejectedRow, RunStatus, UploadedFile,
 };
@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::event::{CONTINUATIONS, Job, agency_of, jobs};
+use crate::event::{CONTINUATIONS, Job, agency_of, continuation_key, jobs};
 use crate::rows::{RowOutcome, open};
 use crate::source::{self, Replaced};
 use crate::{Encoding, FileProblem, ImportConfig, ImportError, report, s3_error};
@@ -267,9 +267,20 @@ impl Importer {
         let cutoff = self.cutoff;
         let parser = tokio::task::spawn_blocking(move || parse(reader, cutoff, agency, skip, &tx));
         let rows_before = entry.counts.rows;
+        // Reading a batch's keys overlaps writing the one before: keys never
+        // repeat across batches (a repeat is refused as a duplicate).
+        let mut planned: Option<(Batch, CsvBatchPlan)> = None;
+        let log_id = entry.log_id.clone();
         let stop = loop {
             match rx.recv().await {
-                None => break Ok(Stop::End),
+                None => {
+                    if let Some((batch, plan)) = planned.take()
+                        && let Err(e) = self.commit(&mut entry, &batch, plan).await
+                    {
+                        break Err(e);
+                    }
+                    break Ok(Stop::End);
+                }
                 Some(Piece::Opened(encoding)) => {
                     entry.encoding = Some(encoding.label().to_string())
                 }
@@ -279,9 +290,24 @@ impl Importer {
                 Some(Piece::Refused(problem)) => break Ok(Stop::Refused(problem)),
                 Some(Piece::Broken(message)) => break Err(ImportError::Read(message)),
                 Some(Piece::Batch(batch)) => {
-                    if let Err(e) = self.commit(&mut entry, batch).await {
-                        break Err(e);
+                    let Some((previous, plan)) = planned.take() else {
+                        match self.plan(&log_id, &batch).await {
+                            Ok(plan) => planned = Some((batch, plan)),
+                            Err(e) => break Err(e),
+                        }
+                        continue;
+                    };
+                    let (committed, next) = tokio::join!(
+                        self.commit(&mut entry, &previous, plan),
+                        self.plan(&log_id, &batch)
+                    );
+                    match committed.and(next) {
+                        Ok(plan) => planned = Some((batch, plan)),
+                        Err(e) => break Err(e),
                     }
+                    // Time is checked after a commit, so every invocation
+                    // moves the import on; the planned batch is read again
+                    // by the next one.
                     if Instant::now() + self.reserve >= deadline {
                         break Ok(Stop::OutOfTime);
                     }
@@ -298,14 +324,25 @@ impl Importer {
         }
     }
 
-    /// Writes one batch and the entry that counts it, in one transaction.
-    async fn commit(&self, entry: &mut CsvImportEntry, batch: Batch) -> Result<(), ImportError> {
+    /// Reads the stored versions of a batch's records; each record
+    /// written will name the import (`written_by`).
+    async fn plan(&self, log_id: &str, batch: &Batch) -> Result<CsvBatchPlan, ImportError> {
+        Ok(self
+            .store
+            .plan_csv_batch(&batch.records, log_id, Utc::now())
+            .await?)
+    }
+
+    /// Writes one planned batch and the entry that counts it, in one
+    /// transaction; plans again if a record moved since it was read.
+    async fn commit(
+        &self,
+        entry: &mut CsvImportEntry,
+        batch: &Batch,
+        mut plan: CsvBatchPlan,
+    ) -> Result<(), ImportError> {
         let mut attempt = 0;
         loop {
-            let plan = self
-                .store
-                .plan_csv_batch(&batch.records, &entry.log_id, Utc::now())
-                .await?;
             let mut next = entry.clone();
             next.seq += 1;
             next.counts.rows += batch.rows;
@@ -331,7 +368,10 @@ impl Importer {
                     *entry = next;
                     return Ok(());
                 }
-                Err(StoreError::RecordsChanged) if attempt < MAX_REPLANS => attempt += 1,
+                Err(StoreError::RecordsChanged) if attempt < MAX_REPLANS => {
+                    attempt += 1;
+                    plan = self.plan(&entry.log_id, batch).await?;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -359,7 +399,7 @@ impl Importer {
         entry.lease_owner = None;
         entry.lease_until = None;
         self.store.put_csv_log(&entry).await?;
-        let key = format!("{CONTINUATIONS}{}/{:06}.json", entry.log_id, entry.seq);
+        let key = continuation_key(&entry.log_id, entry.seq);
         let body = serde_json::json!({ "log_id": entry.log_id, "rows_done": entry.counts.rows });
         self.s3
             .put_object()
