@@ -600,3 +600,68 @@ async fn a_file_replaced_before_its_import_fails_alone() {
     assert_eq!(old_entry.status, RunStatus::Succeeded);
     assert_eq!(newer_entry.reasons.get("duplicate_in_file"), Some(&1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_invocation_is_retried_and_resumes_from_its_checkpoint() {
+    let stack = stack().await;
+    // 250 good rows with a refused one at line 152, in the second batch.
+    let good = generated(250, CsvEncoding::Utf8Bom, 6);
+    let text = String::from_utf8(good).unwrap();
+    let mut lines: Vec<&str> = text.split("\r\n").collect();
+    lines.insert(151, FIRST_DAY_AFTER);
+    let bytes = lines.join("\r\n").into_bytes();
+    // Not .csv: S3 raises no event; this test delivers it by hand.
+    let file = stack.upload(&key("retry.txt"), bytes).await;
+    let event = stack.event_for(&file);
+    let deadline = || tokio::time::Instant::now() + Duration::from_secs(60);
+
+    // The first invocation's store throttles every batch write for good.
+    let proxy = system_tests::throttling_proxy().await;
+    proxy
+        .throttled_writes
+        .store(-1, std::sync::atomic::Ordering::SeqCst);
+    let throttled = csv_import::Importer::new(
+        proxy
+            .store(&stack.store)
+            .with_retry(dynamodb_store::BatchRetry {
+                max_attempts: 2,
+                base: Duration::from_millis(1),
+                cap: Duration::from_millis(2),
+                concurrency: 2,
+            }),
+        stack.s3.clone(),
+        &system_tests::import_config(&stack.store, Duration::from_secs(5)),
+    );
+    let error = throttled
+        .handle(&event, "invocation-1", deadline())
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "store_throttled");
+    let checkpoint = stack
+        .store
+        .get_csv_log(&file.log_id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(checkpoint.status, RunStatus::Running);
+    assert_eq!(checkpoint.counts.rows, 99, "the first batch is committed");
+    assert_eq!(checkpoint.counts.accounted(), 99);
+    assert!(checkpoint.lease_until.is_none(), "released for the retry");
+
+    // Lambda's retry (same request id) on a healthy store carries on.
+    let handled = stack
+        .importer
+        .handle(&event, "invocation-1", deadline())
+        .await
+        .unwrap();
+    let [Handled::Finished(entry)] = handled.as_slice() else {
+        panic!("finished: {handled:?}")
+    };
+    assert_eq!(entry.invocations, 2);
+    assert_eq!(entry.counts.rows, 251);
+    assert_eq!(entry.counts.inserted, 250);
+    assert_eq!(entry.counts.rejected, 1);
+    let report = report(&stack, entry).await;
+    assert_eq!(report[1][0], "152");
+    assert_eq!(stored(&stack.store).await.len(), 250);
+}

@@ -316,8 +316,22 @@ impl Importer {
         };
         drop(rx);
         feeder.abort();
-        let _ = parser.await;
-        match stop? {
+        let stop = match (stop, parser.await) {
+            (Ok(Stop::End), Err(panicked)) => {
+                Err(ImportError::Read(format!("解析程序意外中止：{panicked}")))
+            }
+            (stop, _) => stop,
+        };
+        let stop = match stop {
+            Ok(stop) => stop,
+            Err(e) => {
+                // Let the retry (or another delivery) take over at once
+                // rather than when this invocation's lease runs out.
+                self.release(entry).await;
+                return Err(e);
+            }
+        };
+        match stop {
             Stop::End => self.finish(entry, None).await,
             Stop::Refused(problem) => self.finish(entry, Some(problem)).await,
             Stop::OutOfTime => self.pause(entry, rows_before).await,
@@ -374,6 +388,16 @@ impl Importer {
                 }
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// Gives the import up after a failure, keeping its checkpoint.
+    async fn release(&self, mut entry: CsvImportEntry) {
+        entry.seq += 1;
+        entry.lease_owner = None;
+        entry.lease_until = None;
+        if let Err(e) = self.store.put_csv_log(&entry).await {
+            warn!(error = %e, log_id = entry.log_id, "import not released; it is free when its lease ends");
         }
     }
 

@@ -72,9 +72,10 @@ async fn invoke(
         error!(error = %e, "not an S3 event");
         e.to_string()
     })?;
+    // A retry keeps the request id, as in Lambda.
+    let request_id = format!("local-{number}");
     let mut attempt = 1;
     loop {
-        let request_id = format!("local-{number}-{attempt}");
         let deadline = tokio::time::Instant::now() + invocations.timeout;
         match importer.handle(&event, &request_id, deadline).await {
             Ok(handled) => return Ok(handled),
