@@ -21,19 +21,10 @@ use dynamodb_store::Store;
 use learning_core::Settings;
 use learning_core::import_log::UploadedFile;
 use portal_sim::csv_file::{CsvEncoding, write_csv};
+use system_tests::bench::{peak_mib, raw_batch_write};
 
 const TABLE: &str = "bench";
 const BUCKET: &str = "bench";
-
-fn peak_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse::<f64>().ok()
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 /// Child: DynamoDB (memory) and S3 (over `root`) until stdin closes.
 async fn serve_engines(root: &Path) {
@@ -163,7 +154,6 @@ fn stop(mut child: std::process::Child, root: &Path) {
 /// BatchWriteItem (25 per call, 8 calls in flight) into a fresh engine;
 /// items/s.
 async fn raw_load(path: &Path) -> f64 {
-    use futures::{StreamExt, TryStreamExt, stream};
     let agency = learning_core::AgencyCode::parse("376550000A").expect("agency");
     let cutoff = NaiveDate::from_ymd_opt(2015, 12, 31).expect("date");
     let file = std::io::BufReader::new(std::fs::File::open(path).expect("file"));
@@ -178,44 +168,7 @@ async fn raw_load(path: &Path) -> f64 {
         .collect();
     let (child, dynamodb, _, root) = engines().await;
     let client = local_stack::dynamodb_client(&dynamodb);
-    let started = Instant::now();
-    stream::iter(items.chunks(25))
-        .map(|chunk| {
-            let client = client.clone();
-            let mut pending: Vec<_> = chunk
-                .iter()
-                .map(|item| {
-                    aws_sdk_dynamodb::types::WriteRequest::builder()
-                        .put_request(
-                            aws_sdk_dynamodb::types::PutRequest::builder()
-                                .set_item(Some(item.clone()))
-                                .build()
-                                .expect("put"),
-                        )
-                        .build()
-                })
-                .collect();
-            async move {
-                while !pending.is_empty() {
-                    let out = client
-                        .batch_write_item()
-                        .request_items(TABLE, pending)
-                        .send()
-                        .await?;
-                    pending = out
-                        .unprocessed_items
-                        .unwrap_or_default()
-                        .remove(TABLE)
-                        .unwrap_or_default();
-                }
-                Ok::<_, aws_sdk_dynamodb::error::SdkError<_, _>>(())
-            }
-        })
-        .buffer_unordered(8)
-        .try_collect::<()>()
-        .await
-        .expect("raw load");
-    let rate = items.len() as f64 / started.elapsed().as_secs_f64();
+    let rate = raw_batch_write(&client, TABLE, &items).await;
     stop(child, &root);
     rate
 }

@@ -13,28 +13,14 @@
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::Utc;
 use dynamodb_store::Store;
 use dynamodb_store::items::{Item, n, record_attributes, s};
-use futures::{StreamExt, TryStreamExt, stream};
 use learning_core::Source;
 use learning_core::import_log::Trigger;
 use portal_sim::DataConfig;
+use system_tests::bench::{peak_mib, raw_batch_write};
 use system_tests::{day, portal_client, simulator};
-
-/// Peak resident memory of this process so far (VmHWM), in MiB.
-fn peak_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 /// Child mode: serve an in-memory engine, print its URL, stop when the
 /// parent closes our stdin.
@@ -88,52 +74,12 @@ fn spawn_engine() -> (std::process::Child, String) {
     (child, url.trim().to_string())
 }
 
-/// Loads `items` with plain BatchWriteItem, 8 calls in flight; items/s.
+/// Loads `items` with plain BatchWriteItem into a fresh engine; items/s.
 async fn raw_load(items: &[Item]) -> f64 {
     let engine = Engine::start().await;
-    let table = &engine.store;
-    let batches: Vec<Vec<WriteRequest>> = items
-        .chunks(25)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .map(|item| {
-                    let put = PutRequest::builder().set_item(Some(item.clone())).build();
-                    WriteRequest::builder()
-                        .put_request(put.expect("put"))
-                        .build()
-                })
-                .collect()
-        })
-        .collect();
     let started = Instant::now();
-    stream::iter(batches)
-        .map(|batch| {
-            let client = table.client().clone();
-            let name = table.table().to_string();
-            async move {
-                let mut pending = batch;
-                while !pending.is_empty() {
-                    let out = client
-                        .batch_write_item()
-                        .request_items(&name, pending)
-                        .send()
-                        .await?;
-                    pending = out
-                        .unprocessed_items
-                        .unwrap_or_default()
-                        .remove(&name)
-                        .unwrap_or_default();
-                }
-                Ok::<_, aws_sdk_dynamodb::error::SdkError<_, _>>(())
-            }
-        })
-        .buffer_unordered(8)
-        .try_collect::<()>()
-        .await
-        .expect("raw load");
+    let rate = raw_batch_write(engine.store.client(), engine.store.table(), items).await;
     let secs = started.elapsed().as_secs_f64();
-    let rate = items.len() as f64 / secs;
     println!(
         "raw BatchWriteItem: {} items in {secs:.2} s = {rate:.0} items/s",
         items.len()

@@ -281,14 +281,7 @@ impl Store {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("PutItem", e))?;
-        Ok(())
+        self.put(item).await
     }
 }
 

@@ -67,15 +67,8 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
 impl Store {
     /// Writes (or rewrites, as the day progresses) one entry.
     pub async fn put_sync_log(&self, entry: &SyncLogEntry) -> Result<(), StoreError> {
-        let item = log_item(&LogEntry::Sync(Box::new(entry.clone())))?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
+        self.put(log_item(&LogEntry::Sync(Box::new(entry.clone())))?)
             .await
-            .map_err(|e| StoreError::sdk("PutItem", e))?;
-        Ok(())
     }
 
     pub async fn get_sync_log(&self, log_id: &str) -> Result<Option<SyncLogEntry>, StoreError> {

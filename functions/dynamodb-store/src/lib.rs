@@ -54,6 +54,18 @@ impl Store {
         &self.table
     }
 
+    /// Writes one item whatever was there.
+    pub(crate) async fn put(&self, item: items::Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("PutItem", e))?;
+        Ok(())
+    }
+
     /// One item by its full key, read consistently.
     pub(crate) async fn get(
         &self,
