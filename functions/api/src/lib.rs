@@ -1,0 +1,125 @@
+//! The HTTP API for personnel staff (issue 4, under way): an axum router
+//! that Lambda runs behind API Gateway (`lambda_http`) and the local stack
+//! serves on 127.0.0.1.
+//!
+//! Built so far: authentication and agency scope ([`auth`]), the error
+//! shape ([`error`]), the import log, and a person's training records
+//! under the lock. Still to come: downloads, uploads, admin re-runs and
+//! the OpenAPI document.
+
+pub mod auth;
+pub mod error;
+mod logs;
+mod records;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::routing::get;
+use dynamodb_store::Store;
+use learning_core::Settings;
+
+pub use auth::{Caller, Claims, LocalTokens, Role};
+pub use error::ApiError;
+
+/// Request bodies larger than this are refused (413) before parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How callers are identified.
+#[derive(Debug, Clone)]
+pub enum Authentication {
+    /// Behind API Gateway: its JWT authorizer verified the token; the
+    /// claims come in the request context.
+    ApiGateway,
+    /// Locally: development tokens in `Authorization: Bearer`, verified here.
+    Local(LocalTokens),
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Settings,
+    pub auth: Arc<Authentication>,
+    /// Seconds since the epoch (a clock tests can set).
+    pub clock: Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>,
+}
+
+impl AppState {
+    pub fn new(store: Store, settings: Settings, auth: Authentication) -> Self {
+        AppState {
+            store,
+            settings,
+            auth: Arc::new(auth),
+            clock: Arc::new(chrono::Utc::now),
+        }
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        (self.clock)()
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/import-logs", get(logs::list))
+        .route("/v1/import-logs/{log_id}", get(logs::detail))
+        .route(
+            "/v1/people/{id_no}/records",
+            get(records::of_person).post(records::create),
+        )
+        .route(
+            "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}",
+            get(records::one).put(records::edit).delete(records::remove),
+        )
+        .fallback(|| async { ApiError::not_found() })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let missing = || ApiError::unauthorized("token_missing", "請先登入（缺少權杖）");
+        match state.auth.as_ref() {
+            Authentication::Local(tokens) => {
+                let token = parts
+                    .headers
+                    .get(axum::http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .ok_or_else(missing)?;
+                tokens.verify(token.trim(), state.now().timestamp())
+            }
+            Authentication::ApiGateway => {
+                let claims = gateway_claims(parts).ok_or_else(missing)?;
+                let text = |name: &str| claims.get(name).cloned().unwrap_or_default();
+                Claims {
+                    sub: text("sub"),
+                    iss: text("iss"),
+                    aud: text("aud"),
+                    exp: text("exp").parse().unwrap_or_default(),
+                    agency: text("agency"),
+                    role: text("role"),
+                }
+                .caller()
+            }
+        }
+    }
+}
+
+/// The claims API Gateway's JWT authorizer verified, from the request
+/// context `lambda_http` attaches.
+fn gateway_claims(parts: &Parts) -> Option<std::collections::HashMap<String, String>> {
+    use lambda_http::request::RequestContext;
+    match parts.extensions.get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => {
+            Some(context.authorizer.as_ref()?.jwt.as_ref()?.claims.clone())
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,165 @@
+//! The import log (自動入檔紀錄查詢): by default the last month
+//! (Asia/Taipei), newest import first; any date range; a trigger filter;
+//! cursor paging.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use chrono::{Days, Months, NaiveDate, TimeZone};
+use learning_core::AgencyCode;
+use learning_core::import_log::{LogEntry, Trigger};
+use learning_core::roc_date::parse_date;
+use serde::{Deserialize, Serialize};
+
+use crate::{ApiError, AppState, Caller};
+
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 200;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// First day (ISO or ROC), inclusive.
+    from: Option<String>,
+    /// Last day (ISO or ROC), inclusive.
+    to: Option<String>,
+    trigger: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Page {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub entries: Vec<LogEntry>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+fn day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
+    parse_date(value).map_err(|e| {
+        ApiError::bad_request("invalid_date", format!("{name} 日期「{value}」不正確：{e}"))
+    })
+}
+
+fn cursor_of(entry: &LogEntry) -> String {
+    format!(
+        "{}|{}",
+        entry.started_at().timestamp_millis(),
+        entry.log_id()
+    )
+}
+
+/// What of an entry a caller may see: staff see the nightly runs (with
+/// their own agency's count only) and their agency's uploads.
+fn visible(entry: LogEntry, caller: &Caller) -> Option<LogEntry> {
+    if caller.role == crate::Role::Admin {
+        return Some(entry);
+    }
+    match entry {
+        LogEntry::Sync(mut sync) => {
+            let own = caller.agency.as_str();
+            sync.agencies.retain(|agency, _| agency == own);
+            Some(LogEntry::Sync(sync))
+        }
+        LogEntry::CsvImport(csv) => {
+            let agency = csv
+                .agency
+                .as_deref()
+                .and_then(|a| AgencyCode::parse(a).ok());
+            agency
+                .is_some_and(|a| caller.may_access(&a))
+                .then_some(LogEntry::CsvImport(csv))
+        }
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page>, ApiError> {
+    let Query(query) = query
+        .map_err(|e| ApiError::bad_request("invalid_query", format!("查詢參數不正確：{e}")))?;
+    let zone = state.settings.zone;
+    let today = state.settings.today(state.now());
+    let to = query
+        .to
+        .as_deref()
+        .map(|v| day("to", v))
+        .transpose()?
+        .unwrap_or(today);
+    let from = match query.from.as_deref() {
+        Some(v) => day("from", v)?,
+        None => to.checked_sub_months(Months::new(1)).unwrap_or(to),
+    };
+    if from > to {
+        return Err(ApiError::bad_request("invalid_range", "起日不可晚於迄日"));
+    }
+    let trigger = match query.trigger.as_deref() {
+        None => None,
+        Some(v) => Some(Trigger::parse(v).ok_or_else(|| {
+            ApiError::bad_request("invalid_trigger", "trigger 須為 schedule、manual 或 upload")
+        })?),
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit 須介於 1 與 {MAX_LIMIT}"),
+        ));
+    }
+    let start = |date: NaiveDate| {
+        zone.from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_default()
+    };
+    let until = to.checked_add_days(Days::new(1)).unwrap_or(to);
+    let entries = state.store.logs_between(start(from), start(until)).await?;
+    let mut entries: Vec<LogEntry> = entries
+        .into_iter()
+        .filter(|e| trigger.is_none_or(|t| trigger_of(e) == t))
+        .filter_map(|e| visible(e, &caller))
+        .collect();
+    if let Some(cursor) = &query.cursor {
+        let at = entries
+            .iter()
+            .position(|e| &cursor_of(e) == cursor)
+            .ok_or_else(|| {
+                ApiError::bad_request("invalid_cursor", "cursor 不正確或已過期，請重新查詢")
+            })?;
+        entries.drain(..=at);
+    }
+    let next_cursor = (entries.len() > limit).then(|| cursor_of(&entries[limit - 1]));
+    entries.truncate(limit);
+    Ok(Json(Page {
+        from,
+        to,
+        entries,
+        next_cursor,
+    }))
+}
+
+fn trigger_of(entry: &LogEntry) -> Trigger {
+    match entry {
+        LogEntry::Sync(e) => e.trigger,
+        LogEntry::CsvImport(e) => e.trigger,
+    }
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(log_id): Path<String>,
+) -> Result<Json<LogEntry>, ApiError> {
+    let entry = state
+        .store
+        .get_log(&log_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let entry = visible(entry, &caller)
+        .ok_or_else(|| ApiError::forbidden("other_agency", "只能查看本機關的匯入紀錄"))?;
+    Ok(Json(entry))
+}

@@ -1,0 +1,245 @@
+//! A person's training records. Records from the portal (automatic import,
+//! download) are read-only: the database refuses to change them
+//! (`record_locked`, 409). Staff-entered records are created, edited and
+//! deleted with optimistic concurrency: the record's `version` is its
+//! ETag, and edits and deletes need it in `If-Match`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use dynamodb_store::StoredRecord;
+use learning_core::record::Field;
+use learning_core::roc_date::parse_date;
+use learning_core::{NationalId, NaturalKey, RawRecord, Source, TrainingRecord};
+use serde::Serialize;
+
+use crate::{ApiError, AppState, Caller};
+
+/// A record as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct RecordView {
+    #[serde(flatten)]
+    pub record: TrainingRecord,
+    pub source: Source,
+    pub locked: bool,
+    /// Why it cannot be changed here, for staff.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked_reason: Option<&'static str>,
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const LOCKED_REASON: &str =
+    "此筆紀錄由終身學習入口網匯入，僅供檢視；如需更正，請至入口網修改後，待自動入檔或重新下載";
+
+impl From<StoredRecord> for RecordView {
+    fn from(stored: StoredRecord) -> Self {
+        RecordView {
+            record: stored.record,
+            source: stored.source,
+            locked: stored.locked,
+            locked_reason: stored.locked.then_some(LOCKED_REASON),
+            version: stored.version,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+        }
+    }
+}
+
+fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+fn with_etag(status: StatusCode, stored: StoredRecord) -> Response {
+    let tag = etag(stored.version);
+    let mut response = (status, Json(RecordView::from(stored))).into_response();
+    response.headers_mut().insert(header::ETAG, tag);
+    response
+}
+
+fn person(id_no: &str) -> Result<NationalId, ApiError> {
+    NationalId::parse(id_no)
+        .map_err(|e| ApiError::bad_request("invalid_national_id", e.to_string()))
+}
+
+fn key(
+    id_no: &str,
+    course_code: &str,
+    term: &str,
+    start_date: &str,
+) -> Result<NaturalKey, ApiError> {
+    Ok(NaturalKey {
+        id_no: person(id_no)?,
+        course_code: course_code.to_string(),
+        term: term
+            .parse()
+            .map_err(|_| ApiError::bad_request("invalid_term", "期別須為正整數"))?,
+        start_date: parse_date(start_date).map_err(|e| {
+            ApiError::bad_request("invalid_date", format!("開課起始日期不正確：{e}"))
+        })?,
+    })
+}
+
+/// The expected version from `If-Match` (`"3"` or `3`); edits and deletes
+/// without one are refused (428), so no one overwrites blindly.
+fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
+    let value = headers.get(header::IF_MATCH).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "if_match_required",
+            "請附上 If-Match（紀錄的 ETag），以免覆蓋他人剛做的修改",
+        )
+    })?;
+    value
+        .to_str()
+        .ok()
+        .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| ApiError::bad_request("invalid_if_match", "If-Match 須為紀錄的 ETag"))
+}
+
+/// A record from a JSON body: only the record's fields, all checked.
+fn record_from_body(body: &Bytes) -> Result<TrainingRecord, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("內容不是正確的 JSON：{e}")))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request("invalid_json", "內容須為 JSON 物件"))?;
+    let unknown: Vec<&String> = object
+        .keys()
+        .filter(|k| Field::ALL.iter().all(|f| f.id() != k.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::bad_request("unknown_fields", "含有不認得的欄位")
+            .with_details(serde_json::json!({ "fields": unknown })));
+    }
+    let mut raw = RawRecord::default();
+    for field in Field::ALL {
+        match object.get(field.id()) {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(s)) => *raw.field_mut(field) = s.clone(),
+            Some(serde_json::Value::Number(n)) => *raw.field_mut(field) = n.to_string(),
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!("{}須為文字或數字", field.header()),
+                ));
+            }
+        }
+    }
+    raw.validate().map_err(|problems| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_record",
+            "紀錄內容有誤，請依各欄說明修正",
+        )
+        .with_details(serde_json::json!({ "problems": problems }))
+    })
+}
+
+pub async fn of_person(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id_no): Path<String>,
+) -> Result<Json<Vec<RecordView>>, ApiError> {
+    let id = person(&id_no)?;
+    let records = state.store.records_of_person(&id).await?;
+    Ok(Json(
+        records
+            .into_iter()
+            .filter(|r| caller.may_access(&r.record.org_code))
+            .map(RecordView::from)
+            .collect(),
+    ))
+}
+
+pub async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id_no, course_code, term, start_date)): Path<(String, String, String, String)>,
+) -> Result<Response, ApiError> {
+    let key = key(&id_no, &course_code, &term, &start_date)?;
+    let stored = state
+        .store
+        .get_record(&key)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    caller.require(&stored.record.org_code)?;
+    Ok(with_etag(StatusCode::OK, stored))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id_no): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = person(&id_no)?;
+    let record = record_from_body(&body)?;
+    if record.id_no != id {
+        return Err(ApiError::bad_request(
+            "id_mismatch",
+            "內容的身分證字號與網址不符",
+        ));
+    }
+    caller.require(&record.org_code)?;
+    let stored = state
+        .store
+        .create_staff_record(&record, &caller.user, state.now())
+        .await?;
+    Ok(with_etag(StatusCode::CREATED, stored))
+}
+
+pub async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id_no, course_code, term, start_date)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let key = key(&id_no, &course_code, &term, &start_date)?;
+    let expected = if_match(&headers)?;
+    let record = record_from_body(&body)?;
+    if record.key() != key {
+        return Err(ApiError::bad_request(
+            "key_changed",
+            "身分證字號、課程代碼、期別與開課起始日期不可修改；請刪除後重新新增",
+        ));
+    }
+    let current = state
+        .store
+        .get_record(&key)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    caller.require(&current.record.org_code)?;
+    caller.require(&record.org_code)?;
+    let stored = state
+        .store
+        .update_staff_record(&record, expected, &caller.user, state.now())
+        .await?;
+    Ok(with_etag(StatusCode::OK, stored))
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id_no, course_code, term, start_date)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let key = key(&id_no, &course_code, &term, &start_date)?;
+    let expected = if_match(&headers)?;
+    let current = state
+        .store
+        .get_record(&key)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    caller.require(&current.record.org_code)?;
+    state
+        .store
+        .delete_staff_record(&key, Some(expected))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

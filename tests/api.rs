@@ -1,0 +1,622 @@
+//! The HTTP API on 127.0.0.1: the real router over a real port, the
+//! embedded DynamoDB, development tokens.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use api::{AppState, Authentication, Claims, LocalTokens};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use dynamodb_store::Store;
+use learning_core::import_log::{CsvImportEntry, RunStatus, SyncLogEntry, Trigger, UploadedFile};
+use learning_core::{RawRecord, Settings, Source, TrainingRecord};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use system_tests::fresh_store;
+
+const A: &str = "376550000A";
+const B: &str = "379000000A";
+
+fn now() -> DateTime<Utc> {
+    // 2026-03-15 10:00 Asia/Taipei
+    Utc.with_ymd_and_hms(2026, 3, 15, 2, 0, 0).unwrap()
+}
+
+fn tokens() -> LocalTokens {
+    LocalTokens::new("test-key", "webhr-local", "webhr-api")
+}
+
+fn token(agency: &str, role: &str) -> String {
+    tokens().mint(&Claims {
+        sub: format!("user-{agency}-{role}"),
+        iss: "webhr-local".into(),
+        aud: "webhr-api".into(),
+        exp: now().timestamp() + 3600,
+        agency: agency.into(),
+        role: role.into(),
+    })
+}
+
+struct Api {
+    url: String,
+    store: Store,
+    http: reqwest::Client,
+}
+
+async fn api() -> Api {
+    let store = fresh_store().await;
+    let mut state = AppState::new(
+        store.clone(),
+        Settings::default(),
+        Authentication::Local(tokens()),
+    );
+    state.clock = Arc::new(now);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, api::router(state)).await });
+    Api {
+        url,
+        store,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Api {
+    fn get(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+    }
+
+    fn send(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token)
+    }
+}
+
+async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+fn record(row: &[(&str, &str)]) -> TrainingRecord {
+    let mut raw = RawRecord {
+        id_no: "A123456789".into(),
+        name: "林怡君".into(),
+        org_code: A.into(),
+        org_name: "範例市政府人事處".into(),
+        course_code: "EC10400123".into(),
+        course_name: "性別主流化".into(),
+        term: "1".into(),
+        start_date: "2016-03-01".into(),
+        end_date: "2016-03-02".into(),
+        mode: "1".into(),
+        digital_hours: "2".into(),
+        physical_hours: "0".into(),
+        total_hours: "2".into(),
+        status: "通過".into(),
+        passed_date: "2016-03-03".into(),
+        changed_date: "2016-03-03".into(),
+        ..RawRecord::default()
+    };
+    for (name, value) in row {
+        let field = learning_core::record::Field::from_name(name).unwrap();
+        *raw.field_mut(field) = value.to_string();
+    }
+    raw.validate().unwrap()
+}
+
+fn as_json(record: &TrainingRecord) -> Value {
+    json!({
+        "id_no": record.id_no.as_str(),
+        "name": record.name,
+        "org_code": record.org_code.as_str(),
+        "org_name": record.org_name,
+        "course_code": record.course_code,
+        "course_name": record.course_name,
+        "term": record.term,
+        "start_date": record.start_date.to_string(),
+        "end_date": record.end_date.to_string(),
+        "mode": record.mode.number(),
+        "digital_hours": record.digital_hours.to_string(),
+        "physical_hours": record.physical_hours.to_string(),
+        "total_hours": record.total_hours.to_string(),
+        "status": "通過",
+        "passed_date": record.passed_date.map(|d| d.to_string()),
+        "changed_date": record.changed_date.to_string(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_expired_and_forged_tokens_are_refused() {
+    let api = api().await;
+    let response = api
+        .http
+        .get(format!("{}/v1/import-logs", api.url))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = answer(response).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "token_missing");
+    assert!(!body["message"].as_str().unwrap().is_ascii());
+
+    let expired = tokens().mint(&Claims {
+        sub: "u".into(),
+        iss: "webhr-local".into(),
+        aud: "webhr-api".into(),
+        exp: now().timestamp() - 1,
+        agency: A.into(),
+        role: "staff".into(),
+    });
+    let (status, body) = answer(api.get("/v1/import-logs", &expired).send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("token_expired"))
+    );
+
+    let forged = LocalTokens::new("not-the-key", "webhr-local", "webhr-api").mint(&Claims {
+        sub: "u".into(),
+        iss: "webhr-local".into(),
+        aud: "webhr-api".into(),
+        exp: now().timestamp() + 60,
+        agency: A.into(),
+        role: "admin".into(),
+    });
+    let (status, body) = answer(api.get("/v1/import-logs", &forged).send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("token_invalid"))
+    );
+    // A header claiming an agency is not a token.
+    let response = api
+        .http
+        .get(format!("{}/v1/import-logs", api.url))
+        .header("x-agency", A)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn sync_entry(store: &Store, started: DateTime<Utc>, day: &str, agencies: &[(&str, u64)]) {
+    let mut entry = SyncLogEntry::start("run", Trigger::Schedule, day.parse().unwrap(), started);
+    entry.log_id = format!("sync-{day}-run");
+    entry.status = RunStatus::Succeeded;
+    entry.agencies = agencies
+        .iter()
+        .map(|(a, n)| (a.to_string(), *n))
+        .collect::<BTreeMap<_, _>>();
+    store.put_sync_log(&entry).await.unwrap();
+}
+
+async fn csv_entry(store: &Store, started: DateTime<Utc>, agency: &str) -> String {
+    let file = UploadedFile {
+        bucket: "b".into(),
+        key: format!("uploads/{agency}/x.csv"),
+        version_id: None,
+        etag: Some(started.timestamp().to_string()),
+        size: 1,
+    };
+    let mut entry = CsvImportEntry::start(file, Some(agency.into()), started);
+    entry.seq = 1;
+    store.put_csv_log(&entry).await.unwrap();
+    entry.log_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_defaults_to_the_last_month_newest_first_and_filters() {
+    let api = api().await;
+    for days_ago in [0, 3, 10, 28, 40, 70] {
+        let started = now() - Duration::days(days_ago);
+        let day = (started - Duration::days(1)).date_naive().to_string();
+        sync_entry(&api.store, started, &day, &[(A, 5), (B, 7)]).await;
+    }
+    let upload = csv_entry(&api.store, now() - Duration::days(2), A).await;
+    let staff = token(A, "staff");
+
+    let (status, page) = answer(api.get("/v1/import-logs", &staff).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["from"], "2026-02-15");
+    assert_eq!(page["to"], "2026-03-15");
+    let started: Vec<&str> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["started_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        started.len(),
+        5,
+        "the last month: 0, 2, 3, 10 and 28 days ago"
+    );
+    assert!(
+        started.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {started:?}"
+    );
+    assert_eq!(page["entries"][1]["log_id"], upload.as_str());
+    // Staff see their own agency's count only.
+    assert_eq!(page["entries"][0]["agencies"], json!({ A: 5 }));
+
+    let (_, range) = answer(
+        api.get("/v1/import-logs?from=1141201&to=2026-01-31", &staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        range["entries"].as_array().unwrap().len(),
+        1,
+        "70 days ago only"
+    );
+
+    let (_, uploads) = answer(
+        api.get("/v1/import-logs?trigger=upload", &staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(uploads["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(uploads["entries"][0]["kind"], "csv_import");
+
+    // Paging: two at a time, nothing lost or repeated.
+    let mut seen = Vec::new();
+    let mut path = "/v1/import-logs?limit=2".to_string();
+    loop {
+        let (status, page) = answer(api.get(&path, &staff).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        for entry in page["entries"].as_array().unwrap() {
+            seen.push(entry["log_id"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/import-logs?limit=2&cursor={}", urlencode(cursor)),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5);
+    let (status, body) = answer(
+        api.get("/v1/import-logs?from=2026-03-20&to=2026-03-01", &staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_range"))
+    );
+    let (status, body) = answer(
+        api.get("/v1/import-logs?page=2", &staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_query"))
+    );
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_agencys_uploads_are_out_of_reach() {
+    let api = api().await;
+    let theirs = csv_entry(&api.store, now() - Duration::days(1), B).await;
+    let ours = csv_entry(
+        &api.store,
+        now() - Duration::days(1) + Duration::minutes(1),
+        A,
+    )
+    .await;
+    let staff = token(A, "staff");
+    let (_, page) = answer(api.get("/v1/import-logs", &staff).send().await.unwrap()).await;
+    let ids: Vec<&str> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["log_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [ours.as_str()]);
+    let (status, body) = answer(
+        api.get(&format!("/v1/import-logs/{theirs}"), &staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("other_agency"))
+    );
+    let (status, _) = answer(
+        api.get(&format!("/v1/import-logs/{ours}"), &staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = answer(
+        api.get(&format!("/v1/import-logs/{theirs}"), &token(A, "admin"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "administrators see every agency");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_records_are_locked_and_staff_records_editable() {
+    let api = api().await;
+    let portal = record(&[]);
+    api.store
+        .upsert_portal_records(
+            std::slice::from_ref(&portal),
+            Source::AutoImport,
+            "sync-x",
+            now(),
+        )
+        .await
+        .unwrap();
+    let staff = token(A, "staff");
+    let path = "/v1/people/A123456789/records/EC10400123/1/2016-03-01";
+
+    let response = api.get(path, &staff).send().await.unwrap();
+    assert_eq!(response.headers()["etag"], "\"1\"");
+    let (_, body) = answer(response).await;
+    assert_eq!(body["locked"], true);
+    assert!(body["locked_reason"].as_str().unwrap().contains("入口網"));
+
+    let mut changed = as_json(&portal);
+    changed["provider"] = json!("人事處");
+    let (status, body) = answer(
+        api.send(reqwest::Method::PUT, path, &staff)
+            .header("if-match", "\"1\"")
+            .json(&changed)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("record_locked")),
+        "{body}"
+    );
+    let (status, body) = answer(
+        api.send(reqwest::Method::DELETE, path, &staff)
+            .header("if-match", "\"1\"")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("record_locked"))
+    );
+
+    // A staff record: created, edited under If-Match, deleted.
+    let typed = record(&[("course_code", "LOCAL0001"), ("course_name", "人事法規")]);
+    let create = api
+        .send(
+            reqwest::Method::POST,
+            "/v1/people/A123456789/records",
+            &staff,
+        )
+        .json(&as_json(&typed))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(create.status(), StatusCode::CREATED);
+    assert_eq!(create.headers()["etag"], "\"1\"");
+    let own = "/v1/people/A123456789/records/LOCAL0001/1/1050301";
+    let mut edited = as_json(&typed);
+    edited["total_hours"] = json!("3");
+    edited["digital_hours"] = json!("3");
+    let response = api
+        .send(reqwest::Method::PUT, own, &staff)
+        .header("if-match", "\"1\"")
+        .json(&edited)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["etag"], "\"2\"");
+    let (status, body) = answer(
+        api.send(reqwest::Method::PUT, own, &staff)
+            .header("if-match", "\"1\"")
+            .json(&edited)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::PRECONDITION_FAILED, Some("version_mismatch"))
+    );
+    let (status, body) = answer(
+        api.send(reqwest::Method::DELETE, own, &staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::PRECONDITION_REQUIRED, Some("if_match_required"))
+    );
+    let response = api
+        .send(reqwest::Method::DELETE, own, &staff)
+        .header("if-match", "\"2\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (_, list) = answer(
+        api.get("/v1/people/A123456789/records", &staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "the portal record stays");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_never_reach_another_agencys_records() {
+    let api = api().await;
+    let theirs = record(&[("org_code", B), ("course_code", "B0001")]);
+    let ours = record(&[("course_code", "A0001")]);
+    api.store
+        .create_staff_record(&theirs, "b-staff", now())
+        .await
+        .unwrap();
+    api.store
+        .create_staff_record(&ours, "a-staff", now())
+        .await
+        .unwrap();
+    let staff = token(A, "staff");
+    let (_, list) = answer(
+        api.get("/v1/people/A123456789/records", &staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let courses: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["course_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(courses, ["A0001"]);
+    let path = "/v1/people/A123456789/records/B0001/1/2016-03-01";
+    let (status, _) = answer(api.get(path, &staff).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut body = as_json(&theirs);
+    body["org_code"] = json!(A);
+    let (status, _) = answer(
+        api.send(reqwest::Method::PUT, path, &staff)
+            .header("if-match", "1")
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "moving a record into one's agency is not a way in"
+    );
+    let (status, _) = answer(
+        api.send(reqwest::Method::DELETE, path, &staff)
+            .header("if-match", "1")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = answer(
+        api.send(
+            reqwest::Method::POST,
+            "/v1/people/A123456789/records",
+            &staff,
+        )
+        .json(&as_json(&record(&[
+            ("org_code", B),
+            ("course_code", "B0002"),
+        ])))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let still = api.store.get_record(&theirs.key()).await.unwrap().unwrap();
+    assert_eq!(still.version, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_always_a_4xx_in_the_error_shape() {
+    let api = api().await;
+    let staff = token(A, "staff");
+    let post = |body: reqwest::Body| {
+        api.send(
+            reqwest::Method::POST,
+            "/v1/people/A123456789/records",
+            &staff,
+        )
+        .header("content-type", "application/json")
+        .body(body)
+    };
+    let mut unknown = as_json(&record(&[]));
+    unknown["is_admin"] = json!(true);
+    let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str)> = vec![
+        (
+            post("{not json".into()),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (post("[]".into()), StatusCode::BAD_REQUEST, "invalid_json"),
+        (
+            post(unknown.to_string().into()),
+            StatusCode::BAD_REQUEST,
+            "unknown_fields",
+        ),
+        (
+            post(
+                json!({"id_no": "A123456789", "total_hours": "-1"})
+                    .to_string()
+                    .into(),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_record",
+        ),
+        (
+            api.get("/v1/people/A123456788/records", &staff),
+            StatusCode::BAD_REQUEST,
+            "invalid_national_id",
+        ),
+        (
+            api.get("/v1/people/A123456789/records/X/abc/2016-03-01", &staff),
+            StatusCode::BAD_REQUEST,
+            "invalid_term",
+        ),
+        (
+            api.get("/v1/people/A123456789/records/X/1/2016-02-30", &staff),
+            StatusCode::BAD_REQUEST,
+            "invalid_date",
+        ),
+        (
+            api.get("/v1/nothing-here", &staff),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let (got, body) = answer(request.send().await.unwrap()).await;
+        assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
+        assert!(body["message"].is_string());
+    }
+    // A body over the limit is refused before it is read.
+    let big = "x".repeat(api::MAX_BODY_BYTES + 1);
+    let response = post(big.into()).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
