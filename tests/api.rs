@@ -40,12 +40,22 @@ struct Api {
     url: String,
     store: Store,
     http: reqwest::Client,
+    _portal: portal_sim::RunningPortal,
 }
 
 async fn api() -> Api {
     let store = fresh_store().await;
+    let portal = system_tests::simulator(
+        portal_sim::DataConfig {
+            per_day: 200,
+            ..portal_sim::DataConfig::default()
+        },
+        now().date_naive(),
+    )
+    .await;
     let mut state = AppState::new(
         store.clone(),
+        system_tests::portal_client(&portal),
         Settings::default(),
         Authentication::Local(tokens()),
     );
@@ -57,6 +67,7 @@ async fn api() -> Api {
         url,
         store,
         http: reqwest::Client::new(),
+        _portal: portal,
     }
 }
 
@@ -619,4 +630,193 @@ async fn bad_input_is_always_a_4xx_in_the_error_shape() {
     let big = "x".repeat(api::MAX_BODY_BYTES + 1);
     let response = post(big.into()).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seven_day_download_is_written_locked_and_logged() {
+    let api = api().await;
+    let staff = token(A, "staff");
+    let window = json!({"from": "1150308", "to": "2026-03-14"});
+    let (status, body) = answer(
+        api.send(reqwest::Method::POST, "/v1/downloads", &staff)
+            .json(&window)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entry = &body["entry"];
+    assert_eq!(entry["trigger"], "download");
+    assert_eq!(entry["agency"], A);
+    assert_eq!(entry["requested_by"], "user-376550000A-staff");
+    let records = body["records"].as_array().unwrap();
+    assert!(records.len() > 10, "a week of one agency's records");
+    assert!(
+        records
+            .iter()
+            .all(|r| r["org_code"] == A && r["status"] == "passed")
+    );
+    let counts = &entry["counts"];
+    let sum: u64 = [
+        "inserted",
+        "updated",
+        "unchanged",
+        "withdrawn",
+        "skipped",
+        "failed",
+    ]
+    .iter()
+    .map(|k| counts[k].as_u64().unwrap())
+    .sum();
+    assert_eq!(
+        counts["fetched"].as_u64().unwrap(),
+        sum,
+        "every record accounted for"
+    );
+    // Written as locked download records.
+    let first = &records[0];
+    let path = format!(
+        "/v1/people/{}/records/{}/{}/{}",
+        first["id_no"].as_str().unwrap(),
+        first["course_code"].as_str().unwrap(),
+        first["term"],
+        first["start_date"].as_str().unwrap()
+    );
+    let (_, stored) = answer(api.get(&path, &staff).send().await.unwrap()).await;
+    assert_eq!(stored["source"], "download");
+    assert_eq!(stored["locked"], true);
+    // In the log for this agency, not for another.
+    let (_, log) = answer(
+        api.get("/v1/import-logs?trigger=download", &staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(log["entries"][0]["log_id"], entry["log_id"]);
+    let (_, theirs) = answer(
+        api.get("/v1/import-logs?trigger=download", &token(B, "staff"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(theirs["entries"].as_array().unwrap().len(), 0);
+    // The same window again changes nothing.
+    let (_, again) = answer(
+        api.send(reqwest::Method::POST, "/v1/downloads", &staff)
+            .json(&window)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(again["entry"]["counts"]["inserted"], 0);
+    assert_eq!(again["entry"]["counts"]["unchanged"], counts["inserted"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_longer_or_earlier_window_is_refused_not_cut() {
+    let api = api().await;
+    let staff = token(A, "staff");
+    let cases = [
+        (
+            json!({"from": "2026-03-07", "to": "2026-03-14"}),
+            "window_too_long",
+        ),
+        (
+            json!({"from": "2015-12-28", "to": "2016-01-02"}),
+            "before_start_date",
+        ),
+        (
+            json!({"from": "2026-03-14", "to": "2026-03-10"}),
+            "invalid_range",
+        ),
+        (
+            json!({"from": "2026-03-14", "to": "2026-03-16"}),
+            "future_date",
+        ),
+        (
+            json!({"from": "2026-02-30", "to": "2026-03-02"}),
+            "invalid_date",
+        ),
+        (
+            json!({"from": "2026-03-10", "to": "2026-03-11", "limit": 5}),
+            "invalid_json",
+        ),
+        (
+            json!({"from": "2026-03-10", "to": "2026-03-11", "agency": B}),
+            "other_agency",
+        ),
+    ];
+    for (window, code) in cases {
+        let (status, body) = answer(
+            api.send(reqwest::Method::POST, "/v1/downloads", &staff)
+                .json(&window)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert!(status.is_client_error(), "{window}: {status}");
+        assert_eq!(body["code"], code, "{window}");
+        assert!(!body["message"].as_str().unwrap().is_ascii(), "in Chinese");
+    }
+    let (_, log) = answer(
+        api.get("/v1/import-logs?trigger=download", &staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        log["entries"].as_array().unwrap().len(),
+        0,
+        "nothing was downloaded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_comes_as_csv_for_excel_in_utf8_or_big5() {
+    let api = api().await;
+    let staff = token(A, "staff");
+    let window = json!({"from": "2026-03-09", "to": "2026-03-13"});
+    let response = api
+        .send(reqwest::Method::POST, "/v1/downloads?format=csv", &staff)
+        .json(&window)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let bytes = response.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
+    let text = std::str::from_utf8(&bytes[3..]).unwrap();
+    assert!(text.starts_with("身分證字號,姓名,出生日期,服務機關代碼"));
+    let rows = text.lines().count() - 1;
+    assert!(rows > 5);
+    let big5 = api
+        .send(
+            reqwest::Method::POST,
+            "/v1/downloads?format=csv&encoding=big5",
+            &staff,
+        )
+        .json(&window)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        big5.status(),
+        StatusCode::OK,
+        "the simulator's names all exist in Big5"
+    );
+    assert_eq!(big5.headers()["content-type"], "text/csv; charset=big5");
+    let bytes = big5.bytes().await.unwrap();
+    let (decoded, _, bad) = encoding_rs::BIG5.decode(&bytes);
+    assert!(!bad);
+    assert_eq!(decoded.trim_end(), text.trim_end());
 }

@@ -3,11 +3,12 @@
 //! serves on 127.0.0.1.
 //!
 //! Built so far: authentication and agency scope ([`auth`]), the error
-//! shape ([`error`]), the import log, and a person's training records
-//! under the lock. Still to come: downloads, uploads, admin re-runs and
-//! the OpenAPI document.
+//! shape ([`error`]), downloads, the import log, and a person's training
+//! records under the lock. Still to come: uploads, admin re-runs, the
+//! OpenAPI document and the Lambda binary.
 
 pub mod auth;
+mod downloads;
 pub mod error;
 mod logs;
 mod records;
@@ -17,9 +18,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
-use axum::routing::get;
+use axum::routing::{get, post};
 use dynamodb_store::Store;
 use learning_core::Settings;
+use portal_client::PortalClient;
 
 pub use auth::{Caller, Claims, LocalTokens, Role};
 pub use error::ApiError;
@@ -41,6 +43,7 @@ pub enum Authentication {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub portal: PortalClient,
     pub settings: Settings,
     pub auth: Arc<Authentication>,
     /// Seconds since the epoch (a clock tests can set).
@@ -48,9 +51,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, settings: Settings, auth: Authentication) -> Self {
+    pub fn new(
+        store: Store,
+        portal: PortalClient,
+        settings: Settings,
+        auth: Authentication,
+    ) -> Self {
         AppState {
             store,
+            portal,
             settings,
             auth: Arc::new(auth),
             clock: Arc::new(chrono::Utc::now),
@@ -65,6 +74,7 @@ impl AppState {
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/v1/downloads", post(downloads::download))
         .route("/v1/import-logs", get(logs::list))
         .route("/v1/import-logs/{log_id}", get(logs::detail))
         .route(

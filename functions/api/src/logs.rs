@@ -52,7 +52,8 @@ fn cursor_of(entry: &LogEntry) -> String {
 }
 
 /// What of an entry a caller may see: staff see the nightly runs (with
-/// their own agency's count only) and their agency's uploads.
+/// their own agency's count only) and their agency's uploads and
+/// downloads.
 fn visible(entry: LogEntry, caller: &Caller) -> Option<LogEntry> {
     if caller.role == crate::Role::Admin {
         return Some(entry);
@@ -72,6 +73,9 @@ fn visible(entry: LogEntry, caller: &Caller) -> Option<LogEntry> {
                 .is_some_and(|a| caller.may_access(&a))
                 .then_some(LogEntry::CsvImport(csv))
         }
+        LogEntry::Download(download) => AgencyCode::parse(&download.agency)
+            .is_ok_and(|a| caller.may_access(&a))
+            .then_some(LogEntry::Download(download)),
     }
 }
 
@@ -100,7 +104,10 @@ pub async fn list(
     let trigger = match query.trigger.as_deref() {
         None => None,
         Some(v) => Some(Trigger::parse(v).ok_or_else(|| {
-            ApiError::bad_request("invalid_trigger", "trigger 須為 schedule、manual 或 upload")
+            ApiError::bad_request(
+                "invalid_trigger",
+                "trigger 須為 schedule、manual、upload 或 download",
+            )
         })?),
     };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
@@ -120,7 +127,7 @@ pub async fn list(
     let entries = state.store.logs_between(start(from), start(until)).await?;
     let mut entries: Vec<LogEntry> = entries
         .into_iter()
-        .filter(|e| trigger.is_none_or(|t| trigger_of(e) == t))
+        .filter(|e| trigger.is_none_or(|t| e.trigger() == t))
         .filter_map(|e| visible(e, &caller))
         .collect();
     if let Some(cursor) = &query.cursor {
@@ -140,13 +147,6 @@ pub async fn list(
         entries,
         next_cursor,
     }))
-}
-
-fn trigger_of(entry: &LogEntry) -> Trigger {
-    match entry {
-        LogEntry::Sync(e) => e.trigger,
-        LogEntry::CsvImport(e) => e.trigger,
-    }
 }
 
 pub async fn detail(

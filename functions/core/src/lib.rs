@@ -15,6 +15,7 @@ pub mod national_id;
 pub mod problem;
 pub mod record;
 pub mod roc_date;
+pub mod spreadsheet;
 
 pub use agency::AgencyCode;
 pub use config::{ConfigError, Env, Settings};

@@ -1,5 +1,7 @@
 //! Which encoding a file is in, and refusing what is not a CSV at all.
 
+use learning_core::spreadsheet::outside_cp950;
+
 /// How the bytes of a file are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -94,7 +96,7 @@ impl Encoding {
                 }
                 Err(_) => false,
             },
-            Encoding::Big5 if has_private_big5(bytes) => false,
+            Encoding::Big5 if outside_cp950(bytes) => false,
             Encoding::Big5 => {
                 match encoding_rs::BIG5.decode_without_bom_handling_and_without_replacement(bytes) {
                     Some(text) => {
@@ -114,30 +116,6 @@ impl Encoding {
             Encoding::Big5 => "Big5",
         }
     }
-}
-
-/// Whether Big5 bytes hold a code in CP950's user-defined areas, where
-/// agencies put their own characters (造字). The WHATWG decoder maps those
-/// codes to Hong Kong characters, which would be the wrong name: such a row
-/// is refused like any byte that does not map.
-fn has_private_big5(bytes: &[u8]) -> bool {
-    let mut i = 0;
-    while i < bytes.len() {
-        let lead = bytes[i];
-        if lead < 0x80 {
-            i += 1;
-            continue;
-        }
-        let Some(&trail) = bytes.get(i + 1) else {
-            return false;
-        };
-        let code = u16::from(lead) << 8 | u16::from(trail);
-        if matches!(code, 0x8140..=0xA0FE | 0xC6A1..=0xC8FE | 0xFA40..=0xFEFE) {
-            return true;
-        }
-        i += 2;
-    }
-    false
 }
 
 #[cfg(test)]

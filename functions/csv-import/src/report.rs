@@ -7,6 +7,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use dynamodb_store::Store;
 use learning_core::import_log::CsvImportEntry;
+use learning_core::spreadsheet::neutralise;
 
 use crate::event::REPORTS;
 use crate::{ImportError, s3_error};
@@ -24,17 +25,6 @@ pub fn report_prefix(entry: &CsvImportEntry) -> String {
         entry.agency.as_deref().unwrap_or("_unknown"),
         entry.log_id
     )
-}
-
-/// A cell as a spreadsheet shows it, never as a formula: a text cell
-/// starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a
-/// leading apostrophe.
-pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}").into()
-    } else {
-        cell.into()
-    }
 }
 
 /// Writes the rejection report (when a row was refused) and sets its key
@@ -196,20 +186,5 @@ impl<'a> Upload<'a> {
             .await
             .map_err(|e| s3_error("CompleteMultipartUpload", e))?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::neutralise;
-
-    #[test]
-    fn formulas_come_out_as_text() {
-        assert_eq!(neutralise("=1+1"), "'=1+1");
-        assert_eq!(neutralise("+886"), "'+886");
-        assert_eq!(neutralise("-3"), "'-3");
-        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(neutralise("\tx"), "'\tx");
-        assert_eq!(neutralise("林*君"), "林*君");
     }
 }

@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use learning_core::import_log::{CsvImportEntry, LogEntry, SyncLogEntry};
+use learning_core::import_log::{CsvImportEntry, DownloadEntry, LogEntry, SyncLogEntry};
 
 use crate::items::{Item, n, s, text};
 use crate::{Store, StoreError};
@@ -38,6 +38,12 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
             e.trigger,
             serde_json::to_string(e).map_err(corrupt)?,
             ("seq", n(e.seq)),
+        ),
+        LogEntry::Download(e) => (
+            "download",
+            e.trigger,
+            serde_json::to_string(e).map_err(corrupt)?,
+            ("agency", s(&e.agency)),
         ),
     };
     let started = entry.started_at();
@@ -89,6 +95,12 @@ impl Store {
     pub async fn get_log(&self, log_id: &str) -> Result<Option<LogEntry>, StoreError> {
         let item = self.get(log_pk(log_id), "LOG".into()).await?;
         item.as_ref().map(entry_from_item).transpose()
+    }
+
+    /// Writes (or rewrites) a download's entry.
+    pub async fn put_download_log(&self, entry: &DownloadEntry) -> Result<(), StoreError> {
+        self.put(log_item(&LogEntry::Download(Box::new(entry.clone())))?)
+            .await
     }
 
     /// Writes a CSV import's entry, if no other invocation wrote it since
@@ -189,6 +201,9 @@ fn entry_from_item(item: &Item) -> Result<LogEntry, StoreError> {
     match item.get("kind") {
         Some(AttributeValue::S(kind)) if kind == "csv_import" => serde_json::from_str(&body)
             .map(LogEntry::CsvImport)
+            .map_err(corrupt),
+        Some(AttributeValue::S(kind)) if kind == "download" => serde_json::from_str(&body)
+            .map(LogEntry::Download)
             .map_err(corrupt),
         _ => serde_json::from_str(&body)
             .map(LogEntry::Sync)

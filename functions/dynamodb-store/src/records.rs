@@ -114,8 +114,14 @@ impl Store {
             }
         }
         let now = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let counts = stream::iter(unique.chunks(BATCH_GET_MAX))
+        // The chunks' futures are made first, not in a `map` closure over
+        // the stream: a closure there keeps the whole future from being
+        // provably `Send` (rust-lang/rust#64552), which axum handlers need.
+        let chunks: Vec<_> = unique
+            .chunks(BATCH_GET_MAX)
             .map(|chunk| self.upsert_chunk(chunk, source, written_by, &now))
+            .collect();
+        let counts = stream::iter(chunks)
             .buffer_unordered(self.retry.concurrency)
             .try_fold(UpsertCounts::default(), |total, part| async move {
                 Ok(UpsertCounts {

@@ -1,0 +1,401 @@
+//! Download (學員通過認證名單下載): an agency's passed records of a window
+//! of at most `DOWNLOAD_MAX_DAYS` days, fetched from the portal now (it
+//! closes the automatic import's one-day lag), written as locked download
+//! records, logged, and returned as JSON or as a CSV for Excel.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use learning_core::import_log::{
+    DownloadEntry, ErrorSummary, MAX_LISTED_FAILURES, RecordFailure, RunStatus, SyncCounts, Trigger,
+};
+use learning_core::national_id::mask_raw_id;
+use learning_core::record::Field;
+use learning_core::roc_date::{format_roc, parse_date};
+use learning_core::spreadsheet::{neutralise, outside_cp950};
+use learning_core::{AgencyCode, Source, TrainingRecord};
+use serde::{Deserialize, Serialize};
+
+use crate::{ApiError, AppState, Caller};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DownloadRequest {
+    /// First and last day of the window (ISO or ROC), inclusive.
+    from: String,
+    to: String,
+    /// Administrators only: the agency to download for.
+    agency: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Format {
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+    /// For CSV: `utf8` (default, with BOM) or `big5`.
+    encoding: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Downloaded {
+    pub entry: DownloadEntry,
+    pub records: Vec<TrainingRecord>,
+}
+
+fn day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
+    parse_date(value).map_err(|e| {
+        ApiError::bad_request("invalid_date", format!("{name} 日期「{value}」不正確：{e}"))
+    })
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    format: Result<Query<Format>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Query(format) = format
+        .map_err(|e| ApiError::bad_request("invalid_query", format!("查詢參數不正確：{e}")))?;
+    let csv = match format.format.as_deref() {
+        None | Some("json") => None,
+        Some("csv") => Some(match format.encoding.as_deref() {
+            None | Some("utf8") => CsvEncoding::Utf8,
+            Some("big5") => CsvEncoding::Big5,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid_encoding",
+                    "encoding 須為 utf8 或 big5",
+                ));
+            }
+        }),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_format",
+                "format 須為 json 或 csv",
+            ));
+        }
+    };
+    let request: DownloadRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("內容不正確：{e}")))?;
+    let agency = match &request.agency {
+        None => caller.agency.clone(),
+        Some(code) => {
+            let agency = AgencyCode::parse(code)
+                .map_err(|e| ApiError::bad_request("invalid_agency_code", e.to_string()))?;
+            caller.require(&agency)?;
+            agency
+        }
+    };
+    let (from, to) = (day("from", &request.from)?, day("to", &request.to)?);
+    let settings = &state.settings;
+    let today = settings.today(state.now());
+    if from > to {
+        return Err(ApiError::bad_request("invalid_range", "起日不可晚於迄日"));
+    }
+    let days = (to - from).num_days() + 1;
+    if days > i64::from(settings.download_max_days) {
+        return Err(ApiError::bad_request(
+            "window_too_long",
+            format!(
+                "下載區間最多 {} 天，您選了 {days} 天；較長的期間請分次下載，或待每日自動入檔",
+                settings.download_max_days
+            ),
+        )
+        .with_details(
+            serde_json::json!({ "days": days, "max_days": settings.download_max_days }),
+        ));
+    }
+    if from < settings.start_date {
+        return Err(ApiError::bad_request(
+            "before_start_date",
+            format!(
+                "下載只提供 {} 以後的資料；更早的紀錄請以 CSV 入檔",
+                format_roc(settings.start_date).unwrap_or_default()
+            ),
+        ));
+    }
+    if to > today {
+        return Err(ApiError::bad_request("future_date", "迄日不可晚於今天"));
+    }
+
+    let now = state.now();
+    let mut entry = DownloadEntry {
+        log_id: format!(
+            "download-{agency}-{}-{:04x}",
+            now.format("%Y%m%dT%H%M%S%3f"),
+            fastrand::u16(..)
+        ),
+        trigger: Trigger::Download,
+        requested_by: caller.user.clone(),
+        agency: agency.to_string(),
+        from,
+        to,
+        started_at: now,
+        finished_at: None,
+        status: RunStatus::Running,
+        counts: SyncCounts::default(),
+        error: None,
+        failures: Vec::new(),
+    };
+    state.store.put_download_log(&entry).await?;
+    let raw = match state.portal.changes_between(from, to, Some(&agency)).await {
+        Ok(raw) => raw,
+        Err(e) => {
+            entry.status = RunStatus::Failed;
+            entry.error = Some(ErrorSummary::new(e.code(), e.to_string()));
+            entry.finished_at = Some(state.now());
+            state.store.put_download_log(&entry).await?;
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "portal_unavailable",
+                format!("終身學習入口網暫時無法回應，請稍後再試（{}）", e.code()),
+            )
+            .with_details(serde_json::json!({ "log_id": entry.log_id })));
+        }
+    };
+    entry.counts.fetched = raw.len() as u64;
+    let mut records = Vec::with_capacity(raw.len());
+    for (position, raw) in raw.iter().enumerate() {
+        match raw.validate() {
+            Ok(record) if record.status.is_passed() && record.org_code == agency => {
+                records.push(record)
+            }
+            Ok(_) => entry.counts.skipped += 1,
+            Err(problems) => {
+                entry.counts.failed += 1;
+                if entry.failures.len() < MAX_LISTED_FAILURES {
+                    entry.failures.push(RecordFailure::new(
+                        position as u64 + 1,
+                        mask_raw_id(raw.field(Field::IdNo)),
+                        &problems[0],
+                    ));
+                }
+            }
+        }
+    }
+    let written = state
+        .store
+        .upsert_portal_records(&records, Source::Download, &entry.log_id, state.now())
+        .await?;
+    entry.counts.inserted = written.inserted;
+    entry.counts.updated = written.updated;
+    entry.counts.unchanged = written.unchanged;
+    // Keys repeated in the feed were written once.
+    entry.counts.skipped +=
+        records.len() as u64 - (written.inserted + written.updated + written.unchanged);
+    entry.status = if entry.counts.failed > 0 {
+        RunStatus::Partial
+    } else {
+        RunStatus::Succeeded
+    };
+    entry.finished_at = Some(state.now());
+    state.store.put_download_log(&entry).await?;
+    match csv {
+        None => Ok((StatusCode::OK, Json(Downloaded { entry, records })).into_response()),
+        Some(encoding) => csv_response(&entry, &records, encoding),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CsvEncoding {
+    Utf8,
+    Big5,
+}
+
+fn roc(date: Option<NaiveDate>) -> String {
+    date.and_then(|d| format_roc(d).ok()).unwrap_or_default()
+}
+
+/// The records as the portal's own export looks: the DOMAIN.md headers,
+/// ROC dates, CRLF, every text cell safe from formula injection.
+fn csv_response(
+    entry: &DownloadEntry,
+    records: &[TrainingRecord],
+    encoding: CsvEncoding,
+) -> Result<Response, ApiError> {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let failed = |e: csv::Error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "csv_failed",
+            format!("無法產生 CSV：{e}"),
+        )
+    };
+    writer
+        .write_record(Field::ALL.map(Field::header))
+        .map_err(failed)?;
+    for r in records {
+        let cells = [
+            r.id_no.as_str().to_string(),
+            r.name.clone(),
+            roc(r.birth_date),
+            r.org_code.to_string(),
+            r.org_name.clone(),
+            r.course_code.clone(),
+            r.course_name.clone(),
+            r.category_code.clone(),
+            r.provider.clone(),
+            r.term.to_string(),
+            roc(Some(r.start_date)),
+            roc(Some(r.end_date)),
+            r.mode.number().to_string(),
+            r.digital_hours.to_string(),
+            r.physical_hours.to_string(),
+            r.total_hours.to_string(),
+            "通過".to_string(),
+            roc(r.passed_date),
+            roc(Some(r.changed_date)),
+        ];
+        writer
+            .write_record(cells.iter().map(|c| neutralise(c).into_owned()))
+            .map_err(failed)?;
+    }
+    let text = writer
+        .into_inner()
+        .map_err(|e| failed(e.into_error().into()))?;
+    let text = String::from_utf8(text).unwrap_or_default();
+    let (bytes, charset) = match encoding {
+        CsvEncoding::Utf8 => {
+            let mut bytes = b"\xEF\xBB\xBF".to_vec();
+            bytes.extend_from_slice(text.as_bytes());
+            (bytes, "utf-8")
+        }
+        CsvEncoding::Big5 => {
+            let (bytes, _, unmappable) = encoding_rs::BIG5.encode(&text);
+            if unmappable || outside_cp950(&bytes) {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "not_big5",
+                    "有姓名或文字無法以 Big5 表示（如罕用字），請改下載 UTF-8 版本",
+                ));
+            }
+            (bytes.into_owned(), "big5")
+        }
+    };
+    let mut response = (StatusCode::OK, bytes).into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&format!("text/csv; charset={charset}")) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    if let Ok(value) =
+        HeaderValue::from_str(&format!("attachment; filename=\"{}.csv\"", entry.log_id))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&entry.log_id) {
+        headers.insert("x-import-log-id", value);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use learning_core::RawRecord;
+
+    #[test]
+    fn csv_cells_are_never_formulas() {
+        let raw = RawRecord {
+            id_no: "A123456789".into(),
+            name: "林怡君".into(),
+            org_code: "376550000A".into(),
+            org_name: "=HYPERLINK(\"http://x\")".into(),
+            course_code: "EC1".into(),
+            course_name: "@SUM(1,2)".into(),
+            provider: "+886".into(),
+            term: "1".into(),
+            start_date: "1050301".into(),
+            end_date: "1050302".into(),
+            mode: "1".into(),
+            digital_hours: "1".into(),
+            physical_hours: "0".into(),
+            total_hours: "1".into(),
+            status: "通過".into(),
+            passed_date: "1050303".into(),
+            changed_date: "1050303".into(),
+            ..RawRecord::default()
+        };
+        let record = raw.validate().unwrap();
+        let entry = DownloadEntry {
+            log_id: "download-x".into(),
+            trigger: Trigger::Download,
+            requested_by: "u".into(),
+            agency: "376550000A".into(),
+            from: record.start_date,
+            to: record.start_date,
+            started_at: chrono::Utc::now(),
+            finished_at: None,
+            status: RunStatus::Succeeded,
+            counts: SyncCounts::default(),
+            error: None,
+            failures: Vec::new(),
+        };
+        let response = csv_response(&entry, &[record], CsvEncoding::Utf8).unwrap();
+        let body = futures_body(response);
+        let text = String::from_utf8(body[3..].to_vec()).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{row}");
+        assert!(row.contains("'@SUM(1,2)"), "{row}");
+        assert!(row.contains(",'+886,"), "{row}");
+        assert!(row.contains(",1050301,"), "ROC dates: {row}");
+    }
+
+    #[test]
+    fn a_name_big5_cannot_hold_asks_for_utf8() {
+        let raw = RawRecord {
+            id_no: "A123456789".into(),
+            name: "林堃".into(),
+            org_code: "376550000A".into(),
+            org_name: "範例".into(),
+            course_code: "EC1".into(),
+            course_name: "課".into(),
+            term: "1".into(),
+            start_date: "1050301".into(),
+            end_date: "1050302".into(),
+            mode: "1".into(),
+            digital_hours: "1".into(),
+            physical_hours: "0".into(),
+            total_hours: "1".into(),
+            status: "通過".into(),
+            passed_date: "1050303".into(),
+            changed_date: "1050303".into(),
+            ..RawRecord::default()
+        };
+        let record = raw.validate().unwrap();
+        let entry = DownloadEntry {
+            log_id: "download-x".into(),
+            trigger: Trigger::Download,
+            requested_by: "u".into(),
+            agency: "376550000A".into(),
+            from: record.start_date,
+            to: record.start_date,
+            started_at: chrono::Utc::now(),
+            finished_at: None,
+            status: RunStatus::Succeeded,
+            counts: SyncCounts::default(),
+            error: None,
+            failures: Vec::new(),
+        };
+        let error = csv_response(&entry, &[record], CsvEncoding::Big5).unwrap_err();
+        assert_eq!(error.code, "not_big5");
+        assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    fn futures_body(response: Response) -> Vec<u8> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap()
+                .to_vec()
+        })
+    }
+}
