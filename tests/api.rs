@@ -40,8 +40,19 @@ struct Api {
     url: String,
     store: Store,
     http: reqwest::Client,
+    s3: aws_sdk_s3::Client,
     _portal: portal_sim::RunningPortal,
+    _s3: local_stack::Running,
+    s3_root: std::path::PathBuf,
 }
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.s3_root);
+    }
+}
+
+const BUCKET: &str = "webhr-uploads-test";
 
 async fn api() -> Api {
     let store = fresh_store().await;
@@ -53,9 +64,14 @@ async fn api() -> Api {
         now().date_naive(),
     )
     .await;
+    let s3_root = std::env::temp_dir().join(format!("webhr-api-s3-{}", fastrand::u64(..)));
+    let s3_server = local_stack::start_s3(&s3_root, 0, None).await.unwrap();
+    let s3 = local_stack::s3_client(&s3_server.url());
+    local_stack::create_bucket(&s3, BUCKET).await.unwrap();
     let mut state = AppState::new(
         store.clone(),
         system_tests::portal_client(&portal),
+        (s3.clone(), BUCKET.to_string()),
         Settings::default(),
         Authentication::Local(tokens()),
     );
@@ -67,7 +83,10 @@ async fn api() -> Api {
         url,
         store,
         http: reqwest::Client::new(),
+        s3,
         _portal: portal,
+        _s3: s3_server,
+        s3_root,
     }
 }
 
@@ -819,4 +838,104 @@ async fn a_download_comes_as_csv_for_excel_in_utf8_or_big5() {
     let (decoded, _, bad) = encoding_rs::BIG5.decode(&bytes);
     assert!(!bad);
     assert_eq!(decoded.trim_end(), text.trim_end());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_upload_through_a_presigned_url_under_their_agency() {
+    let api = api().await;
+    let staff = token(A, "staff");
+    let (status, ticket) = answer(
+        api.send(reqwest::Method::POST, "/v1/uploads", &staff)
+            .json(&json!({"file_name": "名單 104.csv"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{ticket}");
+    assert_eq!(ticket["key"], format!("uploads/{A}/名單 104.csv"));
+    assert_eq!(ticket["method"], "PUT");
+    // No AWS credentials: the URL is the permission.
+    let put = api
+        .http
+        .put(ticket["url"].as_str().unwrap())
+        .body("身分證字號,姓名\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    let stored = api
+        .s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(format!("uploads/{A}/名單 104.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.content_length(),
+        Some("身分證字號,姓名\r\n".len() as i64)
+    );
+
+    for (body, code) in [
+        (
+            json!({"file_name": "../../reports/x.csv"}),
+            "invalid_file_name",
+        ),
+        (json!({"file_name": "x.xlsx"}), "invalid_file_name"),
+        (json!({"file_name": "x.csv", "agency": B}), "other_agency"),
+        (
+            json!({"file_name": "x.csv", "bucket": "other"}),
+            "invalid_json",
+        ),
+    ] {
+        let (status, answer) = answer(
+            api.send(reqwest::Method::POST, "/v1/uploads", &staff)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert!(status.is_client_error());
+        assert_eq!(answer["code"], code, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_import_with_refused_rows_links_its_report() {
+    let api = api().await;
+    let log_id = csv_entry(&api.store, now() - Duration::hours(1), A).await;
+    let mut entry = api.store.get_csv_log(&log_id).await.unwrap().unwrap();
+    let key = format!("reports/{A}/{log_id}/rejected.csv");
+    api.s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .body("列號,欄位\r\n".as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    entry.file.bucket = BUCKET.into();
+    entry.report_key = Some(key);
+    entry.status = RunStatus::Partial;
+    entry.seq += 1;
+    api.store.put_csv_log(&entry).await.unwrap();
+    let (status, detail) = answer(
+        api.get(&format!("/v1/import-logs/{log_id}"), &token(A, "staff"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["kind"], "csv_import");
+    let report = api
+        .http
+        .get(detail["report_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.status(), StatusCode::OK);
+    assert_eq!(report.text().await.unwrap(), "列號,欄位\r\n");
 }

@@ -4,7 +4,8 @@
 //!
 //! Built so far: authentication and agency scope ([`auth`]), the error
 //! shape ([`error`]), downloads, the import log, and a person's training
-//! records under the lock. Still to come: uploads, admin re-runs, the
+//! records under the lock, presigned uploads and report links. Still to
+//! come: admin re-runs, the
 //! OpenAPI document and the Lambda binary.
 
 pub mod auth;
@@ -12,6 +13,7 @@ mod downloads;
 pub mod error;
 mod logs;
 mod records;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -44,6 +46,9 @@ pub enum Authentication {
 pub struct AppState {
     pub store: Store,
     pub portal: PortalClient,
+    pub s3: aws_sdk_s3::Client,
+    /// The upload bucket (uploads and import reports).
+    pub bucket: String,
     pub settings: Settings,
     pub auth: Arc<Authentication>,
     /// Seconds since the epoch (a clock tests can set).
@@ -51,15 +56,19 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The third argument is the S3 client and the upload bucket's name.
     pub fn new(
         store: Store,
         portal: PortalClient,
+        (s3, bucket): (aws_sdk_s3::Client, String),
         settings: Settings,
         auth: Authentication,
     ) -> Self {
         AppState {
             store,
             portal,
+            s3,
+            bucket,
             settings,
             auth: Arc::new(auth),
             clock: Arc::new(chrono::Utc::now),
@@ -75,6 +84,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/downloads", post(downloads::download))
+        .route("/v1/uploads", post(uploads::create))
         .route("/v1/import-logs", get(logs::list))
         .route("/v1/import-logs/{log_id}", get(logs::detail))
         .route(

@@ -149,11 +149,21 @@ pub async fn list(
     }))
 }
 
+/// An entry, and for a CSV import with refused rows a link to its report.
+#[derive(Debug, Serialize)]
+pub struct Detail {
+    #[serde(flatten)]
+    pub entry: LogEntry,
+    /// Presigned GET of the rejection report, valid 15 minutes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_url: Option<String>,
+}
+
 pub async fn detail(
     State(state): State<AppState>,
     caller: Caller,
     Path(log_id): Path<String>,
-) -> Result<Json<LogEntry>, ApiError> {
+) -> Result<Json<Detail>, ApiError> {
     let entry = state
         .store
         .get_log(&log_id)
@@ -161,5 +171,29 @@ pub async fn detail(
         .ok_or_else(ApiError::not_found)?;
     let entry = visible(entry, &caller)
         .ok_or_else(|| ApiError::forbidden("other_agency", "只能查看本機關的匯入紀錄"))?;
-    Ok(Json(entry))
+    let report_url = match &entry {
+        LogEntry::CsvImport(csv) => match &csv.report_key {
+            Some(key) => Some(
+                state
+                    .s3
+                    .get_object()
+                    .bucket(&csv.file.bucket)
+                    .key(key)
+                    .presigned(crate::uploads::presigning()?)
+                    .await
+                    .map_err(|e| {
+                        ApiError::new(
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            "s3_unavailable",
+                            format!("暫時無法產生下載網址：{e}"),
+                        )
+                    })?
+                    .uri()
+                    .to_string(),
+            ),
+            None => None,
+        },
+        _ => None,
+    };
+    Ok(Json(Detail { entry, report_url }))
 }

@@ -1,0 +1,130 @@
+//! Uploads without AWS credentials: the API hands out a presigned S3 PUT
+//! URL under the caller's agency prefix (`uploads/<agency>/<file>.csv`);
+//! the upload's ObjectCreated event starts the CSV import.
+
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use learning_core::AgencyCode;
+use serde::{Deserialize, Serialize};
+
+use crate::{ApiError, AppState, Caller};
+
+/// How long a presigned URL works.
+pub const URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadRequest {
+    /// The file's name as staff see it, e.g. `名單 104.csv`.
+    file_name: String,
+    /// Administrators only: upload for this agency.
+    agency: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UploadTicket {
+    pub method: &'static str,
+    pub url: String,
+    pub bucket: String,
+    pub key: String,
+    pub expires_in_secs: u64,
+}
+
+/// A file name that stays one key under the agency prefix: a `.csv`
+/// name, no folders, no dot-dot, no control characters, at most 200
+/// characters.
+fn file_name(name: &str) -> Result<&str, ApiError> {
+    let name = name.trim();
+    let bad = |message: &str| ApiError::bad_request("invalid_file_name", message.to_string());
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(bad("檔名須為 1 到 200 個字"));
+    }
+    if name.contains(['/', '\\']) || name.contains("..") || name.chars().any(char::is_control) {
+        return Err(bad("檔名不可含有 /、\\、.. 或控制字元"));
+    }
+    if !name.to_lowercase().ends_with(".csv") {
+        return Err(bad("只接受 .csv 檔；Excel 活頁簿請另存為 CSV"));
+    }
+    Ok(name)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<UploadTicket>, ApiError> {
+    let request: UploadRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("內容不正確：{e}")))?;
+    let agency = match &request.agency {
+        None => caller.agency.clone(),
+        Some(code) => {
+            let agency = AgencyCode::parse(code)
+                .map_err(|e| ApiError::bad_request("invalid_agency_code", e.to_string()))?;
+            caller.require(&agency)?;
+            agency
+        }
+    };
+    let key = format!("uploads/{agency}/{}", file_name(&request.file_name)?);
+    let presigned = state
+        .s3
+        .put_object()
+        .bucket(&state.bucket)
+        .key(&key)
+        .presigned(presigning()?)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "s3_unavailable",
+                format!("暫時無法產生上傳網址：{e}"),
+            )
+        })?;
+    Ok(Json(UploadTicket {
+        method: "PUT",
+        url: presigned.uri().to_string(),
+        bucket: state.bucket.clone(),
+        key,
+        expires_in_secs: URL_LIFETIME.as_secs(),
+    }))
+}
+
+pub(crate) fn presigning() -> Result<PresigningConfig, ApiError> {
+    PresigningConfig::expires_in(URL_LIFETIME).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "presign_failed",
+            e.to_string(),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name;
+
+    #[test]
+    fn only_plain_csv_names_pass() {
+        assert_eq!(file_name(" 名單 104.csv ").unwrap(), "名單 104.csv");
+        assert!(file_name("A.CSV").is_ok());
+        for bad in [
+            "",
+            "../x.csv",
+            "a/b.csv",
+            "a\\b.csv",
+            "x.xlsx",
+            "x\u{0}.csv",
+            "..csv",
+        ] {
+            assert_eq!(
+                file_name(bad).unwrap_err().code,
+                "invalid_file_name",
+                "{bad:?}"
+            );
+        }
+        assert!(file_name(&format!("{}.csv", "名".repeat(200))).is_err());
+    }
+}
