@@ -939,3 +939,74 @@ async fn a_csv_import_with_refused_rows_links_its_report() {
     assert_eq!(report.status(), StatusCode::OK);
     assert_eq!(report.text().await.unwrap(), "列號,欄位\r\n");
 }
+
+/// Through `lambda_http` as in Lambda: API Gateway (HTTP API, payload 2.0)
+/// events, the claims its JWT authorizer verified in the request context.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_api_gateway_the_authorizers_claims_decide() {
+    use tower::ServiceExt;
+
+    let api = api().await;
+    sync_entry(
+        &api.store,
+        now() - Duration::days(1),
+        "2026-03-13",
+        &[(A, 5), (B, 7)],
+    )
+    .await;
+    let portal =
+        system_tests::simulator(portal_sim::DataConfig::default(), now().date_naive()).await;
+    let mut state = AppState::new(
+        api.store.clone(),
+        system_tests::portal_client(&portal),
+        (api.s3.clone(), BUCKET.to_string()),
+        Settings::default(),
+        Authentication::ApiGateway,
+    );
+    state.clock = Arc::new(now);
+    let router = api::router(state);
+    let event: Value = serde_json::from_str(include_str!("events/http-api-proxy.json")).unwrap();
+    let call = |event: Value| {
+        let router = router.clone();
+        async move {
+            let request =
+                lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event");
+            let request = request.map(|body| axum::body::Body::from(body.to_vec()));
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+
+    let (status, page) = call(event.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        page["entries"][0]["agencies"],
+        json!({ A: 5 }),
+        "the claims' agency scopes it"
+    );
+
+    // Without the authorizer's claims, a bearer header alone is nothing.
+    let mut bare = event.clone();
+    bare["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let (status, body) = call(bare).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("token_missing"))
+    );
+
+    // Another agency's claims reach another agency's counts only.
+    let mut other = event.clone();
+    other["requestContext"]["authorizer"]["jwt"]["claims"]["agency"] = json!(B);
+    let (_, page) = call(other).await;
+    assert_eq!(page["entries"][0]["agencies"], json!({ B: 7 }));
+}

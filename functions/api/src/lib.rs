@@ -3,10 +3,10 @@
 //! serves on 127.0.0.1.
 //!
 //! Built so far: authentication and agency scope ([`auth`]), the error
-//! shape ([`error`]), downloads, the import log, and a person's training
-//! records under the lock, presigned uploads and report links. Still to
-//! come: admin re-runs, the
-//! OpenAPI document and the Lambda binary.
+//! shape ([`error`]), downloads, the import log with report links, a
+//! person's training records under the lock, presigned uploads, and the
+//! Lambda binary (`src/main.rs`). Still to come: admin re-runs and the
+//! OpenAPI document.
 
 pub mod auth;
 mod downloads;
@@ -30,6 +30,29 @@ pub use error::ApiError;
 
 /// Request bodies larger than this are refused (413) before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What the function reads from its environment (besides the portal's
+/// `PORTAL_*`, read by `portal_client::PortalConfig::from_env`).
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub settings: Settings,
+    /// `TABLE_NAME`.
+    pub table: String,
+    /// `UPLOAD_BUCKET`: where uploads go and reports are.
+    pub bucket: String,
+}
+
+impl ApiConfig {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(
+        env: &learning_core::Env<F>,
+    ) -> Result<Self, learning_core::ConfigError> {
+        Ok(ApiConfig {
+            settings: Settings::from_env(env)?,
+            table: env.required("TABLE_NAME", "DynamoDB 資料表名稱")?,
+            bucket: env.required("UPLOAD_BUCKET", "上傳 CSV 的 S3 儲存貯體名稱")?,
+        })
+    }
+}
 
 /// How callers are identified.
 #[derive(Debug, Clone)]

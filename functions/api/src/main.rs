@@ -1,0 +1,24 @@
+//! Lambda entry point of the HTTP API: wiring only. API Gateway's JWT
+//! authorizer has verified every token before a request gets here.
+
+use api::{ApiConfig, AppState, Authentication};
+use dynamodb_store::Store;
+use lambda_http::Error;
+use learning_core::Env;
+use portal_client::PortalClient;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let env = Env::process();
+    let config = ApiConfig::from_env(&env)?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let state = AppState::new(
+        Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table),
+        PortalClient::new(portal_client::PortalConfig::from_env(&env)?)?,
+        (aws_sdk_s3::Client::new(&aws), config.bucket),
+        config.settings,
+        Authentication::ApiGateway,
+    );
+    lambda_http::run(api::router(state)).await
+}
