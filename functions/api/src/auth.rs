@@ -52,6 +52,18 @@ impl Caller {
         }
     }
 
+    /// The agency a request acts for: the caller's own, or the one it
+    /// names (refused unless the caller may access it).
+    pub fn acting_for(&self, named: Option<&str>) -> Result<AgencyCode, ApiError> {
+        let Some(code) = named else {
+            return Ok(self.agency.clone());
+        };
+        let agency = AgencyCode::parse(code)
+            .map_err(|e| ApiError::bad_request("invalid_agency_code", e.to_string()))?;
+        self.require(&agency)?;
+        Ok(agency)
+    }
+
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.role == Role::Admin {
             Ok(())

@@ -16,7 +16,7 @@ use learning_core::national_id::mask_raw_id;
 use learning_core::record::Field;
 use learning_core::roc_date::{format_roc, parse_date};
 use learning_core::spreadsheet::{neutralise, outside_cp950};
-use learning_core::{AgencyCode, Source, TrainingRecord};
+use learning_core::{Source, TrainingRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::{ApiError, AppState, Caller};
@@ -81,15 +81,7 @@ pub async fn download(
     };
     let request: DownloadRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_json", format!("內容不正確：{e}")))?;
-    let agency = match &request.agency {
-        None => caller.agency.clone(),
-        Some(code) => {
-            let agency = AgencyCode::parse(code)
-                .map_err(|e| ApiError::bad_request("invalid_agency_code", e.to_string()))?;
-            caller.require(&agency)?;
-            agency
-        }
-    };
+    let agency = caller.acting_for(request.agency.as_deref())?;
     let (from, to) = (day("from", &request.from)?, day("to", &request.to)?);
     let settings = &state.settings;
     let today = settings.today(state.now());

@@ -8,7 +8,6 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use learning_core::AgencyCode;
 use serde::{Deserialize, Serialize};
 
 use crate::{ApiError, AppState, Caller};
@@ -59,15 +58,7 @@ pub async fn create(
 ) -> Result<Json<UploadTicket>, ApiError> {
     let request: UploadRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_json", format!("內容不正確：{e}")))?;
-    let agency = match &request.agency {
-        None => caller.agency.clone(),
-        Some(code) => {
-            let agency = AgencyCode::parse(code)
-                .map_err(|e| ApiError::bad_request("invalid_agency_code", e.to_string()))?;
-            caller.require(&agency)?;
-            agency
-        }
-    };
+    let agency = caller.acting_for(request.agency.as_deref())?;
     let key = format!("uploads/{agency}/{}", file_name(&request.file_name)?);
     let presigned = state
         .s3
