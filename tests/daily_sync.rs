@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use daily_sync::{Outcome, SyncConfig, SyncError};
+use daily_sync::{Outcome, Rerun, RunRequest, SyncConfig, SyncError};
 use learning_core::import_log::RunStatus;
 use portal_sim::{DataConfig, Faults};
 use system_tests::*;
@@ -114,6 +114,129 @@ async fn re_running_a_day_changes_nothing() {
     assert!(
         records_after == records_before,
         "not even bookkeeping changed"
+    );
+}
+
+fn rerun(from: &str, to: &str) -> RunRequest {
+    RunRequest {
+        rerun: Some(Rerun {
+            from: day(from),
+            to: day(to),
+            requested_by: "admin-7".into(),
+        }),
+        ..request("rerun")
+    }
+}
+
+#[tokio::test]
+async fn an_administrator_re_run_restores_lost_records_and_is_logged_with_who_asked() {
+    let store = fresh_store().await;
+    let today = day("2016-01-09");
+    let portal = simulator(data(30), eve(today)).await;
+    let sync = sync_on(&portal, &store, &settings(), today);
+    sync.run(&request("nightly"), |_, _| {}).await.unwrap();
+    let complete = stored(&store).await;
+    assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-08")));
+
+    // Lose every record of the 5th (say, a bad manual clean-up).
+    let lost: Vec<_> = record_items(&store)
+        .await
+        .into_iter()
+        .filter(|item| {
+            item.get("changed_date")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|d| d == "2016-01-05")
+        })
+        .collect();
+    assert!(!lost.is_empty());
+    for item in &lost {
+        store
+            .client()
+            .delete_item()
+            .table_name(store.table())
+            .key("pk", item["pk"].clone())
+            .key("sk", item["sk"].clone())
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(stored(&store).await.len(), complete.len() - lost.len());
+
+    let summary = sync
+        .run(&rerun("2016-01-04", "2016-01-06"), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, Outcome::Completed);
+    let worked: Vec<NaiveDate> = summary.days.iter().map(|d| d.date).collect();
+    assert_eq!(worked, days("2016-01-04", "2016-01-06").collect::<Vec<_>>());
+    assert_same_records(&stored(&store).await, &complete);
+    let fifth = &summary.days[1];
+    assert_eq!(fifth.counts.inserted, lost.len() as u64);
+    let entry = store.get_sync_log(&fifth.log_id).await.unwrap().unwrap();
+    assert_eq!(entry.trigger, learning_core::import_log::Trigger::Manual);
+    assert_eq!(entry.requested_by.as_deref(), Some("admin-7"));
+    assert_eq!(
+        store.watermark().await.unwrap(),
+        Some(day("2016-01-08")),
+        "days before the watermark leave it where it was"
+    );
+}
+
+#[tokio::test]
+async fn a_re_run_past_the_watermark_moves_it_and_the_night_carries_on() {
+    let store = fresh_store().await;
+    let portal = simulator(data(20), day("2016-01-09")).await;
+    sync_on(&portal, &store, &settings(), day("2016-01-05"))
+        .run(&request("nightly"), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-04")));
+
+    let sync = sync_on(&portal, &store, &settings(), day("2016-01-10"));
+    // A gap (the 5th) keeps the watermark: only a day right after it moves it.
+    sync.run(&rerun("2016-01-06", "2016-01-07"), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-04")));
+    sync.run(&rerun("2016-01-05", "2016-01-07"), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-07")));
+
+    let night = sync.run(&request("night"), |_, _| {}).await.unwrap();
+    let worked: Vec<NaiveDate> = night.days.iter().map(|d| d.date).collect();
+    assert_eq!(worked, days("2016-01-08", "2016-01-09").collect::<Vec<_>>());
+    let truth = truth(
+        &portal.portal,
+        days("2016-01-01", "2016-01-09"),
+        day("2016-01-09"),
+    );
+    assert_same_records(&stored(&store).await, &truth);
+}
+
+#[tokio::test]
+async fn a_re_run_the_rules_refuse_writes_nothing() {
+    let store = fresh_store().await;
+    let portal = simulator(data(5), day("2016-03-01")).await;
+    let sync = sync_on(&portal, &store, &settings(), day("2016-03-02"));
+    for (from, to, code) in [
+        ("2016-01-05", "2016-01-04", "invalid_range"),
+        ("2015-12-31", "2016-01-04", "before_start_date"),
+        ("2016-02-28", "2016-03-02", "future_date"),
+        ("2016-01-01", "2016-02-01", "range_too_long"),
+    ] {
+        let err = sync.run(&rerun(from, to), |_, _| {}).await.unwrap_err();
+        assert!(
+            matches!(&err, SyncError::InvalidRerun(p) if p.code == code),
+            "{from}..{to}: {err}"
+        );
+    }
+    assert!(record_items(&store).await.is_empty());
+    assert!(
+        sync.run(&rerun("2016-01-01", "2016-01-31"), |_, _| {})
+            .await
+            .is_ok(),
+        "31 days is the most, and allowed"
     );
 }
 
@@ -409,4 +532,18 @@ fn scheduled_events_and_manual_invocations_are_told_apart() {
     );
     assert_eq!(parse("{}"), Trigger::Manual);
     assert_eq!(parse(r#"{"source":"operator"}"#), Trigger::Manual);
+
+    let event: SyncEvent = serde_json::from_str(
+        r#"{"rerun":{"from":"2016-01-04","to":"2016-01-06","requested_by":"admin-7"}}"#,
+    )
+    .unwrap();
+    assert_eq!(event.trigger(), Trigger::Manual);
+    assert_eq!(event.rerun.map(|r| r.to), Some(day("2016-01-06")));
+    assert!(
+        serde_json::from_str::<SyncEvent>(
+            r#"{"rerun":{"from":"2016-01-04","to":"2016-01-06","requested_by":"a","all":true}}"#
+        )
+        .is_err(),
+        "a re-run with fields it does not know is refused"
+    );
 }

@@ -135,6 +135,7 @@ async fn bench(per_day: u32) {
         run_id: "bench".into(),
         trigger: Trigger::Manual,
         deadline: tokio::time::Instant::now() + Duration::from_secs(3600),
+        rerun: None,
     };
     let started = Instant::now();
     let entry = sync.sync_day(&request, the_day).await.expect("sync");

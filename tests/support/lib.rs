@@ -118,6 +118,7 @@ pub fn request(run_id: &str) -> RunRequest {
         run_id: run_id.to_string(),
         trigger: Trigger::Manual,
         deadline: tokio::time::Instant::now() + Duration::from_secs(900),
+        rerun: None,
     }
 }
 

@@ -171,6 +171,10 @@ pub struct SyncLogEntry {
     /// Why the day failed, for staff and operators.
     pub error: Option<ErrorSummary>,
     pub failures: Vec<RecordFailure>,
+    /// The administrator who asked for this re-run; `None` for the
+    /// nightly schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
 }
 
 impl SyncLogEntry {
@@ -187,6 +191,7 @@ impl SyncLogEntry {
             agencies: BTreeMap::new(),
             error: None,
             failures: Vec::new(),
+            requested_by: None,
         }
     }
 }

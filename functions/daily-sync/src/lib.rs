@@ -43,13 +43,79 @@ impl Portal for PortalClient {
 
 /// What invokes the function: an EventBridge rule's scheduled event, an
 /// EventBridge Scheduler payload (`template.yaml` sends the same two fields),
-/// or an operator's `{}`. Only the source matters; anything else is ignored.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// an operator's `{}`, or an administrator's re-run from the API
+/// (`{"rerun": {...}}`). Only the source and the re-run matter; anything
+/// else is ignored.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct SyncEvent {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
-    #[serde(default, rename = "detail-type")]
+    #[serde(
+        default,
+        rename = "detail-type",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub detail_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<Rerun>,
+}
+
+/// An administrator's request to work some days again, whatever the
+/// watermark says (`POST /v1/syncs`). Each day is fetched and written again
+/// (a no-op for what is already right) and logged with who asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rerun {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// The administrator (the token's subject).
+    pub requested_by: String,
+}
+
+impl Rerun {
+    /// The longest re-run, in days: a month fits one invocation.
+    pub const MAX_DAYS: u64 = 31;
+
+    /// The days to work, or why they cannot be: in order, none before the
+    /// start date, none from today on (today is not over), at most
+    /// [`Rerun::MAX_DAYS`].
+    pub fn days(&self, settings: &Settings, now: DateTime<Utc>) -> Result<Vec<NaiveDate>, Problem> {
+        let today = settings.today(now);
+        if self.to < self.from {
+            return Err(Problem::new(
+                "invalid_range",
+                format!("結束日 {} 早於開始日 {}", self.to, self.from),
+            ));
+        }
+        if self.from < settings.start_date {
+            return Err(Problem::new(
+                "before_start_date",
+                format!("開始日不可早於系統啟用日 {}", settings.start_date),
+            ));
+        }
+        if self.to >= today {
+            return Err(Problem::new(
+                "future_date",
+                format!("只能重新執行已結束的日子（{today} 以前）"),
+            ));
+        }
+        let days: Vec<NaiveDate> = self
+            .from
+            .iter_days()
+            .take_while(|d| *d <= self.to)
+            .collect();
+        if days.len() as u64 > Self::MAX_DAYS {
+            return Err(Problem::new(
+                "range_too_long",
+                format!(
+                    "一次最多重新執行 {} 天，這次是 {} 天；請分次執行",
+                    Self::MAX_DAYS,
+                    days.len()
+                ),
+            ));
+        }
+        Ok(days)
+    }
 }
 
 impl SyncEvent {
@@ -89,6 +155,8 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error("{date} 的資料同步失敗：{reason}")]
     DayFailed { date: NaiveDate, reason: String },
+    #[error("無法重新執行：{0}")]
+    InvalidRerun(Problem),
 }
 
 /// Lambda's error report: a stable type, a message without personal data.
@@ -97,6 +165,7 @@ impl From<SyncError> for lambda_runtime::Diagnostic {
         let error_type = match &error {
             SyncError::Store(e) => e.code(),
             SyncError::DayFailed { .. } => "day_failed",
+            SyncError::InvalidRerun(problem) => problem.code,
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.to_string(),
@@ -147,6 +216,8 @@ pub struct RunRequest {
     pub trigger: Trigger,
     /// When the invocation must have returned.
     pub deadline: Instant,
+    /// Days an administrator asked for; `None` for the days due.
+    pub rerun: Option<Rerun>,
 }
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -180,7 +251,8 @@ impl<P: Portal> DailySync<P> {
         &self.store
     }
 
-    /// Works the days due, calling `on_day` after each (for progress bars).
+    /// Works the days due (or those of the request's re-run), calling
+    /// `on_day` after each (for progress bars).
     #[instrument(skip_all, fields(run_id = %request.run_id, trigger = request.trigger.as_str()))]
     pub async fn run(
         &self,
@@ -188,11 +260,14 @@ impl<P: Portal> DailySync<P> {
         mut on_day: impl FnMut(&SyncLogEntry, u64),
     ) -> Result<RunSummary, SyncError> {
         let now = (self.clock)();
-        let yesterday = self
-            .settings
-            .today(now)
-            .pred_opt()
-            .unwrap_or(NaiveDate::MIN);
+        let rerun_days = match &request.rerun {
+            Some(rerun) => Some(
+                rerun
+                    .days(&self.settings, now)
+                    .map_err(SyncError::InvalidRerun)?,
+            ),
+            None => None,
+        };
         let lease_until = now
             + chrono::Duration::from_std(
                 request.deadline.saturating_duration_since(Instant::now()),
@@ -220,7 +295,7 @@ impl<P: Portal> DailySync<P> {
             Err(e) => return Err(e.into()),
         }
         let result = self
-            .work_days(request, yesterday, &mut summary, &mut on_day)
+            .work_days(request, rerun_days, &mut summary, &mut on_day)
             .await;
         if let Err(e) = self.store.release_lease(&request.run_id).await {
             warn!(error = %e, "could not release the lease; it expires by itself");
@@ -228,26 +303,35 @@ impl<P: Portal> DailySync<P> {
         result.map(|()| summary)
     }
 
+    /// Works `days`, or the days due from the watermark through yesterday.
+    /// The watermark moves over each day that succeeds right after it.
     async fn work_days(
         &self,
         request: &RunRequest,
-        yesterday: NaiveDate,
+        days: Option<Vec<NaiveDate>>,
         summary: &mut RunSummary,
         on_day: &mut impl FnMut(&SyncLogEntry, u64),
     ) -> Result<(), SyncError> {
         let mut watermark = self.store.watermark().await?;
-        let first = watermark
-            .and_then(|w| w.succ_opt())
-            .unwrap_or(self.settings.start_date)
-            .max(self.settings.start_date);
-        let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= yesterday).collect();
+        let next_after = |watermark: Option<NaiveDate>| {
+            watermark
+                .and_then(|w| w.succ_opt())
+                .unwrap_or(self.settings.start_date)
+                .max(self.settings.start_date)
+        };
+        let days = days.unwrap_or_else(|| {
+            let yesterday = self.settings.today((self.clock)()).pred_opt();
+            next_after(watermark)
+                .iter_days()
+                .take_while(|d| Some(*d) <= yesterday)
+                .collect()
+        });
         if days.is_empty() {
             summary.outcome = Outcome::UpToDate;
             summary.watermark = watermark;
             return Ok(());
         }
-        info!(first = %first, last = %yesterday, days = days.len(), "syncing");
-        let mut contiguous = true;
+        info!(first = %days[0], last = %days[days.len() - 1], days = days.len(), "syncing");
         let mut slowest = Duration::ZERO;
         for (done, &day) in days.iter().enumerate() {
             let left = request.deadline.saturating_duration_since(Instant::now());
@@ -268,14 +352,13 @@ impl<P: Portal> DailySync<P> {
                 counts: entry.counts,
             });
             match entry.status {
-                RunStatus::Succeeded if contiguous => {
+                RunStatus::Succeeded if day == next_after(watermark) => {
                     self.store
                         .advance_watermark(watermark, day, (self.clock)())
                         .await?;
                     watermark = Some(day);
                 }
-                RunStatus::Succeeded | RunStatus::Running => {}
-                RunStatus::Partial => contiguous = false,
+                RunStatus::Succeeded | RunStatus::Running | RunStatus::Partial => {}
                 RunStatus::Failed => {
                     summary.outcome = Outcome::DayFailed;
                     summary.days_left = (days.len() - done) as u64;
@@ -299,6 +382,7 @@ impl<P: Portal> DailySync<P> {
         day: NaiveDate,
     ) -> Result<SyncLogEntry, SyncError> {
         let mut entry = SyncLogEntry::start(&request.run_id, request.trigger, day, (self.clock)());
+        entry.requested_by = request.rerun.as_ref().map(|r| r.requested_by.clone());
         self.store.put_sync_log(&entry).await?;
         entry.status = match self.fetch_and_write(day, &mut entry).await {
             Ok(()) if entry.counts.failed > 0 => RunStatus::Partial,

@@ -21,6 +21,7 @@ async fn handle(
         run_id: context.request_id,
         trigger: event.trigger(),
         deadline: tokio::time::Instant::now() + left,
+        rerun: event.rerun,
     };
     sync.run(&request, |_, _| {}).await
 }

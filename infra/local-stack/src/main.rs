@@ -188,6 +188,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ),
             trigger: Trigger::Manual,
             deadline: tokio::time::Instant::now() + LAMBDA_TIMEOUT,
+            rerun: None,
         };
         let summary = sync
             .run(&request, |entry, left| {
