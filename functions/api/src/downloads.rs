@@ -4,8 +4,7 @@
 //! records, logged, and returned as JSON or as a CSV for Excel.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -14,16 +13,17 @@ use learning_core::import_log::{
 };
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::Field;
-use learning_core::roc_date::{format_roc, parse_date};
+use learning_core::roc_date::format_roc;
 use learning_core::spreadsheet::{neutralise, outside_cp950};
 use learning_core::{Source, TrainingRecord};
 use serde::{Deserialize, Serialize};
 
+use crate::input::{JsonBody, Params, day};
 use crate::{ApiError, AppState, Caller};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DownloadRequest {
+pub struct DownloadRequest {
     /// First and last day of the window (ISO or ROC), inclusive.
     from: String,
     to: String,
@@ -46,20 +46,12 @@ pub struct Downloaded {
     pub records: Vec<TrainingRecord>,
 }
 
-fn day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
-    parse_date(value).map_err(|e| {
-        ApiError::bad_request("invalid_date", format!("{name} 日期「{value}」不正確：{e}"))
-    })
-}
-
 pub async fn download(
     State(state): State<AppState>,
     caller: Caller,
-    format: Result<Query<Format>, axum::extract::rejection::QueryRejection>,
-    body: Bytes,
+    Params(format): Params<Format>,
+    JsonBody(request): JsonBody<DownloadRequest>,
 ) -> Result<Response, ApiError> {
-    let Query(format) = format
-        .map_err(|e| ApiError::bad_request("invalid_query", format!("查詢參數不正確：{e}")))?;
     let csv = match format.format.as_deref() {
         None | Some("json") => None,
         Some("csv") => Some(match format.encoding.as_deref() {
@@ -79,8 +71,6 @@ pub async fn download(
             ));
         }
     };
-    let request: DownloadRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("內容不正確：{e}")))?;
     let agency = caller.acting_for(request.agency.as_deref())?;
     let (from, to) = (day("from", &request.from)?, day("to", &request.to)?);
     let settings = &state.settings;

@@ -1,18 +1,19 @@
-//! The HTTP API for personnel staff (issue 4, under way): an axum router
-//! that Lambda runs behind API Gateway (`lambda_http`) and the local stack
-//! serves on 127.0.0.1.
+//! The HTTP API for personnel staff: an axum router that Lambda runs
+//! behind API Gateway (`lambda_http`) and the local stack serves on
+//! 127.0.0.1.
 //!
-//! Built so far: authentication and agency scope ([`auth`]), the error
-//! shape ([`error`]), downloads, the import log with report links, a
-//! person's training records under the lock, presigned uploads, and the
-//! Lambda binary (`src/main.rs`). Still to come: admin re-runs and the
-//! OpenAPI document.
+//! Authentication and agency scope are in [`auth`], the one error shape in
+//! [`error`]; each route's module says what it does. The routes are listed
+//! in [`router`] and described in `openapi.json` (served at
+//! `/v1/openapi.json`; a test keeps the two equal).
 
 pub mod auth;
 mod downloads;
 pub mod error;
+mod input;
 mod logs;
 mod records;
+mod syncs;
 mod uploads;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use portal_client::PortalClient;
 
 pub use auth::{Caller, Claims, LocalTokens, Role};
 pub use error::ApiError;
+pub use syncs::SyncLauncher;
 
 /// Request bodies larger than this are refused (413) before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -40,6 +42,9 @@ pub struct ApiConfig {
     pub table: String,
     /// `UPLOAD_BUCKET`: where uploads go and reports are.
     pub bucket: String,
+    /// `SYNC_FUNCTION_NAME`: the sync function administrators' re-runs
+    /// invoke.
+    pub sync_function: String,
 }
 
 impl ApiConfig {
@@ -50,6 +55,7 @@ impl ApiConfig {
             settings: Settings::from_env(env)?,
             table: env.required("TABLE_NAME", "DynamoDB 資料表名稱")?,
             bucket: env.required("UPLOAD_BUCKET", "上傳 CSV 的 S3 儲存貯體名稱")?,
+            sync_function: env.required("SYNC_FUNCTION_NAME", "每日自動入檔函式名稱")?,
         })
     }
 }
@@ -72,32 +78,15 @@ pub struct AppState {
     pub s3: aws_sdk_s3::Client,
     /// The upload bucket (uploads and import reports).
     pub bucket: String,
+    /// Where administrators' re-runs go.
+    pub launcher: SyncLauncher,
     pub settings: Settings,
     pub auth: Arc<Authentication>,
-    /// Seconds since the epoch (a clock tests can set).
+    /// The time (tests set it).
     pub clock: Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>,
 }
 
 impl AppState {
-    /// The third argument is the S3 client and the upload bucket's name.
-    pub fn new(
-        store: Store,
-        portal: PortalClient,
-        (s3, bucket): (aws_sdk_s3::Client, String),
-        settings: Settings,
-        auth: Authentication,
-    ) -> Self {
-        AppState {
-            store,
-            portal,
-            s3,
-            bucket,
-            settings,
-            auth: Arc::new(auth),
-            clock: Arc::new(chrono::Utc::now),
-        }
-    }
-
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         (self.clock)()
     }
@@ -108,6 +97,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/downloads", post(downloads::download))
         .route("/v1/uploads", post(uploads::create))
+        .route("/v1/syncs", post(syncs::rerun))
         .route("/v1/import-logs", get(logs::list))
         .route("/v1/import-logs/{log_id}", get(logs::detail))
         .route(

@@ -3,13 +3,13 @@
 //! cursor paging.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use chrono::{Days, Months, NaiveDate, TimeZone};
 use learning_core::AgencyCode;
 use learning_core::import_log::{LogEntry, Trigger};
-use learning_core::roc_date::parse_date;
 use serde::{Deserialize, Serialize};
 
+use crate::input::{Params, day};
 use crate::{ApiError, AppState, Caller};
 
 const DEFAULT_LIMIT: usize = 50;
@@ -35,12 +35,6 @@ pub struct Page {
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
-}
-
-fn day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
-    parse_date(value).map_err(|e| {
-        ApiError::bad_request("invalid_date", format!("{name} 日期「{value}」不正確：{e}"))
-    })
 }
 
 fn cursor_of(entry: &LogEntry) -> String {
@@ -82,10 +76,8 @@ fn visible(entry: LogEntry, caller: &Caller) -> Option<LogEntry> {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    Params(query): Params<ListQuery>,
 ) -> Result<Json<Page>, ApiError> {
-    let Query(query) = query
-        .map_err(|e| ApiError::bad_request("invalid_query", format!("查詢參數不正確：{e}")))?;
     let zone = state.settings.zone;
     let today = state.settings.today(state.now());
     let to = query

@@ -1,7 +1,9 @@
 //! Lambda entry point of the HTTP API: wiring only. API Gateway's JWT
 //! authorizer has verified every token before a request gets here.
 
-use api::{ApiConfig, AppState, Authentication};
+use std::sync::Arc;
+
+use api::{ApiConfig, AppState, Authentication, SyncLauncher};
 use dynamodb_store::Store;
 use lambda_http::Error;
 use learning_core::Env;
@@ -13,12 +15,18 @@ async fn main() -> Result<(), Error> {
     let env = Env::process();
     let config = ApiConfig::from_env(&env)?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let state = AppState::new(
-        Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table),
-        PortalClient::new(portal_client::PortalConfig::from_env(&env)?)?,
-        (aws_sdk_s3::Client::new(&aws), config.bucket),
-        config.settings,
-        Authentication::ApiGateway,
-    );
+    let state = AppState {
+        store: Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table),
+        portal: PortalClient::new(portal_client::PortalConfig::from_env(&env)?)?,
+        s3: aws_sdk_s3::Client::new(&aws),
+        bucket: config.bucket,
+        launcher: SyncLauncher::Lambda {
+            client: aws_sdk_lambda::Client::new(&aws),
+            function: config.sync_function,
+        },
+        settings: config.settings,
+        auth: Arc::new(Authentication::ApiGateway),
+        clock: Arc::new(chrono::Utc::now),
+    };
     lambda_http::run(api::router(state)).await
 }

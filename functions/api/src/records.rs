@@ -5,17 +5,19 @@
 //! ETag, and edits and deletes need it in `If-Match`.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dynamodb_store::StoredRecord;
 use learning_core::record::Field;
-use learning_core::roc_date::parse_date;
-use learning_core::{NationalId, NaturalKey, RawRecord, Source, TrainingRecord};
+use learning_core::{NaturalKey, RawRecord, Source, TrainingRecord};
 use serde::Serialize;
 
+use crate::input::{JsonBody, Person, RecordKey};
 use crate::{ApiError, AppState, Caller};
+
+/// A JSON object, as a record's body arrives.
+type Object = serde_json::Map<String, serde_json::Value>;
 
 /// A record as the API shows it.
 #[derive(Debug, Serialize)]
@@ -60,29 +62,6 @@ fn with_etag(status: StatusCode, stored: StoredRecord) -> Response {
     response
 }
 
-fn person(id_no: &str) -> Result<NationalId, ApiError> {
-    NationalId::parse(id_no)
-        .map_err(|e| ApiError::bad_request("invalid_national_id", e.to_string()))
-}
-
-fn key(
-    id_no: &str,
-    course_code: &str,
-    term: &str,
-    start_date: &str,
-) -> Result<NaturalKey, ApiError> {
-    Ok(NaturalKey {
-        id_no: person(id_no)?,
-        course_code: course_code.to_string(),
-        term: term
-            .parse()
-            .map_err(|_| ApiError::bad_request("invalid_term", "期別須為正整數"))?,
-        start_date: parse_date(start_date).map_err(|e| {
-            ApiError::bad_request("invalid_date", format!("開課起始日期不正確：{e}"))
-        })?,
-    })
-}
-
 /// The expected version from `If-Match` (`"3"` or `3`); edits and deletes
 /// without one are refused (428), so no one overwrites blindly.
 fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
@@ -101,13 +80,8 @@ fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
         .ok_or_else(|| ApiError::bad_request("invalid_if_match", "If-Match 須為紀錄的 ETag"))
 }
 
-/// A record from a JSON body: only the record's fields, all checked.
-fn record_from_body(body: &Bytes) -> Result<TrainingRecord, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("內容不是正確的 JSON：{e}")))?;
-    let object = value
-        .as_object()
-        .ok_or_else(|| ApiError::bad_request("invalid_json", "內容須為 JSON 物件"))?;
+/// A record from a JSON object: only the record's fields, all checked.
+fn record_from(object: &Object) -> Result<TrainingRecord, ApiError> {
     let unknown: Vec<&String> = object
         .keys()
         .filter(|k| Field::ALL.iter().all(|f| f.id() != k.as_str()))
@@ -140,12 +114,26 @@ fn record_from_body(body: &Bytes) -> Result<TrainingRecord, ApiError> {
     })
 }
 
+/// The record `key` names, if the caller may see it.
+async fn read(
+    state: &AppState,
+    caller: &Caller,
+    key: &NaturalKey,
+) -> Result<StoredRecord, ApiError> {
+    let stored = state
+        .store
+        .get_record(key)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    caller.require(&stored.record.org_code)?;
+    Ok(stored)
+}
+
 pub async fn of_person(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id_no): Path<String>,
+    Person(id): Person,
 ) -> Result<Json<Vec<RecordView>>, ApiError> {
-    let id = person(&id_no)?;
     let records = state.store.records_of_person(&id).await?;
     Ok(Json(
         records
@@ -159,26 +147,21 @@ pub async fn of_person(
 pub async fn one(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id_no, course_code, term, start_date)): Path<(String, String, String, String)>,
+    RecordKey(key): RecordKey,
 ) -> Result<Response, ApiError> {
-    let key = key(&id_no, &course_code, &term, &start_date)?;
-    let stored = state
-        .store
-        .get_record(&key)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    caller.require(&stored.record.org_code)?;
-    Ok(with_etag(StatusCode::OK, stored))
+    Ok(with_etag(
+        StatusCode::OK,
+        read(&state, &caller, &key).await?,
+    ))
 }
 
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id_no): Path<String>,
-    body: Bytes,
+    Person(id): Person,
+    JsonBody(body): JsonBody<Object>,
 ) -> Result<Response, ApiError> {
-    let id = person(&id_no)?;
-    let record = record_from_body(&body)?;
+    let record = record_from(&body)?;
     if record.id_no != id {
         return Err(ApiError::bad_request(
             "id_mismatch",
@@ -196,25 +179,19 @@ pub async fn create(
 pub async fn edit(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id_no, course_code, term, start_date)): Path<(String, String, String, String)>,
+    RecordKey(key): RecordKey,
     headers: HeaderMap,
-    body: Bytes,
+    JsonBody(body): JsonBody<Object>,
 ) -> Result<Response, ApiError> {
-    let key = key(&id_no, &course_code, &term, &start_date)?;
     let expected = if_match(&headers)?;
-    let record = record_from_body(&body)?;
+    let record = record_from(&body)?;
     if record.key() != key {
         return Err(ApiError::bad_request(
             "key_changed",
             "身分證字號、課程代碼、期別與開課起始日期不可修改；請刪除後重新新增",
         ));
     }
-    let current = state
-        .store
-        .get_record(&key)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    caller.require(&current.record.org_code)?;
+    read(&state, &caller, &key).await?;
     caller.require(&record.org_code)?;
     let stored = state
         .store
@@ -226,17 +203,11 @@ pub async fn edit(
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id_no, course_code, term, start_date)): Path<(String, String, String, String)>,
+    RecordKey(key): RecordKey,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let key = key(&id_no, &course_code, &term, &start_date)?;
     let expected = if_match(&headers)?;
-    let current = state
-        .store
-        .get_record(&key)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    caller.require(&current.record.org_code)?;
+    read(&state, &caller, &key).await?;
     state
         .store
         .delete_staff_record(&key, Some(expected))

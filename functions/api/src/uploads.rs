@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
+use crate::input::JsonBody;
 use crate::{ApiError, AppState, Caller};
 
 /// How long a presigned URL works.
@@ -17,7 +17,7 @@ pub const URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UploadRequest {
+pub struct UploadRequest {
     /// The file's name as staff see it, e.g. `名單 104.csv`.
     file_name: String,
     /// Administrators only: upload for this agency.
@@ -54,10 +54,8 @@ fn file_name(name: &str) -> Result<&str, ApiError> {
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    body: Bytes,
+    JsonBody(request): JsonBody<UploadRequest>,
 ) -> Result<Json<UploadTicket>, ApiError> {
-    let request: UploadRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("內容不正確：{e}")))?;
     let agency = caller.acting_for(request.agency.as_deref())?;
     let key = format!("uploads/{agency}/{}", file_name(&request.file_name)?);
     let presigned = state

@@ -125,6 +125,17 @@ impl SyncEvent {
             _ => Trigger::Manual,
         }
     }
+
+    /// The run this event asks for, in an invocation with `run_id` that
+    /// must return by `deadline`.
+    pub fn into_request(self, run_id: String, deadline: Instant) -> RunRequest {
+        RunRequest {
+            run_id,
+            trigger: self.trigger(),
+            deadline,
+            rerun: self.rerun,
+        }
+    }
 }
 
 /// The function's configuration (see the README's table).

@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use daily_sync::{DailySync, RunRequest, RunSummary, SyncConfig, SyncError, SyncEvent};
+use daily_sync::{DailySync, RunSummary, SyncConfig, SyncError, SyncEvent};
 use dynamodb_store::Store;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use learning_core::Env;
@@ -17,12 +17,7 @@ async fn handle(
         .deadline()
         .duration_since(SystemTime::now())
         .unwrap_or_default();
-    let request = RunRequest {
-        run_id: context.request_id,
-        trigger: event.trigger(),
-        deadline: tokio::time::Instant::now() + left,
-        rerun: event.rerun,
-    };
+    let request = event.into_request(context.request_id, tokio::time::Instant::now() + left);
     sync.run(&request, |_, _| {}).await
 }
 

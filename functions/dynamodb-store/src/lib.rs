@@ -22,6 +22,7 @@ pub use csv_import::{CsvBatchPlan, CsvOutcome, MAX_BATCH_RECORDS};
 pub use error::StoreError;
 pub use records::{StoredRecord, UpsertCounts};
 pub use retry::BatchRetry;
+pub use sync_state::Lease;
 
 /// Handle on the table; cheap to clone.
 #[derive(Debug, Clone)]

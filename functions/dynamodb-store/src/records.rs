@@ -281,10 +281,11 @@ impl Store {
     /// remove and stays (the condition refuses it). Returns how many went.
     #[instrument(skip(self, keys), fields(keys = keys.len()))]
     pub async fn withdraw(&self, keys: &[NaturalKey]) -> Result<u64, StoreError> {
-        let removed = stream::iter(keys)
-            .map(|key| async move {
-                let result = self
-                    .client
+        // Futures made before the stream, as in `upsert_portal_records`.
+        let deletes: Vec<_> = keys
+            .iter()
+            .map(|key| {
+                self.client
                     .delete_item()
                     .table_name(&self.table)
                     .set_key(Some(key_item(key)))
@@ -292,8 +293,11 @@ impl Store {
                     .expression_attribute_names("#locked", "locked")
                     .expression_attribute_values(":true", AttributeValue::Bool(true))
                     .send()
-                    .await;
-                match result {
+            })
+            .collect();
+        let removed = stream::iter(deletes)
+            .map(|delete| async move {
+                match delete.await {
                     Ok(_) => Ok(1u64),
                     Err(e) if is_condition_failure(&e) => Ok(0),
                     Err(e) => Err(StoreError::sdk("DeleteItem", e)),

@@ -4,11 +4,25 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::items::{Item, number, s, text};
+use crate::items::{number, s, text};
 use crate::records::is_condition_failure;
 use crate::{Store, StoreError};
 
 const SYNC_PK: &str = "SYNC#daily";
+
+/// The sync's lease: one run at a time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lease {
+    /// The run id holding it.
+    pub owner: String,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Lease {
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.until.is_some_and(|until| until >= now)
+    }
+}
 
 impl Store {
     /// The last day the automatic import completed, `None` before the first.
@@ -86,18 +100,27 @@ impl Store {
     }
 
     async fn lease_holder(&self) -> StoreError {
-        let item: Option<Item> = match self.get(SYNC_PK.into(), "LEASE".into()).await {
-            Ok(item) => item,
-            Err(e) => return e,
-        };
-        let item = item.unwrap_or_default();
-        let until = number(&item, "expires_at")
-            .and_then(|t| DateTime::from_timestamp(t as i64, 0))
-            .map_or_else(|| "?".to_string(), |t| t.to_rfc3339());
-        StoreError::LeaseHeld {
-            owner: text(&item, "owner").unwrap_or_default(),
-            until,
+        match self.lease().await {
+            Ok(lease) => {
+                let lease = lease.unwrap_or_default();
+                StoreError::LeaseHeld {
+                    until: lease
+                        .until
+                        .map_or_else(|| "?".to_string(), |t| t.to_rfc3339()),
+                    owner: lease.owner,
+                }
+            }
+            Err(e) => e,
         }
+    }
+
+    /// Who holds the sync's lease and until when (it may have expired).
+    pub async fn lease(&self) -> Result<Option<Lease>, StoreError> {
+        let item = self.get(SYNC_PK.into(), "LEASE".into()).await?;
+        Ok(item.map(|item| Lease {
+            owner: text(&item, "owner").unwrap_or_default(),
+            until: number(&item, "expires_at").and_then(|t| DateTime::from_timestamp(t as i64, 0)),
+        }))
     }
 
     /// Gives the lease back; a lease someone else holds is left alone.

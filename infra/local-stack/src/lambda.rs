@@ -1,13 +1,17 @@
 //! Lambda's part in the local stack: S3 events delivered to the CSV
-//! import in this process, the way Lambda invokes a function for an
-//! asynchronous event — concurrently, each invocation with its own
-//! deadline, and an invocation that fails retried twice.
+//! import, and administrators' re-runs to the sync, in this process, the
+//! way Lambda invokes a function for an asynchronous event — concurrently,
+//! each invocation with its own deadline, and an invocation that fails
+//! retried twice.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use api::SyncLauncher;
 use aws_lambda_events::event::s3::S3Event;
 use csv_import::{Handled, Importer};
+use daily_sync::{DailySync, SyncEvent};
+use portal_client::PortalClient;
 use serde_json::Value;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
@@ -90,4 +94,34 @@ async fn invoke(
             }
         }
     }
+}
+
+/// Re-runs from the API, run by `sync` in this process as Lambda would
+/// (its timeout, two retries with the same request id). Each run's summary
+/// or error goes to the log.
+pub fn sync_launcher(sync: Arc<DailySync<PortalClient>>, invocations: Invocations) -> SyncLauncher {
+    static NUMBER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    SyncLauncher::Local(Arc::new(move |event: SyncEvent| {
+        let sync = sync.clone();
+        let number = NUMBER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        tokio::spawn(async move {
+            for attempt in 1..=ATTEMPTS {
+                let deadline = tokio::time::Instant::now() + invocations.timeout;
+                let request = event
+                    .clone()
+                    .into_request(format!("local-sync-{number}"), deadline);
+                match sync.run(&request, |_, _| {}).await {
+                    Ok(summary) => {
+                        tracing::info!(outcome = ?summary.outcome, days = summary.days.len(), "sync run done");
+                        return;
+                    }
+                    Err(e) if attempt < ATTEMPTS => {
+                        warn!(error = %e, attempt, "sync run failed; Lambda retries it");
+                        tokio::time::sleep(invocations.retry_after).await;
+                    }
+                    Err(e) => error!(error = %e, "sync run failed for good"),
+                }
+            }
+        });
+    }))
 }

@@ -1,0 +1,113 @@
+//! Request input, refused the API's way: axum's own extractors answer bad
+//! input in plain text; these answer it with [`ApiError`] (400, or 413 for a
+//! body over [`crate::MAX_BODY_BYTES`]), so every refusal has one shape.
+
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use chrono::NaiveDate;
+use learning_core::roc_date::parse_date;
+use learning_core::{NationalId, NaturalKey};
+use serde::de::DeserializeOwned;
+
+use crate::ApiError;
+
+/// The query string as `T` (which should refuse unknown fields).
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("查詢參數不正確：{}", e.body_text()),
+                )
+            })?;
+        Ok(Params(value))
+    }
+}
+
+/// The body as JSON `T` (which should refuse unknown fields), whatever
+/// the `Content-Type`.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let body = Bytes::from_request(request, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("內容超過 {} KiB 上限", crate::MAX_BODY_BYTES / 1024),
+                )
+            } else {
+                ApiError::bad_request("invalid_body", format!("無法讀取內容：{}", e.body_text()))
+            }
+        })?;
+        serde_json::from_slice(&body)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request("invalid_json", format!("內容不正確：{e}")))
+    }
+}
+
+/// The person a `/v1/people/{id_no}/...` path names.
+pub struct Person(pub NationalId);
+
+impl<S: Send + Sync> FromRequestParts<S> for Person {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(id_no) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(invalid_path)?;
+        national_id(&id_no).map(Person)
+    }
+}
+
+/// The record a `/v1/people/{id_no}/records/{course_code}/{term}/{start_date}`
+/// path names, every part checked.
+pub struct RecordKey(pub NaturalKey);
+
+impl<S: Send + Sync> FromRequestParts<S> for RecordKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((id_no, course_code, term, start_date)) =
+            Path::<(String, String, String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(invalid_path)?;
+        Ok(RecordKey(NaturalKey {
+            id_no: national_id(&id_no)?,
+            course_code,
+            term: term
+                .parse()
+                .map_err(|_| ApiError::bad_request("invalid_term", "期別須為正整數"))?,
+            start_date: parse_date(&start_date).map_err(|e| {
+                ApiError::bad_request("invalid_date", format!("開課起始日期不正確：{e}"))
+            })?,
+        }))
+    }
+}
+
+fn invalid_path(e: PathRejection) -> ApiError {
+    ApiError::bad_request("invalid_path", format!("網址不正確：{}", e.body_text()))
+}
+
+fn national_id(text: &str) -> Result<NationalId, ApiError> {
+    NationalId::parse(text).map_err(|e| ApiError::bad_request("invalid_national_id", e.to_string()))
+}
+
+/// A date parameter in ISO (`2026-03-08`) or ROC (`1150308`, `115/03/08`).
+pub fn day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
+    parse_date(value).map_err(|e| {
+        ApiError::bad_request("invalid_date", format!("{name} 日期「{value}」不正確：{e}"))
+    })
+}
