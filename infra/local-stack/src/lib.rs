@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 
+pub mod api;
 pub mod lambda;
 pub mod s3_events;
 

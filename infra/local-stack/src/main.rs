@@ -4,11 +4,14 @@
 //! portal simulator, creates the table and bucket, runs the nightly sync
 //! from the start date (or from where the last local run stopped) through
 //! yesterday, Asia/Taipei, and prints what it did. With `--serve` it stays
-//! up: a CSV uploaded to the local bucket under `uploads/<agency>/` raises
-//! the S3 event and the CSV import runs, as in the cloud.
+//! up: the HTTP API answers on 127.0.0.1 (development tokens from
+//! `local-stack token`), and a CSV uploaded to the local bucket under
+//! `uploads/<agency>/` raises the S3 event and the CSV import runs, as in
+//! the cloud.
 //!
 //! ```text
 //! cargo run -p local-stack -- [--per-day N] [--fresh] [--serve]
+//! cargo run -p local-stack -- token --agency CODE [--role staff|admin] [--user ID] [--hours H]
 //! ```
 
 use std::sync::Arc;
@@ -67,6 +70,44 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
+/// `local-stack token ...`: prints a development token for the local API.
+fn token(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let (mut agency, mut role, mut user, mut hours) = (None, "staff".to_string(), None, 8i64);
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().cloned().ok_or(format!("{arg} 需要一個值"));
+        match arg.as_str() {
+            "--agency" => agency = Some(value()?),
+            "--role" => role = value()?,
+            "--user" => user = Some(value()?),
+            "--hours" => {
+                hours = value()?
+                    .parse()
+                    .ok()
+                    .filter(|h| (1..=24 * 30).contains(h))
+                    .ok_or("--hours 須為 1 到 720 的整數")?;
+            }
+            "-h" | "--help" => {
+                println!(
+                    "local-stack token --agency CODE [--role staff|admin] [--user ID] [--hours H]"
+                );
+                println!(
+                    "  prints a development token for the local API (default: staff, 8 hours)"
+                );
+                return Ok(());
+            }
+            other => return Err(format!("不認得的參數 {other}（token --help 查看用法）").into()),
+        }
+    }
+    let agency = agency.ok_or("請以 --agency 指定機關代碼")?;
+    let user = user.unwrap_or_else(|| format!("{role}-{agency}"));
+    let tokens = local_stack::api::dev_tokens(&data_dir())?;
+    let token =
+        local_stack::api::mint(&tokens, &user, &agency, &role, hours).map_err(|e| e.message)?;
+    println!("{token}");
+    Ok(())
+}
+
 fn port(variable: &str, default: u16) -> Result<u16, String> {
     match std::env::var(variable) {
         Ok(v) => v
@@ -82,6 +123,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,dynoxide=error".into()))
         .with_writer(std::io::stderr)
         .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("token") {
+        return token(&args[1..]);
+    }
     let options = options()?;
     let settings = Settings::from_env(&Env::process())?;
     let data = data_dir();
@@ -161,12 +206,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         portal_url.clone(),
         Secret::new(PORTAL_TOKEN),
     ))?;
-    let sync = DailySync::new(
-        client,
+    let sync = Arc::new(DailySync::new(
+        client.clone(),
         store.clone(),
         settings.clone(),
         Duration::from_secs(60),
-    );
+    ));
 
     println!(
         "終身學習自動入檔 nightly sync: {} → {yesterday}",
@@ -279,6 +324,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     if options.serve {
+        let state = api::AppState {
+            store: store.clone(),
+            portal: client,
+            s3: s3_client(&s3.url()),
+            bucket: BUCKET.to_string(),
+            launcher: local_stack::lambda::sync_launcher(sync.clone(), Default::default()),
+            settings: settings.clone(),
+            auth: Arc::new(api::Authentication::Local(local_stack::api::dev_tokens(
+                &data,
+            )?)),
+            clock: Arc::new(chrono::Utc::now),
+        };
+        let http_api =
+            local_stack::api::serve(api::router(state), port("LOCAL_API_PORT", 8403)?).await?;
+        println!();
+        println!(
+            "HTTP API  {}  (the same router as in Lambda)",
+            http_api.url()
+        );
+        println!("  TOKEN=$(cargo run -q -p local-stack -- token --agency 376550000A)");
+        println!(
+            "  curl -H \"Authorization: Bearer $TOKEN\" {}/v1/import-logs",
+            http_api.url()
+        );
         println!();
         println!("Serving until Ctrl-C. Point tools at:");
         println!(
