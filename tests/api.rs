@@ -1,5 +1,8 @@
 //! The HTTP API on 127.0.0.1: the real router over a real port, the
-//! embedded DynamoDB, development tokens.
+//! embedded DynamoDB, development tokens. Every answer any test gets is
+//! checked against the OpenAPI document on the way out (see
+//! [`conforms`]): a route or shape that drifts from `openapi.json` fails
+//! the test that met it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -44,12 +47,70 @@ struct Api {
     _portal: portal_sim::RunningPortal,
     _s3: local_stack::Running,
     s3_root: std::path::PathBuf,
+    /// Answers that did not match the OpenAPI document.
+    drift: Drift,
 }
+
+type Drift = Arc<std::sync::Mutex<Vec<String>>>;
 
 impl Drop for Api {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.s3_root);
+        let drift = self.drift.lock().unwrap();
+        if !std::thread::panicking() {
+            assert!(
+                drift.is_empty(),
+                "answers not as openapi.json says:\n{}",
+                drift.join("\n")
+            );
+        }
     }
+}
+
+/// Middleware: checks each answer against the OpenAPI document — its
+/// route, method and status documented, its JSON body matching the schema.
+async fn conforms(
+    drift: Drift,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let status = parts.status.as_u16();
+    let doc = system_tests::openapi::document();
+    let found = match &route {
+        // Unrouted: the error shape, 404 or (wrong method) 405.
+        None => {
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let error = json!({"$ref": "#/components/schemas/Error"});
+            system_tests::openapi::violations(&doc, &error, &body)
+        }
+        Some(route) => match system_tests::openapi::response_schema(&doc, &method, route, status) {
+            Err(missing) => vec![missing],
+            Ok(None) => Vec::new(),
+            Ok(Some(schema))
+                if parts.headers[axum::http::header::CONTENT_TYPE] == "application/json" =>
+            {
+                let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                system_tests::openapi::violations(&doc, &schema, &body)
+            }
+            Ok(Some(_)) => Vec::new(),
+        },
+    };
+    if !found.is_empty() {
+        drift.lock().unwrap().push(format!(
+            "{method} {} → {status}: {}",
+            route.as_deref().unwrap_or("(no route)"),
+            found.join("; ")
+        ));
+    }
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 const BUCKET: &str = "webhr-uploads-test";
@@ -93,7 +154,12 @@ async fn api() -> Api {
     let state = state(&store, &portal, &s3, Authentication::Local(tokens()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, api::router(state)).await });
+    let drift = Drift::default();
+    let checked = drift.clone();
+    let router = api::router(state).layer(axum::middleware::from_fn(move |request, next| {
+        conforms(checked.clone(), request, next)
+    }));
+    tokio::spawn(async move { axum::serve(listener, router).await });
     Api {
         url,
         store,
@@ -102,6 +168,7 @@ async fn api() -> Api {
         _portal: portal,
         _s3: s3_server,
         s3_root,
+        drift,
     }
 }
 
@@ -1153,4 +1220,81 @@ async fn re_runs_are_for_administrators_and_checked_before_anything_starts() {
         (status, error["code"].as_str()),
         (StatusCode::CONFLICT, Some("sync_running"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_served_and_lists_exactly_the_routes() {
+    let api = api().await;
+    let response = api
+        .http
+        .get(format!("{}/v1/openapi.json", api.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "served without a token");
+    let served: Value = response.json().await.unwrap();
+    let doc = system_tests::openapi::document();
+    assert_eq!(served, doc);
+    assert_eq!(doc["openapi"], "3.1.0");
+
+    // The routes in `router`'s source are the document's, method for method.
+    let source = include_str!("../functions/api/src/lib.rs");
+    let body = &source[source.find("pub fn router").unwrap()..];
+    let body = &body[..body.find(".fallback(").unwrap()];
+    let mut routed = std::collections::BTreeSet::new();
+    for segment in body.split(".route(").skip(1) {
+        let path = segment.split('"').nth(1).unwrap();
+        for method in ["get", "post", "put", "delete", "patch"] {
+            let called = segment.match_indices(&format!("{method}(")).any(|(at, _)| {
+                !segment[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            });
+            if called {
+                routed.insert((path.to_string(), method.to_string()));
+            }
+        }
+    }
+    let documented: std::collections::BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (path.clone(), method.clone()))
+        })
+        .collect();
+    assert_eq!(routed, documented);
+    assert!(routed.len() >= 10, "{routed:?}");
+
+    // Each is really routed: without a token it is refused (401), never
+    // unknown (404) or the wrong method (405); only the document is public.
+    for (path, method) in &documented {
+        let concrete = path
+            .replace("{id_no}", "A123456789")
+            .replace("{course_code}", "EC10400123")
+            .replace("{term}", "1")
+            .replace("{start_date}", "2026-03-01")
+            .replace("{log_id}", "sync-2026-03-01-x");
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let (status, body) = answer(
+            api.http
+                .request(method.clone(), format!("{}{concrete}", api.url))
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let public = doc["paths"][path][method.as_str().to_lowercase()]["security"] == json!([]);
+        let expected = if public {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(status, expected, "{method} {concrete}: {body}");
+    }
 }

@@ -474,6 +474,8 @@ impl CsvStack {
 }
 
 /// What the benchmarks share.
+pub mod openapi;
+
 pub mod bench {
     use std::time::Instant;
 

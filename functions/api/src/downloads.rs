@@ -9,7 +9,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use learning_core::import_log::{
-    DownloadEntry, ErrorSummary, MAX_LISTED_FAILURES, RecordFailure, RunStatus, SyncCounts, Trigger,
+    DownloadEntry, ErrorSummary, LogEntry, MAX_LISTED_FAILURES, RecordFailure, RunStatus,
+    SyncCounts, Trigger,
 };
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::Field;
@@ -42,7 +43,8 @@ pub struct Format {
 
 #[derive(Debug, Serialize)]
 pub struct Downloaded {
-    pub entry: DownloadEntry,
+    /// The download's import-log entry, as the log shows it.
+    pub entry: LogEntry,
     pub records: Vec<TrainingRecord>,
 }
 
@@ -177,7 +179,10 @@ pub async fn download(
     entry.finished_at = Some(state.now());
     state.store.put_download_log(&entry).await?;
     match csv {
-        None => Ok((StatusCode::OK, Json(Downloaded { entry, records })).into_response()),
+        None => {
+            let entry = LogEntry::Download(Box::new(entry));
+            Ok((StatusCode::OK, Json(Downloaded { entry, records })).into_response())
+        }
         Some(encoding) => csv_response(&entry, &records, encoding),
     }
 }

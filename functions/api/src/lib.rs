@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::header;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use dynamodb_store::Store;
@@ -92,9 +93,16 @@ impl AppState {
     }
 }
 
+/// The API's OpenAPI 3.1 document.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route(
+            "/v1/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
         .route("/v1/downloads", post(downloads::download))
         .route("/v1/uploads", post(uploads::create))
         .route("/v1/syncs", post(syncs::rerun))
