@@ -473,9 +473,9 @@ impl CsvStack {
     }
 }
 
-/// What the benchmarks share.
 pub mod openapi;
 
+/// What the benchmarks share.
 pub mod bench {
     use std::time::Instant;
 
