@@ -1047,7 +1047,25 @@ async fn behind_api_gateway_the_authorizers_claims_decide() {
         &api.s3,
         Authentication::ApiGateway,
     ));
-    let event: Value = serde_json::from_str(include_str!("events/http-api-proxy.json")).unwrap();
+    // SAM's generated event (scripts/sam-events.sh), made into this request
+    // with the claims API Gateway's JWT authorizer would pass.
+    let mut event: Value =
+        serde_json::from_str(include_str!("events/http-api-proxy.json")).unwrap();
+    event["rawQueryString"] = json!("trigger=schedule");
+    event["queryStringParameters"] = json!({"trigger": "schedule"});
+    event["cookies"] = json!([]);
+    event["headers"] = json!({
+        "accept": "application/json",
+        "authorization": "Bearer verified-by-api-gateway",
+    });
+    event["requestContext"]["authorizer"]["jwt"]["claims"] = json!({
+        "sub": format!("staff-{A}"),
+        "iss": "https://idp.example/",
+        "aud": "webhr-api",
+        "exp": "4102444800",
+        "agency": A,
+        "role": "staff",
+    });
     let call = |event: Value| {
         let router = router.clone();
         async move {
@@ -1091,6 +1109,21 @@ async fn behind_api_gateway_the_authorizers_claims_decide() {
     other["requestContext"]["authorizer"]["jwt"]["claims"]["agency"] = json!(B);
     let (_, page) = call(other).await;
     assert_eq!(page["entries"][0]["agencies"], json!({ B: 7 }));
+
+    // A POST whose JSON body API Gateway passes base64-encoded.
+    let mut upload = event.clone();
+    upload["rawPath"] = json!("/v1/uploads");
+    upload["requestContext"]["http"]["method"] = json!("POST");
+    upload["requestContext"]["http"]["path"] = json!("/v1/uploads");
+    upload["rawQueryString"] = json!("");
+    upload["queryStringParameters"] = json!({});
+    upload["isBase64Encoded"] = json!(true);
+    use base64::Engine as _;
+    upload["body"] =
+        json!(base64::engine::general_purpose::STANDARD.encode(r#"{"file_name":"名單.csv"}"#));
+    let (status, ticket) = call(upload).await;
+    assert_eq!(status, StatusCode::OK, "{ticket}");
+    assert_eq!(ticket["key"], format!("uploads/{A}/名單.csv"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
