@@ -5,17 +5,13 @@
 #   scripts/sam-events.sh            write tests/events/*.json
 #   scripts/sam-events.sh --check    fail if a committed file differs
 #
-# The SAM CLI comes from PyPI into .tools/sam (once). tests/events/
-# scheduler-event.json is not SAM's: it is what template.yaml's EventBridge
-# Scheduler target sends.
+# The SAM CLI comes from PyPI into .tools/ (scripts/tools.sh).
+# tests/events/scheduler-event.json is not SAM's: it is what template.yaml's
+# EventBridge Scheduler target sends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
-sam=.tools/sam/bin/sam
-if [ ! -x "$sam" ]; then
-  python3 -m venv .tools/sam
-  .tools/sam/bin/pip install --quiet --disable-pip-version-check aws-sam-cli
-fi
+sam="$(scripts/tools.sh)/sam"
 out=tests/events
 check=false
 if [ "${1:-}" = --check ]; then check=true; out=$(mktemp -d); fi

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
 use csv_import::Handled;
 use learning_core::import_log::{CsvImportEntry, RunStatus};
@@ -282,6 +283,28 @@ async fn every_refused_row_is_in_the_report_with_ids_masked() {
             "no formula cells: {:?}",
             row[2]
         );
+    }
+
+    // The refused rows expire (TTL) with the report.
+    let items = stack
+        .store
+        .client()
+        .query()
+        .table_name(stack.store.table())
+        .key_condition_expression("pk = :pk AND begins_with(sk, :rej)")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("LOG#{}", entry.log_id)))
+        .expression_attribute_values(":rej", AttributeValue::S("REJ#".into()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    assert_eq!(items.len(), 7);
+    let kept = dynamodb_store::REJECTED_ROWS_KEPT.num_seconds();
+    for item in &items {
+        let ttl: i64 = item["ttl"].as_n().unwrap().parse().unwrap();
+        let from_now = ttl - chrono::Utc::now().timestamp();
+        assert!((kept - 120..=kept).contains(&from_now), "{from_now}");
     }
 }
 

@@ -547,3 +547,38 @@ fn scheduled_events_and_manual_invocations_are_told_apart() {
         "a re-run with fields it does not know is refused"
     );
 }
+
+#[tokio::test]
+async fn in_the_cloud_the_portal_token_comes_from_an_ssm_secure_string() {
+    let portal = simulator(data(20), day("2016-01-05")).await;
+    let parameters = [("/webhr/portal-token".to_string(), PORTAL_TOKEN.to_string())];
+    let ssm = local_stack::ssm::start_ssm(parameters.into(), 0)
+        .await
+        .unwrap();
+    let ssm = local_stack::ssm_client(&ssm.url());
+    let url = portal.url();
+    let vars: &[(&str, &str)] = &[
+        ("TABLE_NAME", "t"),
+        ("PORTAL_BASE_URL", &url),
+        ("PORTAL_TOKEN_PARAMETER", "/webhr/portal-token"),
+    ];
+    let mut config = SyncConfig::from_env(&learning_core::Env::from_pairs(vars)).unwrap();
+    assert!(
+        portal_client::PortalClient::new(config.portal.clone()).is_err(),
+        "no client before the token is read"
+    );
+    config.portal.fetch_token(&ssm).await.unwrap();
+    assert!(
+        !format!("{config:?}").contains(PORTAL_TOKEN),
+        "never printed"
+    );
+    let client = portal_client::PortalClient::new(config.portal.clone()).unwrap();
+    let records = client.changes_on(day("2016-01-04")).await.unwrap();
+    assert!(!records.is_empty(), "the portal accepted the token");
+
+    config.portal.token_parameter = Some("/webhr/missing".into());
+    let err = config.portal.fetch_token(&ssm).await.unwrap_err();
+    assert_eq!(err.variable(), "PORTAL_TOKEN_PARAMETER");
+    assert!(err.to_string().contains("/webhr/missing"), "{err}");
+    assert!(!err.to_string().contains(PORTAL_TOKEN));
+}

@@ -99,3 +99,180 @@ fn the_table_is_protected_as_production_data() {
         Some(true)
     );
 }
+
+/// A template value as the code would see it deployed: strings as they
+/// are, a `!Ref` to a parameter as its default, anything else computed
+/// (`!Ref` to a resource, `!Sub`) as a stand-in of the right kind.
+fn deployed(template: &Value, name: &str, value: &Value) -> String {
+    if let Value::String(text) = value {
+        return text.clone();
+    }
+    if let Value::Tagged(tagged) = value
+        && tagged.tag == "Ref"
+        && let Some(target) = tagged.value.as_str()
+        && let Some(default) = template["Parameters"][target].get("Default")
+    {
+        return match default {
+            Value::Number(n) => n.to_string(),
+            other => other.as_str().unwrap_or_default().to_string(),
+        };
+    }
+    match name {
+        "PORTAL_BASE_URL" => "https://portal.example/api".into(),
+        _ => format!("computed-{}", name.to_lowercase()),
+    }
+}
+
+fn environment(template: &Value, function: &str) -> Vec<(String, String)> {
+    let mut variables = Vec::new();
+    for scope in [
+        &template["Globals"]["Function"],
+        &template["Resources"][function]["Properties"],
+    ] {
+        if let Some(map) = scope["Environment"]["Variables"].as_mapping() {
+            for (name, value) in map {
+                let name = name.as_str().expect("a variable name");
+                variables.push((name.to_string(), deployed(template, name, value)));
+            }
+        }
+    }
+    variables
+}
+
+#[test]
+fn each_function_gets_the_environment_its_code_requires() {
+    let template = template();
+    let env = |function: &str| {
+        let pairs = environment(&template, function);
+        learning_core::Env::from_fn(move |name: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        })
+    };
+    let sync = daily_sync::SyncConfig::from_env(&env("DailySyncFunction")).expect("sync config");
+    let import =
+        csv_import::ImportConfig::from_env(&env("CsvImportFunction")).expect("import config");
+    let api = api::ApiConfig::from_env(&env("ApiFunction")).expect("API config");
+    let api_portal =
+        portal_client::PortalConfig::from_env(&env("ApiFunction")).expect("API's portal config");
+    assert_eq!(sync.settings, import.settings);
+    assert_eq!(sync.settings, api.settings);
+    assert_eq!(sync.settings.zone, chrono_tz::Asia::Taipei);
+    // The portal's token comes from SSM, never from the plain environment.
+    for portal in [&sync.portal, &api_portal] {
+        assert_eq!(
+            portal.token_parameter.as_deref(),
+            Some("/webhr/portal-token")
+        );
+    }
+    for function in ["DailySyncFunction", "CsvImportFunction", "ApiFunction"] {
+        assert!(
+            environment(&template, function)
+                .iter()
+                .all(|(name, _)| name != "PORTAL_TOKEN"),
+            "{function}"
+        );
+    }
+}
+
+#[test]
+fn policies_name_what_they_allow() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().expect("resources");
+    let mut statements = 0;
+    for (name, resource) in resources {
+        for policy in resource["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                statements += 1;
+                for key in ["Action", "Resource"] {
+                    let values: Vec<&Value> = match &statement[key] {
+                        Value::Sequence(list) => list.iter().collect(),
+                        one => vec![one],
+                    };
+                    for value in values {
+                        let text = match value {
+                            Value::Tagged(t) => t.value.as_str().unwrap_or_default(),
+                            v => v.as_str().unwrap_or_default(),
+                        };
+                        assert!(
+                            text != "*" && !text.ends_with(":*") && !text.ends_with(":::*"),
+                            "{name:?}: {key} {text}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(statements >= 5, "the functions' own statements were read");
+}
+
+#[test]
+fn the_csv_import_hears_what_the_local_stack_raises_events_for() {
+    let template = template();
+    let events = template["Resources"]["CsvImportFunction"]["Properties"]["Events"]
+        .as_mapping()
+        .expect("events");
+    let filters: Vec<(String, String)> = events
+        .values()
+        .filter(|e| e["Type"].as_str() == Some("S3"))
+        .map(|e| {
+            let rules = e["Properties"]["Filter"]["S3Key"]["Rules"]
+                .as_sequence()
+                .expect("rules");
+            let rule = |kind: &str| {
+                rules
+                    .iter()
+                    .find(|r| r["Name"].as_str() == Some(kind))
+                    .and_then(|r| r["Value"].as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            (rule("prefix"), rule("suffix"))
+        })
+        .collect();
+    assert_eq!(filters.len(), 3, "{filters:?}");
+    for key in [
+        "uploads/376550000A/名單.csv",
+        "uploads/376550000A/名單.CSV",
+        "uploads/376550000A/名單.Csv",
+        "uploads/376550000A/名單.xlsx",
+        "continuations/csv-1/000003.json",
+        "reports/376550000A/csv-1/rejected.csv",
+        "x.csv",
+    ] {
+        let cloud = filters.iter().any(|(prefix, suffix)| {
+            key.starts_with(prefix.as_str()) && key.ends_with(suffix.as_str())
+        });
+        assert_eq!(
+            local_stack::s3_events::subscribed(key),
+            cloud,
+            "{key}: the local stack and S3 disagree"
+        );
+    }
+}
+
+#[test]
+fn refused_rows_expire_with_their_reports() {
+    let template = template();
+    let ttl = &template["Resources"]["LearningTable"]["Properties"]["TimeToLiveSpecification"];
+    assert_eq!(str_of(ttl, "AttributeName"), "ttl");
+    assert_eq!(ttl["Enabled"].as_bool(), Some(true));
+    let rules =
+        template["Resources"]["UploadBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+            .as_sequence()
+            .expect("lifecycle rules");
+    let reports = rules
+        .iter()
+        .find(|r| r["Prefix"].as_str() == Some("reports/"))
+        .expect("a rule for reports/");
+    assert_eq!(
+        reports["ExpirationInDays"].as_i64(),
+        Some(dynamodb_store::REJECTED_ROWS_KEPT.num_days())
+    );
+}

@@ -15,9 +15,11 @@ async fn main() -> Result<(), Error> {
     let env = Env::process();
     let config = ApiConfig::from_env(&env)?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let mut portal = portal_client::PortalConfig::from_env(&env)?;
+    portal.fetch_token(&aws_sdk_ssm::Client::new(&aws)).await?;
     let state = AppState {
         store: Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table),
-        portal: PortalClient::new(portal_client::PortalConfig::from_env(&env)?)?,
+        portal: PortalClient::new(portal)?,
         s3: aws_sdk_s3::Client::new(&aws),
         bucket: config.bucket,
         launcher: SyncLauncher::Lambda {

@@ -35,8 +35,9 @@ pub struct UploadTicket {
 
 /// A file name that stays one key under the agency prefix: a `.csv`
 /// name, no folders, no dot-dot, no control characters, at most 200
-/// characters.
-fn file_name(name: &str) -> Result<&str, ApiError> {
+/// characters. The extension becomes `.csv`: S3's notification filters
+/// are case-sensitive.
+fn file_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     let bad = |message: &str| ApiError::bad_request("invalid_file_name", message.to_string());
     if name.is_empty() || name.chars().count() > 200 {
@@ -45,10 +46,15 @@ fn file_name(name: &str) -> Result<&str, ApiError> {
     if name.contains(['/', '\\']) || name.contains("..") || name.chars().any(char::is_control) {
         return Err(bad("檔名不可含有 /、\\、.. 或控制字元"));
     }
-    if !name.to_lowercase().ends_with(".csv") {
+    let Some(stem) = name
+        .len()
+        .checked_sub(4)
+        .filter(|&at| name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(".csv"))
+        .map(|at| &name[..at])
+    else {
         return Err(bad("只接受 .csv 檔；Excel 活頁簿請另存為 CSV"));
-    }
-    Ok(name)
+    };
+    Ok(format!("{stem}.csv"))
 }
 
 pub async fn create(
@@ -98,7 +104,7 @@ mod tests {
     #[test]
     fn only_plain_csv_names_pass() {
         assert_eq!(file_name(" 名單 104.csv ").unwrap(), "名單 104.csv");
-        assert!(file_name("A.CSV").is_ok());
+        assert_eq!(file_name("A.CSV").unwrap(), "A.csv");
         for bad in [
             "",
             "../x.csv",

@@ -11,6 +11,7 @@ pub mod agency;
 pub mod config;
 pub mod hours;
 pub mod import_log;
+pub mod metrics;
 pub mod national_id;
 pub mod problem;
 pub mod record;

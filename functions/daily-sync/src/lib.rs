@@ -262,6 +262,21 @@ impl<P: Portal> DailySync<P> {
         &self.store
     }
 
+    /// Days between the last one fully done and yesterday: 0 when the
+    /// import is up to date (the `DaysBehind` metric).
+    pub async fn days_behind(&self) -> Result<u64, StoreError> {
+        let yesterday = self.settings.today((self.clock)()).pred_opt();
+        let done = self
+            .store
+            .watermark()
+            .await?
+            .or_else(|| self.settings.start_date.pred_opt());
+        Ok(match (yesterday, done) {
+            (Some(yesterday), Some(done)) => (yesterday - done).num_days().max(0) as u64,
+            _ => 0,
+        })
+    }
+
     /// Works the days due (or those of the request's re-run), calling
     /// `on_day` after each (for progress bars).
     #[instrument(skip_all, fields(run_id = %request.run_id, trigger = request.trigger.as_str()))]

@@ -5,7 +5,8 @@ use std::time::SystemTime;
 use daily_sync::{DailySync, RunSummary, SyncConfig, SyncError, SyncEvent};
 use dynamodb_store::Store;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use learning_core::Env;
+use learning_core::import_log::RunStatus;
+use learning_core::{Env, metrics};
 use portal_client::PortalClient;
 
 async fn handle(
@@ -18,14 +19,32 @@ async fn handle(
         .duration_since(SystemTime::now())
         .unwrap_or_default();
     let request = event.into_request(context.request_id, tokio::time::Instant::now() + left);
-    sync.run(&request, |_, _| {}).await
+    let result = sync.run(&request, |_, _| {}).await;
+    let failed = match &result {
+        Ok(summary) => summary
+            .days
+            .iter()
+            .filter(|d| d.status == RunStatus::Failed)
+            .count() as u64,
+        Err(_) => 1,
+    };
+    match sync.days_behind().await {
+        Ok(behind) => metrics::publish(&[("DaysBehind", behind), ("DaysFailed", failed)]),
+        // No DaysBehind then: the alarm treats a missing report as behind.
+        Err(e) => tracing::warn!(error = %e, "could not read the watermark for the metrics"),
+    }
+    result
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = SyncConfig::from_env(&Env::process())?;
+    let mut config = SyncConfig::from_env(&Env::process())?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    config
+        .portal
+        .fetch_token(&aws_sdk_ssm::Client::new(&aws))
+        .await?;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table);
     let portal = PortalClient::new(config.portal)?;
     let sync = DailySync::new(portal, store, config.settings, config.reserve);

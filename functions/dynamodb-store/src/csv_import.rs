@@ -14,6 +14,10 @@ use crate::items::{Item, n, number, record_attributes, s, text};
 use crate::records::bookkeeping;
 use crate::{Store, StoreError};
 
+/// How long refused rows are kept: as long as the bucket keeps the
+/// reports (`template.yaml`'s lifecycle rule for `reports/`).
+pub const REJECTED_ROWS_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(400);
+
 /// DynamoDB allows 100 actions per transaction; one is the log entry.
 pub const MAX_BATCH_RECORDS: usize = 99;
 
@@ -187,6 +191,8 @@ impl Store {
         log_id: &str,
         rows: &[RejectedRow],
     ) -> Result<(), StoreError> {
+        // DynamoDB deletes them (TTL) when the report in S3 expires too.
+        let expires = (chrono::Utc::now() + REJECTED_ROWS_KEPT).timestamp().max(0) as u64;
         let mut items: Vec<Item> = rows
             .iter()
             .map(|row| {
@@ -198,6 +204,7 @@ impl Store {
                     ("value", s(&row.value)),
                     ("code", s(&row.code)),
                     ("message", s(&row.message)),
+                    ("ttl", n(expires)),
                 ]
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))

@@ -16,6 +16,8 @@ use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 use tracing::{debug, instrument, warn};
 
+mod ssm;
+
 /// A credential that shows as `***` when printed.
 #[derive(Clone)]
 pub struct Secret(String);
@@ -40,8 +42,12 @@ impl std::fmt::Debug for Secret {
 pub struct PortalConfig {
     /// `PORTAL_BASE_URL`, e.g. `https://portal.example/api` (no trailing path).
     pub base_url: String,
-    /// `PORTAL_TOKEN`: the bearer token the portal issued to WebHR.
+    /// The bearer token the portal issued to WebHR: `PORTAL_TOKEN`, or
+    /// read from SSM by [`PortalConfig::fetch_token`].
     pub token: Secret,
+    /// `PORTAL_TOKEN_PARAMETER`: in the cloud, the SSM SecureString that
+    /// holds the token (read once, at cold start).
+    pub token_parameter: Option<String>,
     /// `PORTAL_TIMEOUT_SECS` (30): one request, from connect to last byte.
     pub timeout: Duration,
     /// `PORTAL_MAX_ATTEMPTS` (5): tries per page before giving up.
@@ -60,6 +66,7 @@ impl PortalConfig {
         PortalConfig {
             base_url: base_url.into(),
             token,
+            token_parameter: None,
             timeout: Duration::from_secs(30),
             max_attempts: 5,
             page_size: 1000,
@@ -86,9 +93,18 @@ impl PortalConfig {
                 hint: "終身學習入口網 API 的網址",
             });
         }
-        let token =
-            Secret::new(env.required("PORTAL_TOKEN", "終身學習入口網核發給 WebHR 的存取權杖")?);
-        let defaults = PortalConfig::new(base_url, token);
+        let token_parameter = env.get("PORTAL_TOKEN_PARAMETER");
+        let token = match &token_parameter {
+            Some(_) => Secret::new(""),
+            None => Secret::new(env.required(
+                "PORTAL_TOKEN",
+                "終身學習入口網核發給 WebHR 的存取權杖（雲端請以 PORTAL_TOKEN_PARAMETER 指定 SSM 參數）",
+            )?),
+        };
+        let defaults = PortalConfig {
+            token_parameter,
+            ..PortalConfig::new(base_url, token)
+        };
         Ok(PortalConfig {
             timeout: Duration::from_secs(env.number("PORTAL_TIMEOUT_SECS", 30, 1..=900)?),
             max_attempts: env.number("PORTAL_MAX_ATTEMPTS", defaults.max_attempts, 1..=20)?,
@@ -230,6 +246,15 @@ pub struct PortalClient {
 
 impl PortalClient {
     pub fn new(config: PortalConfig) -> Result<Self, PortalError> {
+        if config.token.expose().is_empty() {
+            return Err(PortalError::Rejected {
+                status: 0,
+                code: "no_token".into(),
+                message:
+                    "沒有入口網的存取權杖（PORTAL_TOKEN，或尚未自 SSM 讀取 PORTAL_TOKEN_PARAMETER）"
+                        .into(),
+            });
+        }
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))

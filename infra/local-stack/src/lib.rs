@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 pub mod api;
 pub mod lambda;
 pub mod s3_events;
+pub mod ssm;
 
 /// Keys the local engines accept: s3s checks SigV4, so it needs a pair, and
 /// DynamoDB Local takes only letters and digits in a key id.
@@ -161,6 +162,10 @@ pub fn sdk_config(endpoint: &str) -> SdkConfig {
 
 pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&sdk_config(endpoint))
+}
+
+pub fn ssm_client(endpoint: &str) -> aws_sdk_ssm::Client {
+    aws_sdk_ssm::Client::new(&sdk_config(endpoint))
 }
 
 pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {

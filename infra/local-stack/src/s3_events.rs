@@ -14,7 +14,8 @@ use tokio::sync::mpsc::UnboundedSender;
 /// Whether the template's notification configuration sends an event to
 /// the CSV import for this key.
 pub fn subscribed(key: &str) -> bool {
-    (key.starts_with("uploads/") && key.to_ascii_lowercase().ends_with(".csv"))
+    // S3's suffix filters are case-sensitive: `.csv` and `.CSV` only.
+    (key.starts_with("uploads/") && (key.ends_with(".csv") || key.ends_with(".CSV")))
         || key.starts_with("continuations/")
 }
 
@@ -210,5 +211,9 @@ mod tests {
         assert!(subscribed("continuations/csv-1/000003.json"));
         assert!(!subscribed("reports/376550000A/csv-1/rejected.csv"));
         assert!(!subscribed("uploads/376550000A/a.xlsx"));
+        assert!(
+            !subscribed("uploads/376550000A/a.Csv"),
+            "as S3: no such filter"
+        );
     }
 }
