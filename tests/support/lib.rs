@@ -30,7 +30,7 @@ pub fn day(s: &str) -> NaiveDate {
 /// One engine per test binary, shared by its tests (each gets its own table).
 static ENGINE: OnceCell<(String, Option<Running>)> = OnceCell::const_new();
 
-async fn engine_url() -> String {
+pub async fn engine_url() -> String {
     let (url, _) = ENGINE
         .get_or_init(|| async {
             match std::env::var("DYNAMODB_ENDPOINT") {

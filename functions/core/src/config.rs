@@ -228,3 +228,42 @@ mod tests {
         assert_eq!(s.today(late_utc).to_string(), "2026-11-26");
     }
 }
+
+/// What a runtime that gives no usable deadline is taken to allow.
+pub const ASSUMED_TIME_LEFT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Time left before an invocation's `deadline`. Lambda's deadline is never
+/// in the past when an invocation starts; one more than a day past is no
+/// deadline at all (local emulators send a fixed `600000` ms, 1970), and
+/// [`ASSUMED_TIME_LEFT`] is taken instead of stopping at once.
+pub fn time_left(
+    deadline: std::time::SystemTime,
+    now: std::time::SystemTime,
+) -> std::time::Duration {
+    match deadline.duration_since(now) {
+        Ok(left) => left,
+        Err(late) if late.duration() > std::time::Duration::from_secs(86_400) => ASSUMED_TIME_LEFT,
+        Err(_) => std::time::Duration::ZERO,
+    }
+}
+
+#[cfg(test)]
+mod time_left_tests {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn a_real_deadline_counts_and_an_absurd_one_is_assumed() {
+        let now = SystemTime::now();
+        assert_eq!(
+            time_left(now + Duration::from_secs(42), now),
+            Duration::from_secs(42)
+        );
+        assert_eq!(time_left(now - Duration::from_secs(3), now), Duration::ZERO);
+        assert_eq!(
+            time_left(UNIX_EPOCH + Duration::from_millis(600_000), now),
+            ASSUMED_TIME_LEFT
+        );
+    }
+}

@@ -14,10 +14,7 @@ async fn handle(
     event: LambdaEvent<S3Event>,
 ) -> Result<Vec<Handled>, ImportError> {
     let (event, context) = event.into_parts();
-    let left = context
-        .deadline()
-        .duration_since(SystemTime::now())
-        .unwrap_or_default();
+    let left = learning_core::config::time_left(context.deadline(), SystemTime::now());
     let deadline = tokio::time::Instant::now() + left;
     let handled = importer
         .handle(&event, &context.request_id, deadline)

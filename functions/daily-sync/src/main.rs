@@ -14,10 +14,7 @@ async fn handle(
     event: LambdaEvent<SyncEvent>,
 ) -> Result<RunSummary, SyncError> {
     let (event, context) = event.into_parts();
-    let left = context
-        .deadline()
-        .duration_since(SystemTime::now())
-        .unwrap_or_default();
+    let left = learning_core::config::time_left(context.deadline(), SystemTime::now());
     let request = event.into_request(context.request_id, tokio::time::Instant::now() + left);
     let result = sync.run(&request, |_, _| {}).await;
     let failed = match &result {

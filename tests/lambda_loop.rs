@@ -1,0 +1,398 @@
+//! The three functions as Lambda runs them: the release `bootstrap`
+//! binaries `sam build` made, each started the way Lambda starts it (its
+//! `AWS_LAMBDA_RUNTIME_API`, its environment) against `cargo lambda watch
+//! --only-lambda-apis`, which serves Lambda's runtime and invoke APIs on
+//! 127.0.0.1. Around them: the embedded DynamoDB, S3 and SSM and the portal
+//! simulator. Invoked with the SAM CLI's generated events, and the API
+//! through `/lambda-url/...`. Prints each bootstrap's size and cold start.
+//!
+//! Needs `.aws-sam/build` and cargo-lambda: `scripts/test.sh` builds and
+//! installs both, then runs this with `--run-ignored only`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use chrono::NaiveDate;
+use portal_sim::csv_file::{CsvEncoding, write_csv};
+use serde_json::{Value, json};
+use system_tests::{AGENCY, PORTAL_TOKEN, fresh_store, record_items, simulator};
+
+const FUNCTIONS: [(&str, &str); 3] = [
+    ("daily-sync", "DailySyncFunction"),
+    ("csv-import", "CsvImportFunction"),
+    ("api", "ApiFunction"),
+];
+const TOKEN_PARAMETER: &str = "/webhr/portal-token";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Kills the process when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn wait_for_port(port: u16) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nothing listens on {port}");
+}
+
+/// Lambda's invoke API as cargo lambda watch serves it; the function's
+/// answer and whether it reported an error.
+async fn invoke(http: &reqwest::Client, port: u16, function: &str, event: &Value) -> (Value, bool) {
+    let response = http
+        .post(format!(
+            "http://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations"
+        ))
+        .json(event)
+        .timeout(Duration::from_secs(300))
+        .send()
+        .await
+        .expect("an answer");
+    let failed =
+        response.headers().contains_key("x-amz-function-error") || !response.status().is_success();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (body, failed)
+}
+
+fn event(name: &str) -> Value {
+    let path = root().join("tests/events").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON")
+}
+
+/// SAM's HTTP API event made into `method path` with a JWT authorizer's
+/// claims and a JSON body.
+fn gateway(method: &str, path: &str, role: &str, body: Option<Value>) -> Value {
+    let mut event = event("http-api-proxy.json");
+    event["rawPath"] = json!(path);
+    event["rawQueryString"] = json!("");
+    event["queryStringParameters"] = json!({});
+    event["cookies"] = json!([]);
+    event["headers"] = json!({"content-type": "application/json"});
+    event["requestContext"]["http"]["method"] = json!(method);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["requestContext"]["authorizer"]["jwt"]["claims"] = json!({
+        "sub": format!("{role}-1"), "iss": "https://idp.example/", "aud": "webhr-api",
+        "exp": "4102444800", "agency": AGENCY, "role": role,
+    });
+    event["isBase64Encoded"] = json!(true);
+    event["body"] = json!(
+        base64::engine::general_purpose::STANDARD
+            .encode(body.map(|b| b.to_string()).unwrap_or_default())
+    );
+    event
+}
+
+/// An API Gateway answer's status and JSON body.
+fn http_answer(answer: &Value) -> (u64, Value) {
+    let body = answer["body"].as_str().unwrap_or_default();
+    let body = if answer["isBase64Encoded"] == json!(true) {
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap_or_default(),
+        )
+        .unwrap_or_default()
+    } else {
+        body.to_string()
+    };
+    (
+        answer["statusCode"].as_u64().unwrap_or_default(),
+        serde_json::from_str(&body).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs `sam build` artifacts and cargo-lambda: scripts/test.sh runs it"]
+async fn the_three_bootstraps_run_under_the_lambda_runtime_loop() {
+    let build = root().join(".aws-sam/build");
+    let cargo_lambda = std::env::var_os("CARGO_LAMBDA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".tools/py/bin/cargo-lambda"));
+    assert!(cargo_lambda.exists(), "cargo-lambda: run scripts/tools.sh");
+
+    // The engines and the portal.
+    let store = fresh_store().await;
+    let dynamodb = system_tests::engine_url().await;
+    let s3_root = std::env::temp_dir().join(format!("webhr-loop-s3-{}", std::process::id()));
+    let s3_server = local_stack::start_s3(&s3_root, 0, None).await.unwrap();
+    let s3 = local_stack::s3_client(&s3_server.url());
+    let bucket = "webhr-uploads-local";
+    local_stack::create_bucket(&s3, bucket).await.unwrap();
+    let ssm = local_stack::ssm::start_ssm(
+        [(TOKEN_PARAMETER.to_string(), PORTAL_TOKEN.to_string())].into(),
+        0,
+    )
+    .await
+    .unwrap();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Taipei)
+        .date_naive();
+    let yesterday = today.pred_opt().unwrap();
+    let start = today - chrono::Days::new(3);
+    let portal = simulator(
+        portal_sim::DataConfig {
+            per_day: 30,
+            ..portal_sim::DataConfig::default()
+        },
+        yesterday,
+    )
+    .await;
+
+    // Lambda's APIs.
+    let port = free_port();
+    let _watch = Running(
+        Command::new(&cargo_lambda)
+            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1"])
+            // How long an invoke waits for its answer: as long as Lambda
+            // lets the sync and the import run.
+            .args(["--timeout", "900"])
+            .args(["-P", &port.to_string()])
+            .current_dir(root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cargo lambda watch starts"),
+    );
+    wait_for_port(port).await;
+
+    // The functions, as Lambda would start them.
+    let http = reqwest::Client::new();
+    let mut running = Vec::new();
+    let mut figures = Vec::new();
+    for (name, logical_id) in FUNCTIONS {
+        let bootstrap = build.join(logical_id).join("bootstrap");
+        let size = std::fs::metadata(&bootstrap)
+            .unwrap_or_else(|_| panic!("{} missing: run `sam build`", bootstrap.display()))
+            .len();
+        let started = Instant::now();
+        let child = Command::new(&bootstrap)
+            .env_clear()
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{port}/.rt/{name}"),
+            )
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+            .env("AWS_REGION", local_stack::REGION)
+            .env("AWS_ACCESS_KEY_ID", local_stack::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", local_stack::SECRET_KEY)
+            .env("AWS_ENDPOINT_URL_DYNAMODB", &dynamodb)
+            .env("AWS_ENDPOINT_URL_S3", s3_server.url())
+            .env("AWS_ENDPOINT_URL_SSM", ssm.url())
+            .env(
+                "AWS_ENDPOINT_URL_LAMBDA",
+                format!("http://127.0.0.1:{port}"),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            // Anything that tries to leave the machine fails at once.
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("TABLE_NAME", store.table())
+            .env("START_DATE", start.to_string())
+            .env("CSV_CUTOFF_DATE", "2015-12-31")
+            .env("STAGE", "test")
+            // cargo lambda watch gives no real deadline: the functions
+            // assume 5 minutes (learning_core::config::time_left).
+            .env("SYNC_RESERVE_SECS", "10")
+            .env("CSV_RESERVE_SECS", "10")
+            .env("PORTAL_BASE_URL", portal.url())
+            .env("PORTAL_TOKEN_PARAMETER", TOKEN_PARAMETER)
+            .env("UPLOAD_BUCKET", bucket)
+            .env("SYNC_FUNCTION_NAME", "daily-sync")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the bootstrap starts");
+        running.push(Running(child));
+        // Process start → the first (trivial) answer through the loop.
+        match name {
+            "daily-sync" => {
+                let probe = json!({"rerun": {"from": "2000-01-01", "to": "2000-01-01", "requested_by": "probe"}});
+                let (answer, failed) = invoke(&http, port, name, &probe).await;
+                assert!(failed, "an impossible re-run is refused: {answer}");
+                assert_eq!(answer["errorType"], "before_start_date", "{answer}");
+            }
+            "csv-import" => {
+                let (answer, failed) = invoke(&http, port, name, &json!({"Records": []})).await;
+                assert!(!failed, "{answer}");
+                assert_eq!(answer, json!([]));
+            }
+            _ => {
+                let response = http
+                    .get(format!(
+                        "http://127.0.0.1:{port}/lambda-url/api/v1/openapi.json"
+                    ))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), reqwest::StatusCode::OK);
+                let document: Value = response.json().await.unwrap();
+                assert_eq!(document["openapi"], "3.1.0");
+            }
+        }
+        figures.push((name, size, started.elapsed()));
+    }
+
+    // The nightly sync, from a scheduled event as SAM generates it.
+    let (summary, failed) = invoke(&http, port, "daily-sync", &event("scheduled-event.json")).await;
+    assert!(!failed, "{summary}");
+    assert_eq!(summary["outcome"], "completed", "{summary}");
+    let days: Vec<&str> = summary["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["date"].as_str().unwrap_or_default())
+        .collect();
+    let want: Vec<String> = start
+        .iter_days()
+        .take_while(|d| *d <= yesterday)
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(days, want);
+    let synced: u64 = summary["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["counts"]["inserted"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(record_items(&store).await.len() as u64, synced);
+
+    // A CSV upload, with SAM's S3 event for it.
+    let mut file = Vec::new();
+    write_csv(
+        &mut file,
+        40,
+        CsvEncoding::Utf8Bom,
+        (AGENCY, "範例市政府人事處"),
+        NaiveDate::from_ymd_opt(2015, 12, 31).unwrap(),
+        11,
+    )
+    .unwrap();
+    let mut put = event("s3-put.json");
+    let key = format!("uploads/{AGENCY}/名單 2015.csv");
+    let stored = s3
+        .put_object()
+        .bucket(bucket)
+        .key(&key)
+        .body(file.clone().into())
+        .send()
+        .await
+        .unwrap();
+    let object = &mut put["Records"][0]["s3"]["object"];
+    object["size"] = json!(file.len());
+    object["eTag"] = json!(stored.e_tag().unwrap_or_default().trim_matches('"'));
+    let (handled, failed) = invoke(&http, port, "csv-import", &put).await;
+    assert!(!failed, "{handled}");
+    let entry = &handled[0];
+    assert_eq!(entry["outcome"], "finished", "{handled}");
+    assert_eq!(entry["status"], "succeeded", "{handled}");
+    assert_eq!(entry["counts"]["rows"], 40);
+    assert_eq!(entry["counts"]["inserted"], 40);
+    assert_eq!(
+        record_items(&store).await.len() as u64,
+        synced + 40,
+        "the import's records are in the table"
+    );
+
+    // The API: without API Gateway's authorizer, refused; with its claims,
+    // the log shows both runs.
+    let refused = http
+        .get(format!(
+            "http://127.0.0.1:{port}/lambda-url/api/v1/import-logs"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let (answer, failed) = invoke(
+        &http,
+        port,
+        "api",
+        &gateway("GET", "/v1/import-logs", "staff", None),
+    )
+    .await;
+    assert!(!failed, "{answer}");
+    let (status, page) = http_answer(&answer);
+    assert_eq!(status, 200, "{page}");
+    let kinds: Vec<&str> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "sync").count(), want.len());
+    assert_eq!(kinds.iter().filter(|k| **k == "csv_import").count(), 1);
+
+    // An administrator's re-run: the API invokes the sync through Lambda's
+    // invoke API (asynchronously), and the day appears in the log.
+    let body = json!({"from": yesterday.to_string()});
+    let (answer, failed) = invoke(
+        &http,
+        port,
+        "api",
+        &gateway("POST", "/v1/syncs", "admin", Some(body)),
+    )
+    .await;
+    assert!(!failed, "{answer}");
+    let (status, queued) = http_answer(&answer);
+    assert_eq!(status, 202, "{queued}");
+    let mut rerun = None;
+    for _ in 0..200 {
+        let now = chrono::Utc::now();
+        let logs = store
+            .sync_logs_between(
+                now - chrono::Duration::hours(1),
+                now + chrono::Duration::minutes(1),
+            )
+            .await
+            .unwrap();
+        rerun = logs
+            .into_iter()
+            .find(|e| e.requested_by.as_deref() == Some("admin-1") && e.finished_at.is_some());
+        if rerun.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rerun = rerun.expect("the re-run reached the sync and finished");
+    assert_eq!(rerun.data_date, yesterday);
+    assert_eq!(
+        rerun.counts.inserted, 0,
+        "nothing new: the night already wrote it"
+    );
+
+    println!("release bootstraps (x86_64) under cargo lambda watch:");
+    for (name, size, cold) in figures {
+        println!(
+            "  {name:<11} {:>6.1} MiB   process start → first answer {:>6.1} ms",
+            size as f64 / 1024.0 / 1024.0,
+            cold.as_secs_f64() * 1000.0
+        );
+    }
+    drop(running);
+    let _ = std::fs::remove_dir_all(&s3_root);
+}
