@@ -286,58 +286,12 @@ mod tests {
     use super::*;
     use learning_core::RawRecord;
 
-    #[test]
-    fn csv_cells_are_never_formulas() {
-        let raw = RawRecord {
+    /// One downloaded record (with `edit` applied to its row) and the
+    /// entry of its download.
+    fn downloaded(edit: impl FnOnce(&mut RawRecord)) -> (DownloadEntry, TrainingRecord) {
+        let mut raw = RawRecord {
             id_no: "A123456789".into(),
             name: "林怡君".into(),
-            org_code: "376550000A".into(),
-            org_name: "=HYPERLINK(\"http://x\")".into(),
-            course_code: "EC1".into(),
-            course_name: "@SUM(1,2)".into(),
-            provider: "+886".into(),
-            term: "1".into(),
-            start_date: "1050301".into(),
-            end_date: "1050302".into(),
-            mode: "1".into(),
-            digital_hours: "1".into(),
-            physical_hours: "0".into(),
-            total_hours: "1".into(),
-            status: "通過".into(),
-            passed_date: "1050303".into(),
-            changed_date: "1050303".into(),
-            ..RawRecord::default()
-        };
-        let record = raw.validate().unwrap();
-        let entry = DownloadEntry {
-            log_id: "download-x".into(),
-            trigger: Trigger::Download,
-            requested_by: "u".into(),
-            agency: "376550000A".into(),
-            from: record.start_date,
-            to: record.start_date,
-            started_at: chrono::Utc::now(),
-            finished_at: None,
-            status: RunStatus::Succeeded,
-            counts: SyncCounts::default(),
-            error: None,
-            failures: Vec::new(),
-        };
-        let response = csv_response(&entry, &[record], CsvEncoding::Utf8).unwrap();
-        let body = futures_body(response);
-        let text = String::from_utf8(body[3..].to_vec()).unwrap();
-        let row = text.lines().nth(1).unwrap();
-        assert!(row.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{row}");
-        assert!(row.contains("'@SUM(1,2)"), "{row}");
-        assert!(row.contains(",'+886,"), "{row}");
-        assert!(row.contains(",1050301,"), "ROC dates: {row}");
-    }
-
-    #[test]
-    fn a_name_big5_cannot_hold_asks_for_utf8() {
-        let raw = RawRecord {
-            id_no: "A123456789".into(),
-            name: "林堃".into(),
             org_code: "376550000A".into(),
             org_name: "範例".into(),
             course_code: "EC1".into(),
@@ -354,6 +308,7 @@ mod tests {
             changed_date: "1050303".into(),
             ..RawRecord::default()
         };
+        edit(&mut raw);
         let record = raw.validate().unwrap();
         let entry = DownloadEntry {
             log_id: "download-x".into(),
@@ -369,6 +324,29 @@ mod tests {
             error: None,
             failures: Vec::new(),
         };
+        (entry, record)
+    }
+
+    #[test]
+    fn csv_cells_are_never_formulas() {
+        let (entry, record) = downloaded(|raw| {
+            raw.org_name = "=HYPERLINK(\"http://x\")".into();
+            raw.course_name = "@SUM(1,2)".into();
+            raw.provider = "+886".into();
+        });
+        let response = csv_response(&entry, &[record], CsvEncoding::Utf8).unwrap();
+        let body = futures_body(response);
+        let text = String::from_utf8(body[3..].to_vec()).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{row}");
+        assert!(row.contains("'@SUM(1,2)"), "{row}");
+        assert!(row.contains(",'+886,"), "{row}");
+        assert!(row.contains(",1050301,"), "ROC dates: {row}");
+    }
+
+    #[test]
+    fn a_name_big5_cannot_hold_asks_for_utf8() {
+        let (entry, record) = downloaded(|raw| raw.name = "林堃".into());
         let error = csv_response(&entry, &[record], CsvEncoding::Big5).unwrap_err();
         assert_eq!(error.code, "not_big5");
         assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);

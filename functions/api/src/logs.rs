@@ -173,13 +173,7 @@ pub async fn detail(
                     .key(key)
                     .presigned(crate::uploads::presigning()?)
                     .await
-                    .map_err(|e| {
-                        ApiError::new(
-                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                            "s3_unavailable",
-                            format!("暫時無法產生下載網址：{e}"),
-                        )
-                    })?
+                    .map_err(|e| crate::uploads::s3_unavailable("下載", e))?
                     .uri()
                     .to_string(),
             ),

@@ -71,13 +71,7 @@ pub async fn create(
         .key(&key)
         .presigned(presigning()?)
         .await
-        .map_err(|e| {
-            ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "s3_unavailable",
-                format!("暫時無法產生上傳網址：{e}"),
-            )
-        })?;
+        .map_err(|e| s3_unavailable("上傳", e))?;
     Ok(Json(UploadTicket {
         method: "PUT",
         url: presigned.uri().to_string(),
@@ -85,6 +79,15 @@ pub async fn create(
         key,
         expires_in_secs: URL_LIFETIME.as_secs(),
     }))
+}
+
+/// S3 could not presign a link (`what`: 上傳 or 下載).
+pub(crate) fn s3_unavailable(what: &str, error: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "s3_unavailable",
+        format!("暫時無法產生{what}網址：{error}"),
+    )
 }
 
 pub(crate) fn presigning() -> Result<PresigningConfig, ApiError> {
