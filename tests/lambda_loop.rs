@@ -78,6 +78,15 @@ async fn invoke(http: &reqwest::Client, port: u16, function: &str, event: &Value
     (body, failed)
 }
 
+/// A GET of the API through its function URL, as cargo lambda watch
+/// serves it: no API Gateway, so no authorizer's claims.
+async fn function_url(http: &reqwest::Client, port: u16, path: &str) -> reqwest::Response {
+    http.get(format!("http://127.0.0.1:{port}/lambda-url/api{path}"))
+        .send()
+        .await
+        .expect("an answer")
+}
+
 fn event(name: &str) -> Value {
     let path = root().join("tests/events").join(name);
     serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON")
@@ -242,13 +251,7 @@ async fn the_three_bootstraps_run_under_the_lambda_runtime_loop() {
                 assert_eq!(answer, json!([]));
             }
             _ => {
-                let response = http
-                    .get(format!(
-                        "http://127.0.0.1:{port}/lambda-url/api/v1/openapi.json"
-                    ))
-                    .send()
-                    .await
-                    .unwrap();
+                let response = function_url(&http, port, "/v1/openapi.json").await;
                 assert_eq!(response.status(), reqwest::StatusCode::OK);
                 let document: Value = response.json().await.unwrap();
                 assert_eq!(document["openapi"], "3.1.0");
@@ -320,13 +323,7 @@ async fn the_three_bootstraps_run_under_the_lambda_runtime_loop() {
 
     // The API: without API Gateway's authorizer, refused; with its claims,
     // the log shows both runs.
-    let refused = http
-        .get(format!(
-            "http://127.0.0.1:{port}/lambda-url/api/v1/import-logs"
-        ))
-        .send()
-        .await
-        .unwrap();
+    let refused = function_url(&http, port, "/v1/import-logs").await;
     assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
     let (answer, failed) = invoke(
         &http,

@@ -140,7 +140,7 @@ async fn main() {
         auth: Arc::new(Authentication::Local(tokens.clone())),
         clock: Arc::new(move || now),
     };
-    let server = local_stack::api::serve(api::router(state), 0)
+    let server = local_stack::serve(api::router(state), 0)
         .await
         .expect("API");
     let staff = local_stack::api::mint(&tokens, "bench", &agency, "staff", 1).expect("a token");

@@ -9,8 +9,6 @@ use std::path::Path;
 
 use api::{Claims, LocalTokens};
 
-use crate::{Running, StackError, loopback, start_error};
-
 /// What development tokens carry as issuer and audience.
 pub const ISSUER: &str = "webhr-local";
 pub const AUDIENCE: &str = "webhr-api";
@@ -56,23 +54,6 @@ pub fn mint(
     };
     claims.caller()?;
     Ok(tokens.mint(&claims))
-}
-
-/// Serves `router` on 127.0.0.1:`port` (0 lets the system pick).
-pub async fn serve(router: axum::Router, port: u16) -> Result<Running, StackError> {
-    let (listener, address, stop, stopped) =
-        loopback(port).await.map_err(start_error("HTTP API"))?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Ok(Running {
-        address,
-        _stop: stop,
-    })
 }
 
 #[cfg(test)]

@@ -143,6 +143,24 @@ pub async fn start_s3(
     })
 }
 
+/// Serves an axum `router` (the API, the SSM endpoint) on
+/// 127.0.0.1:`port` (0 lets the system pick).
+pub async fn serve(router: axum::Router, port: u16) -> Result<Running, StackError> {
+    let (listener, address, stop, stopped) =
+        loopback(port).await.map_err(start_error("HTTP API"))?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Ok(Running {
+        address,
+        _stop: stop,
+    })
+}
+
 /// SDK configuration for an engine on 127.0.0.1: fixed keys, no
 /// credential chain, nothing that reaches beyond the machine.
 pub fn sdk_config(endpoint: &str) -> SdkConfig {

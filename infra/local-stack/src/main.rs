@@ -337,7 +337,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             clock: Arc::new(chrono::Utc::now),
         };
         let http_api =
-            local_stack::api::serve(api::router(state), port("LOCAL_API_PORT", 8403)?).await?;
+            local_stack::serve(api::router(state), port("LOCAL_API_PORT", 8403)?).await?;
         println!();
         println!(
             "HTTP API  {}  (the same router as in Lambda)",

@@ -21,7 +21,7 @@ pub async fn start_ssm(
     let router = axum::Router::new()
         .route("/", axum::routing::post(get_parameter))
         .with_state(Arc::new(parameters));
-    crate::api::serve(router, port).await
+    crate::serve(router, port).await
 }
 
 async fn get_parameter(
