@@ -83,18 +83,33 @@ pub async fn simulator(data: DataConfig, as_of: NaiveDate) -> RunningPortal {
         .expect("simulator starts")
 }
 
-pub fn portal_client(portal: &RunningPortal) -> PortalClient {
+/// The client configuration the tests use: short backoffs, 3 attempts.
+pub fn portal_config(portal: &RunningPortal) -> PortalConfig {
     let mut config = PortalConfig::new(portal.url(), Secret::new(PORTAL_TOKEN));
     config.base_backoff = Duration::from_millis(5);
     config.max_backoff = Duration::from_millis(50);
     config.max_attempts = 3;
     config.timeout = Duration::from_secs(5);
-    PortalClient::new(config).expect("client")
+    config
+}
+
+pub fn portal_client(portal: &RunningPortal) -> PortalClient {
+    PortalClient::new(portal_config(portal)).expect("client")
 }
 
 /// A sync whose clock reads 02:00 Taipei time on `today`.
 pub fn sync_on(
     portal: &RunningPortal,
+    store: &Store,
+    settings: &Settings,
+    today: NaiveDate,
+) -> DailySync<PortalClient> {
+    sync_with(portal_client(portal), store, settings, today)
+}
+
+/// [`sync_on`] with a client of the test's own.
+pub fn sync_with(
+    client: PortalClient,
     store: &Store,
     settings: &Settings,
     today: NaiveDate,
@@ -105,7 +120,7 @@ pub fn sync_on(
         .expect("unambiguous")
         .with_timezone(&chrono::Utc);
     DailySync::new(
-        portal_client(portal),
+        client,
         store.clone(),
         settings.clone(),
         Duration::from_secs(5),

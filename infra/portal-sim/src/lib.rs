@@ -45,6 +45,8 @@ pub struct Faults {
     pub truncated_rate: f64,
     /// No answer for a long time (until the client gives up).
     pub hang_rate: f64,
+    /// The connection dropped halfway through the answer.
+    pub reset_rate: f64,
 }
 
 /// Counters for tests and the local stack's summary.
@@ -52,6 +54,15 @@ pub struct Faults {
 pub struct Stats {
     pub requests: AtomicU64,
     pub faults: AtomicU64,
+    /// Faults injected so far, by kind (`Fault::kind`).
+    pub by_kind: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl Stats {
+    /// Faults injected so far, by kind.
+    pub fn faults_by_kind(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        lock(&self.by_kind).clone()
+    }
 }
 
 /// A day's changes as known on a given day.
@@ -151,6 +162,7 @@ impl Portal {
             (faults.malformed_rate, Fault::Malformed),
             (faults.truncated_rate, Fault::Truncated),
             (faults.hang_rate, Fault::Hang),
+            (faults.reset_rate, Fault::Reset),
         ] {
             threshold += rate;
             if roll < threshold {
@@ -174,6 +186,22 @@ enum Fault {
     Malformed,
     Truncated,
     Hang,
+    Reset,
+}
+
+impl Fault {
+    /// How the fault is counted in [`Stats::by_kind`].
+    fn kind(self) -> &'static str {
+        match self {
+            Fault::Status(status) if status.is_server_error() => "server_error",
+            Fault::Status(_) => "status",
+            Fault::RateLimited(_) => "rate_limited",
+            Fault::Malformed => "malformed",
+            Fault::Truncated => "truncated",
+            Fault::Hang => "timeout",
+            Fault::Reset => "reset",
+        }
+    }
 }
 
 pub fn router(portal: Arc<Portal>) -> Router {
@@ -272,8 +300,9 @@ async fn changes(
     };
 
     let fault = portal.draw_fault();
-    if fault.is_some() {
+    if let Some(fault) = fault {
         portal.stats.faults.fetch_add(1, Ordering::Relaxed);
+        *lock(&portal.stats.by_kind).entry(fault.kind()).or_default() += 1;
     }
     match fault {
         Some(Fault::Status(status)) => return error(status, "internal", "simulated failure"),
@@ -323,6 +352,22 @@ async fn changes(
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/json")],
                 text.as_bytes()[..cut].to_vec(),
+            )
+                .into_response();
+        }
+        Some(Fault::Reset) => {
+            // Half the answer, then the connection goes (chunked, so the
+            // client cannot mistake the half for the whole).
+            let mut text = body.to_string().into_bytes();
+            text.truncate(text.len() / 2);
+            let chunks: [std::io::Result<Vec<u8>>; 2] = [
+                Ok(text),
+                Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+            ];
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                axum::body::Body::from_stream(futures::stream::iter(chunks)),
             )
                 .into_response();
         }

@@ -1,0 +1,223 @@
+//! Reliability under faults, proven against the simulator's truth: many
+//! nights of a misbehaving portal, a misbehaving DynamoDB, a killed import,
+//! duplicated events and races. Each test prints what it tried as one
+//! `FAULTS |` line (the README's table is made of them):
+//!
+//! ```sh
+//! cargo nextest run -p system-tests --test reliability --success-output immediate
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use daily_sync::{Outcome, SyncError};
+use learning_core::import_log::RunStatus;
+use portal_client::PortalClient;
+use portal_sim::{DataConfig, Faults};
+use system_tests::*;
+
+/// One row of the README's table.
+fn report(what: &str, tried: &str, lost: usize, duplicated: usize) {
+    println!("FAULTS | {what} | {tried} | lost {lost} | duplicated {duplicated}");
+}
+
+fn days(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+    from.iter_days().take_while(move |d| *d <= to)
+}
+
+/// Items per natural key beyond the first: a record written twice under
+/// two different table keys would show here, not in the key → hours map.
+async fn duplicates(store: &dynamodb_store::Store) -> usize {
+    record_items(store).await.len() - stored(store).await.len()
+}
+
+/// Records the truth holds that the table lacks or holds differently.
+fn lost(got: &BTreeMap<Key, String>, want: &BTreeMap<Key, String>) -> usize {
+    want.iter().filter(|(k, v)| got.get(*k) != Some(*v)).count()
+}
+
+/// A night's weather at the portal, drawn per night from a seeded generator.
+fn night_faults(rng: &mut fastrand::Rng) -> (&'static str, Faults) {
+    let quiet = Faults::default();
+    match rng.u8(0..8) {
+        0 => ("calm", quiet),
+        1 => (
+            "5xx burst",
+            Faults {
+                fail_next: rng.u32(1..8),
+                server_error_rate: 0.1,
+                ..quiet
+            },
+        ),
+        2 => (
+            "429 + Retry-After",
+            Faults {
+                rate_limit_rate: 0.3,
+                retry_after_secs: 1,
+                ..quiet
+            },
+        ),
+        3 => (
+            "timeouts",
+            Faults {
+                hang_rate: 0.2,
+                ..quiet
+            },
+        ),
+        4 => (
+            "resets",
+            Faults {
+                reset_rate: 0.25,
+                ..quiet
+            },
+        ),
+        5 => (
+            "malformed pages",
+            Faults {
+                malformed_rate: 0.1,
+                truncated_rate: 0.1,
+                ..quiet
+            },
+        ),
+        6 => (
+            "outage",
+            Faults {
+                outage: true,
+                ..quiet
+            },
+        ),
+        _ => (
+            "everything a little",
+            Faults {
+                server_error_rate: 0.05,
+                rate_limit_rate: 0.05,
+                retry_after_secs: 1,
+                malformed_rate: 0.03,
+                truncated_rate: 0.03,
+                hang_rate: 0.03,
+                reset_rate: 0.05,
+                ..quiet
+            },
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_nights_of_portal_faults_lose_and_duplicate_nothing() {
+    const NIGHTS: u32 = 32;
+    let store = fresh_store().await;
+    let settings = settings();
+    let start = settings.start_date;
+    let first_night = start.succ_opt().unwrap();
+    let portal = simulator(
+        DataConfig {
+            per_day: 30,
+            ..DataConfig::default()
+        },
+        start,
+    )
+    .await;
+    // Small pages, so a fault can strike halfway through a day.
+    let mut config = portal_config(&portal);
+    config.page_size = 10;
+    config.timeout = Duration::from_millis(300);
+    let mut rng = fastrand::Rng::with_seed(20261127);
+
+    let mut failed_nights = Vec::new();
+    let mut weather = BTreeMap::<&str, u32>::new();
+    for night in days(
+        first_night,
+        first_night + chrono::Days::new(u64::from(NIGHTS) - 1),
+    ) {
+        let (name, faults) = night_faults(&mut rng);
+        *weather.entry(name).or_default() += 1;
+        portal.portal.set_as_of(night.pred_opt().unwrap());
+        portal.portal.set_faults(faults);
+        let client = PortalClient::new(config.clone()).unwrap();
+        let run_id = format!("night-{night}");
+        match sync_with(client, &store, &settings, night)
+            .run(&request(&run_id), |_, _| {})
+            .await
+        {
+            Ok(summary) => assert_eq!(summary.outcome, Outcome::Completed, "{night} ({name})"),
+            Err(SyncError::DayFailed { date, .. }) => failed_nights.push((run_id, date)),
+            Err(e) => panic!("{night} ({name}): {e}"),
+        }
+    }
+
+    // Every failed night left its failed day in the log, with a reason.
+    for (run_id, date) in &failed_nights {
+        let entry = store
+            .get_sync_log(&format!("sync-{date}-{run_id}"))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{run_id}: the failed day {date} is logged"));
+        assert_eq!(entry.status, RunStatus::Failed);
+        assert!(entry.error.is_some(), "{run_id}: {date} says why");
+    }
+
+    // A calm night catches every missed day up.
+    let last = first_night + chrono::Days::new(u64::from(NIGHTS));
+    portal.portal.set_as_of(last.pred_opt().unwrap());
+    portal.portal.set_faults(Faults::default());
+    let caught_up = sync_with(PortalClient::new(config).unwrap(), &store, &settings, last)
+        .run(&request("calm-night"), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(caught_up.outcome, Outcome::Completed);
+    assert_eq!(store.watermark().await.unwrap(), last.pred_opt());
+
+    let truth = truth(
+        &portal.portal,
+        days(start, last.pred_opt().unwrap()),
+        last.pred_opt().unwrap(),
+    );
+    let held = stored(&store).await;
+    assert!(truth.len() > 500, "enough records: {}", truth.len());
+    assert_same_records(&held, &truth);
+    assert_eq!(duplicates(&store).await, 0);
+
+    // Every day of the range ended with a succeeded entry.
+    let window = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap();
+    let log = store
+        .sync_logs_between(window(2015, 12, 1), window(2016, 4, 1))
+        .await
+        .unwrap();
+    for day in days(start, last.pred_opt().unwrap()) {
+        assert!(
+            log.iter()
+                .any(|e| e.data_date == day && e.status == RunStatus::Succeeded),
+            "{day} never succeeded"
+        );
+    }
+
+    let injected = portal.portal.stats.faults_by_kind();
+    let total: u64 = injected.values().sum();
+    assert!(total >= 30, "faults were injected: {injected:?}");
+    for kind in [
+        "server_error",
+        "rate_limited",
+        "timeout",
+        "reset",
+        "malformed",
+        "truncated",
+    ] {
+        assert!(
+            injected.contains_key(kind),
+            "no {kind} fault was tried: {injected:?}"
+        );
+    }
+    println!("nights: {weather:?}; failed nights {}", failed_nights.len());
+    report(
+        "portal",
+        &format!(
+            "{} nights, {total} faulty answers {injected:?}, {} nights failed a day, caught up the next calm night; {} records",
+            NIGHTS + 1,
+            failed_nights.len(),
+            truth.len()
+        ),
+        lost(&held, &truth),
+        duplicates(&store).await,
+    );
+}
