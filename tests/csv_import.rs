@@ -6,31 +6,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::NaiveDate;
 use csv_import::Handled;
 use learning_core::import_log::{CsvImportEntry, RunStatus};
 use learning_core::{RawRecord, Source};
 use local_stack::lambda::Invocations;
-use portal_sim::csv_file::{CsvEncoding, HEADER, write_csv};
-use system_tests::{AGENCY, CsvStack, Key, csv_stack, record_items, stored};
-
-fn until() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2015, 12, 31).unwrap()
-}
-
-fn generated(rows: u64, encoding: CsvEncoding, seed: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    write_csv(
-        &mut out,
-        rows,
-        encoding,
-        (AGENCY, "範例市政府人事處"),
-        until(),
-        seed,
-    )
-    .unwrap();
-    out
-}
+use portal_sim::csv_file::{CsvEncoding, HEADER};
+use system_tests::{
+    AGENCY, CsvStack, csv_stack, expected_records, generated_csv, record_items, stored,
+};
 
 async fn stack() -> CsvStack {
     csv_stack(Invocations::default(), Duration::from_secs(5)).await
@@ -68,37 +51,15 @@ async fn report(stack: &CsvStack, entry: &CsvImportEntry) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn expected(bytes: &[u8]) -> BTreeMap<Key, String> {
-    let rows = csv_import::open(
-        bytes,
-        until(),
-        learning_core::AgencyCode::parse(AGENCY).unwrap(),
-    )
-    .unwrap();
-    rows.map(|r| match r.unwrap() {
-        csv_import::RowOutcome::Accepted(r) => (
-            (
-                r.id_no.as_str().to_string(),
-                r.course_code.clone(),
-                r.term,
-                r.start_date.to_string(),
-            ),
-            r.total_hours.to_string(),
-        ),
-        csv_import::RowOutcome::Rejected(r) => panic!("generated rows are valid: {}", r.code),
-    })
-    .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn utf8_bom_utf8_and_big5_files_import_from_an_upload() {
     let stack = stack().await;
-    let bom = generated(250, CsvEncoding::Utf8Bom, 1);
-    let plain = generated(250, CsvEncoding::Utf8Bom, 2)[3..].to_vec();
-    let big5 = generated(250, CsvEncoding::Big5, 3);
-    let mut want = expected(&bom);
-    want.extend(expected(&plain));
-    want.extend(expected(&big5));
+    let bom = generated_csv(250, CsvEncoding::Utf8Bom, 1);
+    let plain = generated_csv(250, CsvEncoding::Utf8Bom, 2)[3..].to_vec();
+    let big5 = generated_csv(250, CsvEncoding::Big5, 3);
+    let mut want = expected_records(&bom);
+    want.extend(expected_records(&plain));
+    want.extend(expected_records(&big5));
 
     let files = [
         (
@@ -143,7 +104,7 @@ async fn utf8_bom_utf8_and_big5_files_import_from_an_upload() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multipart_upload_triggers_the_import_too() {
     let stack = stack().await;
-    let bytes = generated(120, CsvEncoding::Big5, 9);
+    let bytes = generated_csv(120, CsvEncoding::Big5, 9);
     let key = key("multipart.csv");
     let created = stack
         .s3
@@ -312,7 +273,10 @@ async fn every_refused_row_is_in_the_report_with_ids_masked() {
 async fn the_same_object_delivered_again_is_imported_once() {
     let stack = stack().await;
     let file = stack
-        .upload(&key("twice.csv"), generated(150, CsvEncoding::Utf8Bom, 4))
+        .upload(
+            &key("twice.csv"),
+            generated_csv(150, CsvEncoding::Utf8Bom, 4),
+        )
         .await;
     let first = stack.finished(&file).await;
     assert_eq!(first.counts.inserted, 150);
@@ -472,7 +436,7 @@ async fn a_tiny_time_budget_checkpoints_and_resumes_to_the_same_table() {
         Duration::ZERO,
     )
     .await;
-    let bytes = generated(1_000, CsvEncoding::Big5, 5);
+    let bytes = generated_csv(1_000, CsvEncoding::Big5, 5);
     let mut bad = bytes.clone();
     // A duplicate far from its original: the resumed parser must still see it.
     let first_row = {
@@ -628,7 +592,7 @@ async fn a_file_replaced_before_its_import_fails_alone() {
 async fn a_failed_invocation_is_retried_and_resumes_from_its_checkpoint() {
     let stack = stack().await;
     // 250 good rows with a refused one at line 152, in the second batch.
-    let good = generated(250, CsvEncoding::Utf8Bom, 6);
+    let good = generated_csv(250, CsvEncoding::Utf8Bom, 6);
     let text = String::from_utf8(good).unwrap();
     let mut lines: Vec<&str> = text.split("\r\n").collect();
     lines.insert(151, FIRST_DAY_AFTER);
@@ -639,7 +603,7 @@ async fn a_failed_invocation_is_retried_and_resumes_from_its_checkpoint() {
     let deadline = || tokio::time::Instant::now() + Duration::from_secs(60);
 
     // The first invocation's store throttles every batch write for good.
-    let proxy = system_tests::throttling_proxy().await;
+    let proxy = system_tests::fault_proxy().await;
     proxy
         .throttled_writes
         .store(-1, std::sync::atomic::Ordering::SeqCst);

@@ -292,7 +292,7 @@ async fn a_portal_outage_keeps_the_watermark_and_the_next_run_recovers() {
 #[tokio::test]
 async fn a_throttling_store_fails_the_day_and_the_next_run_recovers() {
     let direct = fresh_store().await;
-    let proxy = throttling_proxy().await;
+    let proxy = fault_proxy().await;
     let store = proxy.store(&direct).with_retry(dynamodb_store::BatchRetry {
         max_attempts: 2,
         base: Duration::from_millis(1),

@@ -15,6 +15,7 @@ use daily_sync::{Outcome, SyncError};
 use learning_core::import_log::RunStatus;
 use portal_client::PortalClient;
 use portal_sim::{DataConfig, Faults};
+use system_tests::DbFaults;
 use system_tests::*;
 
 /// One row of the README's table.
@@ -219,5 +220,179 @@ async fn thirty_nights_of_portal_faults_lose_and_duplicate_nothing() {
         ),
         lost(&held, &truth),
         duplicates(&store).await,
+    );
+}
+
+/// DynamoDB misbehaving on every kind of call the functions make.
+fn db_weather() -> DbFaults {
+    DbFaults {
+        throttle_rate: 0.08,
+        server_error_rate: 0.08,
+        unprocessed_rate: 0.3,
+        drop_before_rate: 0.04,
+        drop_after_rate: 0.04,
+    }
+}
+
+fn quick_retries(store: dynamodb_store::Store) -> dynamodb_store::Store {
+    store.with_retry(dynamodb_store::BatchRetry {
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(20),
+        ..Default::default()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_faults_under_the_nightly_sync_lose_and_duplicate_nothing() {
+    const NIGHTS: u64 = 15;
+    let direct = fresh_store().await;
+    let proxy = fault_proxy().await;
+    let store = quick_retries(proxy.store(&direct));
+    let settings = settings();
+    let start = settings.start_date;
+    let portal = simulator(
+        DataConfig {
+            per_day: 100,
+            ..DataConfig::default()
+        },
+        start,
+    )
+    .await;
+
+    proxy.set_faults(db_weather());
+    let mut failed = Vec::new();
+    let first_night = start.succ_opt().unwrap();
+    for night in days(first_night, first_night + chrono::Days::new(NIGHTS - 1)) {
+        portal.portal.set_as_of(night.pred_opt().unwrap());
+        let run = sync_on(&portal, &store, &settings, night)
+            .run(&request(&format!("night-{night}")), |_, _| {})
+            .await;
+        match run {
+            Ok(summary) if summary.outcome == Outcome::Completed => {}
+            Ok(summary) => failed.push(format!("{night}: {:?}", summary.outcome)),
+            Err(e) => failed.push(format!("{night}: {e}")),
+        }
+    }
+
+    proxy.set_faults(DbFaults::default());
+    let last = first_night + chrono::Days::new(NIGHTS);
+    portal.portal.set_as_of(last.pred_opt().unwrap());
+    let calm = sync_on(&portal, &store, &settings, last)
+        .run(&request("calm-night"), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(calm.outcome, Outcome::Completed);
+    let truth = truth(
+        &portal.portal,
+        days(start, last.pred_opt().unwrap()),
+        last.pred_opt().unwrap(),
+    );
+    let held = stored(&direct).await;
+    assert_same_records(&held, &truth);
+    assert_eq!(duplicates(&direct).await, 0);
+
+    let injected = proxy.injected();
+    let total: u64 = injected.values().sum();
+    assert!(total >= 30, "faults were injected: {injected:?}");
+    println!("failed nights: {failed:?}");
+    report(
+        "DynamoDB, nightly sync",
+        &format!(
+            "{} nights, {total} faulty calls {injected:?}, {} nights failed; {} records",
+            NIGHTS + 1,
+            failed.len(),
+            truth.len()
+        ),
+        lost(&held, &truth),
+        duplicates(&direct).await,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_faults_under_an_import_finish_it_or_fail_it_loudly_never_half_counted() {
+    let stack = csv_stack(
+        local_stack::lambda::Invocations::default(),
+        Duration::from_secs(5),
+    )
+    .await;
+    let proxy = fault_proxy().await;
+    let importer = csv_import::Importer::new(
+        quick_retries(proxy.store(&stack.store)),
+        stack.s3.clone(),
+        &import_config(&stack.store, Duration::from_secs(5)),
+    );
+    let bytes = generated_csv(3000, portal_sim::csv_file::CsvEncoding::Big5, 11);
+    let want = expected_records(&bytes);
+    // Not .csv: no event is raised; this test delivers it as Lambda would.
+    let file = stack
+        .upload(&format!("uploads/{AGENCY}/faults.txt"), bytes)
+        .await;
+    let event = stack.event_for(&file);
+
+    // The first invocation meets a DynamoDB that fails most calls, so the
+    // import fails halfway; its retries meet the usual weather.
+    proxy.set_faults(DbFaults {
+        throttle_rate: 0.3,
+        server_error_rate: 0.2,
+        drop_before_rate: 0.1,
+        drop_after_rate: 0.1,
+        ..DbFaults::default()
+    });
+    let mut attempts = Vec::new();
+    let entry = loop {
+        // Lambda's retries of one asynchronous event keep its request id.
+        let handled = importer
+            .handle(
+                &event,
+                "request-1",
+                tokio::time::Instant::now() + Duration::from_secs(60),
+            )
+            .await;
+        let entry = stack.store.get_csv_log(&file.log_id()).await.unwrap();
+        // Whatever happened, the log counts exactly what the table holds.
+        if let Some(entry) = &entry {
+            assert_eq!(
+                entry.counts.inserted as usize,
+                stored(&stack.store).await.len(),
+                "attempt {}: {:?}",
+                attempts.len() + 1,
+                entry.counts
+            );
+            assert_eq!(entry.counts.rows, entry.counts.accounted());
+        }
+        match handled {
+            Ok(handled) => {
+                attempts.push("finished".to_string());
+                assert!(
+                    matches!(handled.as_slice(), [csv_import::Handled::Finished(_)]),
+                    "{handled:?}"
+                );
+                break entry.expect("a finished import is logged");
+            }
+            Err(e) => {
+                // A loud failure: an error code for Lambda, which retries.
+                attempts.push(e.code().to_string());
+                proxy.set_faults(db_weather());
+                assert!(attempts.len() < 5, "{attempts:?}");
+            }
+        }
+    };
+    assert_eq!(entry.status, RunStatus::Succeeded, "{attempts:?}");
+    assert!(
+        attempts.len() > 1,
+        "the first invocation failed: {attempts:?}"
+    );
+    assert_eq!(entry.counts.inserted, 3000);
+    let held = stored(&stack.store).await;
+    assert_same_records(&held, &want);
+
+    let injected = proxy.injected();
+    let total: u64 = injected.values().sum();
+    assert!(total >= 10, "faults were injected: {injected:?}");
+    report(
+        "DynamoDB, CSV import",
+        &format!("3,000 rows, {total} faulty calls {injected:?}, invocations {attempts:?}",),
+        lost(&held, &want),
+        duplicates(&stack.store).await,
     );
 }

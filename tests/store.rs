@@ -389,12 +389,28 @@ async fn the_watermark_moves_only_from_where_it_was() {
         .await
         .unwrap();
     assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-02")));
+
+    // The same move again (an SDK retry whose first answer was lost) is
+    // success; a move from a stale day is not.
+    for expected in [Some(day("2016-01-01")), None] {
+        store
+            .advance_watermark(expected, day("2016-01-02"), Utc::now())
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        store
+            .advance_watermark(Some(day("2016-01-01")), day("2016-01-03"), Utc::now())
+            .await,
+        Err(StoreError::WatermarkMoved { .. })
+    ));
+    assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-02")));
 }
 
 #[tokio::test]
 async fn unprocessed_items_are_retried_until_written() {
     let direct = fresh_store().await;
-    let proxy = throttling_proxy().await;
+    let proxy = fault_proxy().await;
     let store = proxy.store(&direct).with_retry(dynamodb_store::BatchRetry {
         base: std::time::Duration::from_millis(1),
         ..Default::default()
@@ -423,7 +439,7 @@ async fn unprocessed_items_are_retried_until_written() {
 #[tokio::test]
 async fn a_store_that_keeps_throttling_fails_loudly() {
     let direct = fresh_store().await;
-    let proxy = throttling_proxy().await;
+    let proxy = fault_proxy().await;
     let store = proxy.store(&direct).with_retry(dynamodb_store::BatchRetry {
         max_attempts: 3,
         base: std::time::Duration::from_millis(1),

@@ -258,95 +258,8 @@ pub async fn record_items(store: &Store) -> Vec<Item> {
     items
 }
 
-/// A proxy between the store and the engine that plays DynamoDB throttling
-/// a batch write: it answers BatchWriteItem with every item unprocessed
-/// while `throttled_writes` is above zero (counting down; -1 means
-/// forever), and forwards everything else untouched.
-pub struct ThrottlingProxy {
-    pub url: String,
-    pub throttled_writes: Arc<std::sync::atomic::AtomicI64>,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-pub async fn throttling_proxy() -> ThrottlingProxy {
-    use axum::body::Bytes;
-    use axum::http::{HeaderMap, StatusCode};
-    use std::sync::atomic::AtomicI64;
-
-    let upstream_url = engine_url().await;
-    let throttled = Arc::new(AtomicI64::new(0));
-    let http = reqwest::Client::new();
-    let counter = throttled.clone();
-    let handler = move |headers: HeaderMap, body: Bytes| {
-        let (http, counter, upstream_url) = (http.clone(), counter.clone(), upstream_url.clone());
-        async move {
-            let target = headers
-                .get("x-amz-target")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
-            let throttle = target.ends_with("BatchWriteItem")
-                && counter
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| match n {
-                        0 => None,
-                        -1 => Some(-1),
-                        n => Some(n - 1),
-                    })
-                    .is_ok();
-            if throttle {
-                let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                let answer = serde_json::json!({"UnprocessedItems": request["RequestItems"]});
-                return (StatusCode::OK, answer.to_string().into_bytes());
-            }
-            let mut forward = http.post(&upstream_url).body(body);
-            for (name, value) in &headers {
-                if name != "host" && name != "content-length" {
-                    forward = forward.header(name.as_str(), value.as_bytes());
-                }
-            }
-            match forward.send().await {
-                Ok(response) => {
-                    let status = StatusCode::from_u16(response.status().as_u16())
-                        .unwrap_or(StatusCode::BAD_GATEWAY);
-                    (
-                        status,
-                        response
-                            .bytes()
-                            .await
-                            .map(|b| b.to_vec())
-                            .unwrap_or_default(),
-                    )
-                }
-                Err(_) => (StatusCode::BAD_GATEWAY, Vec::new()),
-            }
-        }
-    };
-    let app = axum::Router::new().fallback(axum::routing::post(handler));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("proxy port");
-    let url = format!("http://{}", listener.local_addr().expect("proxy address"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    ThrottlingProxy {
-        url,
-        throttled_writes: throttled,
-        _stop: stop,
-    }
-}
-
-impl ThrottlingProxy {
-    /// A store on the same table, reached through the proxy.
-    pub fn store(&self, table: &Store) -> Store {
-        Store::new(local_stack::dynamodb_client(&self.url), table.table())
-    }
-}
+pub mod fault_proxy;
+pub use fault_proxy::{DbFaults, FaultProxy, fault_proxy};
 
 /// The CSV import as it runs in the cloud, on 127.0.0.1: an embedded S3
 /// whose uploads raise events, delivered to the import by the local
@@ -362,6 +275,46 @@ pub struct CsvStack {
 }
 
 pub const AGENCY: &str = "376550000A";
+
+/// The last change date a CSV import accepts (the mission's cutoff).
+pub fn csv_cutoff() -> NaiveDate {
+    Settings::default().csv_cutoff
+}
+
+/// `rows` generated valid rows of [`AGENCY`], changed by the cutoff.
+pub fn generated_csv(rows: u64, encoding: portal_sim::csv_file::CsvEncoding, seed: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    portal_sim::csv_file::write_csv(
+        &mut out,
+        rows,
+        encoding,
+        (AGENCY, "範例市政府人事處"),
+        csv_cutoff(),
+        seed,
+    )
+    .expect("a generated file");
+    out
+}
+
+/// What importing `bytes` (all valid rows) must leave in the table.
+pub fn expected_records(bytes: &[u8]) -> BTreeMap<Key, String> {
+    let agency = learning_core::AgencyCode::parse(AGENCY).expect("agency");
+    csv_import::open(bytes, csv_cutoff(), agency)
+        .expect("a readable file")
+        .map(|row| match row.expect("a row") {
+            csv_import::RowOutcome::Accepted(r) => (
+                (
+                    r.id_no.as_str().to_string(),
+                    r.course_code.clone(),
+                    r.term,
+                    r.start_date.to_string(),
+                ),
+                r.total_hours.to_string(),
+            ),
+            csv_import::RowOutcome::Rejected(r) => panic!("generated rows are valid: {}", r.code),
+        })
+        .collect()
+}
 
 /// The import's configuration with the mission's cutoff (2015-12-31).
 pub fn import_config(store: &Store, reserve: Duration) -> csv_import::ImportConfig {

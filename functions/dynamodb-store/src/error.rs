@@ -1,4 +1,4 @@
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -52,14 +52,28 @@ impl StoreError {
         }
     }
 
+    /// A failed call, told to staff in one short line; the SDK's whole
+    /// account (raw response included) goes to the function's log only.
     pub(crate) fn sdk<E, R>(operation: &'static str, error: SdkError<E, R>) -> Self
     where
-        E: std::error::Error + 'static,
+        E: std::error::Error + ProvideErrorMetadata + 'static,
         R: std::fmt::Debug,
     {
-        StoreError::Sdk {
-            operation,
-            message: DisplayErrorContext(&error).to_string(),
-        }
+        tracing::warn!(operation, error = %DisplayErrorContext(&error), "DynamoDB call failed");
+        let message = match &error {
+            SdkError::ServiceError(e) => {
+                let e = e.err();
+                match (e.code(), e.message()) {
+                    (Some(code), Some(text)) => format!("{code}：{text}"),
+                    (Some(code), None) => code.to_string(),
+                    _ => "服務回報錯誤".to_string(),
+                }
+            }
+            SdkError::TimeoutError(_) => "逾時".to_string(),
+            SdkError::DispatchFailure(_) => "無法連線".to_string(),
+            SdkError::ResponseError(_) => "回應中斷或無法解讀".to_string(),
+            _ => "請求無法送出".to_string(),
+        };
+        StoreError::Sdk { operation, message }
     }
 }

@@ -38,7 +38,8 @@ impl Store {
     }
 
     /// Moves the watermark from `expected` to `day`; refused if another run
-    /// moved it meanwhile.
+    /// moved it elsewhere meanwhile. Finding it at `day` already is success:
+    /// an SDK retry of a write whose answer was lost must not fail the run.
     pub async fn advance_watermark(
         &self,
         expected: Option<NaiveDate>,
@@ -55,10 +56,11 @@ impl Store {
             .item("updated_at", s(now.to_rfc3339()));
         request = match expected {
             Some(previous) => request
-                .condition_expression("watermark = :previous")
+                .condition_expression("watermark IN (:previous, :day)")
                 .expression_attribute_values(":previous", s(previous.to_string())),
-            None => request.condition_expression("attribute_not_exists(pk)"),
-        };
+            None => request.condition_expression("attribute_not_exists(pk) OR watermark = :day"),
+        }
+        .expression_attribute_values(":day", s(day.to_string()));
         match request.send().await {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failure(&e) => Err(StoreError::WatermarkMoved {

@@ -1,0 +1,293 @@
+//! A fault-injecting proxy between the functions and the DynamoDB engine,
+//! on 127.0.0.1. It speaks DynamoDB's own protocol back: throttling and
+//! internal-error answers in the SDK's error shape, batch writes with part
+//! of their items returned unprocessed, and connections dropped before or
+//! after the call took effect. Everything else is forwarded untouched.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use dynamodb_store::Store;
+use serde_json::{Value, json};
+
+/// Probabilities per call, drawn from a seeded generator.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DbFaults {
+    /// 400 `ThrottlingException` (the SDK retries it).
+    pub throttle_rate: f64,
+    /// 500 `InternalServerError`.
+    pub server_error_rate: f64,
+    /// A BatchWriteItem that writes only its first half and returns the
+    /// rest as `UnprocessedItems`.
+    pub unprocessed_rate: f64,
+    /// The connection dropped before the call reaches the engine.
+    pub drop_before_rate: f64,
+    /// The call takes effect, then the connection drops before the answer.
+    pub drop_after_rate: f64,
+}
+
+pub struct FaultProxy {
+    pub url: String,
+    /// BatchWriteItem answers every item unprocessed while above zero
+    /// (counting down; -1 means forever).
+    pub throttled_writes: Arc<AtomicI64>,
+    state: Arc<Shared>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+struct Shared {
+    upstream: String,
+    http: reqwest::Client,
+    throttled_writes: Arc<AtomicI64>,
+    faults: Mutex<DbFaults>,
+    rng: Mutex<fastrand::Rng>,
+    injected: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+pub async fn fault_proxy() -> FaultProxy {
+    let throttled_writes = Arc::new(AtomicI64::new(0));
+    let state = Arc::new(Shared {
+        upstream: crate::engine_url().await,
+        http: reqwest::Client::new(),
+        throttled_writes: throttled_writes.clone(),
+        faults: Mutex::new(DbFaults::default()),
+        rng: Mutex::new(fastrand::Rng::with_seed(0xDB)),
+        injected: Mutex::new(BTreeMap::new()),
+    });
+    let handler_state = state.clone();
+    let app = axum::Router::new().fallback(axum::routing::post(
+        move |headers: HeaderMap, body: Bytes| {
+            let state = handler_state.clone();
+            async move { state.answer(headers, body).await }
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("proxy port");
+    let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    FaultProxy {
+        url,
+        throttled_writes,
+        state,
+        _stop: stop,
+    }
+}
+
+impl FaultProxy {
+    /// A store on the same table, reached through the proxy.
+    pub fn store(&self, table: &Store) -> Store {
+        Store::new(local_stack::dynamodb_client(&self.url), table.table())
+    }
+
+    pub fn set_faults(&self, faults: DbFaults) {
+        *lock(&self.state.faults) = faults;
+    }
+
+    /// Faults injected so far, by kind.
+    pub fn injected(&self) -> BTreeMap<&'static str, u64> {
+        lock(&self.state.injected).clone()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Fault {
+    Throttle,
+    ServerError,
+    Unprocessed,
+    DropBefore,
+    DropAfter,
+}
+
+impl Shared {
+    fn draw(&self, batch_write: bool) -> Option<Fault> {
+        let faults = *lock(&self.faults);
+        let roll = lock(&self.rng).f64();
+        let mut threshold = 0.0;
+        for (rate, fault) in [
+            (faults.throttle_rate, Fault::Throttle),
+            (faults.server_error_rate, Fault::ServerError),
+            (
+                if batch_write {
+                    faults.unprocessed_rate
+                } else {
+                    0.0
+                },
+                Fault::Unprocessed,
+            ),
+            (faults.drop_before_rate, Fault::DropBefore),
+            (faults.drop_after_rate, Fault::DropAfter),
+        ] {
+            threshold += rate;
+            if roll < threshold {
+                return Some(fault);
+            }
+        }
+        None
+    }
+
+    fn count(&self, kind: &'static str) {
+        *lock(&self.injected).entry(kind).or_default() += 1;
+    }
+
+    async fn answer(&self, headers: HeaderMap, body: Bytes) -> Response {
+        let target = headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let batch_write = target.ends_with("BatchWriteItem");
+        let all_unprocessed = batch_write
+            && self
+                .throttled_writes
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| match n {
+                    0 => None,
+                    -1 => Some(-1),
+                    n => Some(n - 1),
+                })
+                .is_ok();
+        if all_unprocessed {
+            let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+            return json_answer(
+                StatusCode::OK,
+                &json!({"UnprocessedItems": request["RequestItems"]}),
+            );
+        }
+        match self.draw(batch_write) {
+            None => self.forward(&headers, body).await,
+            Some(Fault::Throttle) => {
+                self.count("throttled");
+                error_answer(
+                    StatusCode::BAD_REQUEST,
+                    "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                )
+            }
+            Some(Fault::ServerError) => {
+                self.count("500");
+                error_answer(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                )
+            }
+            Some(Fault::Unprocessed) => {
+                self.count("unprocessed items");
+                self.write_half(&headers, &body).await
+            }
+            Some(Fault::DropBefore) => {
+                self.count("dropped before");
+                dropped()
+            }
+            Some(Fault::DropAfter) => {
+                self.count("dropped after");
+                let _ = self.forward(&headers, body).await;
+                dropped()
+            }
+        }
+    }
+
+    async fn forward(&self, headers: &HeaderMap, body: Bytes) -> Response {
+        let mut forward = self.http.post(&self.upstream).body(body);
+        for (name, value) in headers {
+            if name != "host" && name != "content-length" {
+                forward = forward.header(name.as_str(), value.as_bytes());
+            }
+        }
+        match forward.send().await {
+            Ok(response) => {
+                let status = StatusCode::from_u16(response.status().as_u16())
+                    .unwrap_or(StatusCode::BAD_GATEWAY);
+                let bytes = response.bytes().await.unwrap_or_default();
+                (
+                    status,
+                    [("content-type", "application/x-amz-json-1.0")],
+                    bytes,
+                )
+                    .into_response()
+            }
+            Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+        }
+    }
+
+    /// Writes each table's first half; answers the rest as unprocessed,
+    /// together with whatever the engine itself left.
+    async fn write_half(&self, headers: &HeaderMap, body: &Bytes) -> Response {
+        let mut request: Value = serde_json::from_slice(body).unwrap_or_default();
+        let mut held = serde_json::Map::new();
+        if let Some(tables) = request["RequestItems"].as_object_mut() {
+            for (table, writes) in tables.iter_mut() {
+                if let Some(list) = writes.as_array_mut() {
+                    let rest = list.split_off(list.len().div_ceil(2));
+                    if !rest.is_empty() {
+                        held.insert(table.clone(), Value::Array(rest));
+                    }
+                }
+            }
+        }
+        let answer = self
+            .forward(headers, Bytes::from(request.to_string()))
+            .await;
+        if answer.status() != StatusCode::OK {
+            return answer;
+        }
+        let bytes = axum::body::to_bytes(answer.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        let mut answer: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let unprocessed = answer["UnprocessedItems"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (table, writes) in unprocessed {
+            if let (Some(mine), Some(theirs)) = (
+                held.get_mut(&table).and_then(Value::as_array_mut),
+                writes.as_array(),
+            ) {
+                mine.extend(theirs.iter().cloned());
+            } else {
+                held.insert(table, writes);
+            }
+        }
+        answer["UnprocessedItems"] = Value::Object(held);
+        json_answer(StatusCode::OK, &answer)
+    }
+}
+
+fn json_answer(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [("content-type", "application/x-amz-json-1.0")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn error_answer(status: StatusCode, kind: &str) -> Response {
+    json_answer(
+        status,
+        &json!({"__type": kind, "message": "injected by the fault proxy"}),
+    )
+}
+
+/// Headers, then the connection goes: the client hears no answer.
+fn dropped() -> Response {
+    let chunks: [std::io::Result<Bytes>; 1] = [Err(std::io::Error::from(
+        std::io::ErrorKind::ConnectionReset,
+    ))];
+    Response::new(Body::from_stream(futures::stream::iter(chunks)))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
