@@ -396,3 +396,158 @@ async fn dynamodb_faults_under_an_import_finish_it_or_fail_it_loudly_never_half_
         duplicates(&stack.store).await,
     );
 }
+
+/// What a child import process is told, in one environment variable.
+const CHILD: &str = "WEBHR_IMPORT_CHILD";
+
+/// The import process the crash test starts and kills: the same
+/// `Importer::handle` the Lambda function runs, in a process of its own,
+/// against the parent's DynamoDB and S3 on 127.0.0.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by the crash test in a process of its own"]
+async fn import_child() {
+    let Ok(spec) = std::env::var(CHILD) else {
+        return;
+    };
+    let spec: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    let text = |name: &str| spec[name].as_str().unwrap().to_string();
+    let store = dynamodb_store::Store::new(
+        local_stack::dynamodb_client(&text("dynamodb")),
+        text("table"),
+    );
+    let importer = csv_import::Importer::new(
+        store.clone(),
+        local_stack::s3_client(&text("s3")),
+        &import_config(&store, Duration::from_secs(5)),
+    );
+    let event = serde_json::from_value(spec["event"].clone()).unwrap();
+    let handled = importer
+        .handle(
+            &event,
+            &text("request"),
+            tokio::time::Instant::now() + Duration::from_secs(120),
+        )
+        .await
+        .unwrap();
+    println!("{}", serde_json::to_string(&handled).unwrap());
+}
+
+/// The record items with the times they were written left out.
+async fn records_without_times(store: &dynamodb_store::Store) -> Vec<Item> {
+    let mut items = record_items(store).await;
+    for item in &mut items {
+        item.retain(|name, _| !name.ends_with("_at"));
+    }
+    items
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_killed_at_random_points_and_redelivered_equals_a_clean_import() {
+    const ROUNDS: usize = 4;
+    const KILLS_PER_ROUND: usize = 2;
+    let (mut lost_records, mut duplicated) = (0, 0);
+    let bytes = generated_csv(4000, portal_sim::csv_file::CsvEncoding::Big5, 12);
+    let key = format!("uploads/{AGENCY}/crash.txt");
+    let invocations = local_stack::lambda::Invocations::default();
+
+    // The reference: the same file imported once, undisturbed.
+    let clean = csv_stack(invocations, Duration::from_secs(5)).await;
+    let file = clean.upload(&key, bytes.clone()).await;
+    let started = std::time::Instant::now();
+    clean
+        .importer
+        .handle(
+            &clean.event_for(&file),
+            "clean",
+            tokio::time::Instant::now() + Duration::from_secs(120),
+        )
+        .await
+        .unwrap();
+    let clean_time = started.elapsed();
+    let clean_entry = clean
+        .store
+        .get_csv_log(&file.log_id())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Rounds of: a fresh table, deliveries killed (SIGKILL, no cleanup of
+    // any kind) at random points, then one left to finish.
+    let mut rng = fastrand::Rng::with_seed(4000);
+    let mut killed_at = Vec::new();
+    for round in 0..ROUNDS {
+        let crashed = csv_stack(invocations, Duration::from_secs(5)).await;
+        let file = crashed.upload(&key, bytes.clone()).await;
+        let spec = serde_json::json!({
+            "dynamodb": engine_url().await,
+            "s3": crashed.s3_url,
+            "table": crashed.store.table(),
+            "event": serde_json::to_value(crashed.event_for(&file)).unwrap(),
+            // Lambda retries an asynchronous event under the same request id.
+            "request": "request-1",
+        })
+        .to_string();
+        let child = || {
+            tokio::process::Command::new(std::env::current_exe().unwrap())
+                .args(["import_child", "--exact", "--ignored", "--nocapture"])
+                .env(CHILD, &spec)
+                .env("RUST_LOG", "off")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("the import process starts")
+        };
+        for _ in 0..KILLS_PER_ROUND {
+            let mut process = child();
+            // Start-up (tens of ms), then anywhere in a whole import.
+            let delay = Duration::from_millis(30) + clean_time.mul_f64(rng.f64());
+            if tokio::time::timeout(delay, process.wait()).await.is_ok() {
+                killed_at.push(format!("{round}: finished before {} ms", delay.as_millis()));
+                continue;
+            }
+            process.kill().await.unwrap();
+            let entry = crashed.store.get_csv_log(&file.log_id()).await.unwrap();
+            let counts = entry.map(|e| e.counts).unwrap_or_default();
+            // Never half-counted: the checkpoint is what the table holds.
+            assert_eq!(counts.inserted as usize, stored(&crashed.store).await.len());
+            killed_at.push(format!(
+                "{round}: {} ms, row {}",
+                delay.as_millis(),
+                counts.rows
+            ));
+        }
+        let last = child().wait().await.unwrap();
+        assert!(last.success(), "round {round}: the last delivery finishes");
+
+        let entry = crashed
+            .store
+            .get_csv_log(&file.log_id())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(entry.status, RunStatus::Succeeded, "round {round}");
+        assert_eq!(entry.counts, clean_entry.counts, "round {round}");
+        assert_eq!(
+            records_without_times(&crashed.store).await,
+            records_without_times(&clean.store).await,
+            "round {round}: the table after the crashes is the clean import's"
+        );
+        lost_records += lost(&stored(&crashed.store).await, &stored(&clean.store).await);
+        duplicated += duplicates(&crashed.store).await;
+    }
+    let killed = killed_at.iter().filter(|k| !k.contains("finished")).count();
+    assert!(
+        killed >= ROUNDS * KILLS_PER_ROUND / 2,
+        "most deliveries were killed: {killed_at:?}"
+    );
+    report(
+        "crashes (CSV import)",
+        &format!(
+            "{ROUNDS} imports of 4,000 rows, {killed} SIGKILLs of the import process at random points [{}]",
+            killed_at.join("; "),
+        ),
+        lost_records,
+        duplicated,
+    );
+}

@@ -270,6 +270,7 @@ pub struct CsvStack {
     pub bucket: String,
     pub importer: Arc<csv_import::Importer>,
     pub answers: tokio::sync::mpsc::UnboundedReceiver<local_stack::lambda::Answer>,
+    pub s3_url: String,
     root: std::path::PathBuf,
     _s3: Running,
 }
@@ -358,6 +359,7 @@ pub async fn csv_stack(
         bucket,
         importer,
         answers,
+        s3_url: running.url(),
         root,
         _s3: running,
     }
