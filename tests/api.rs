@@ -968,6 +968,16 @@ async fn staff_upload_through_a_presigned_url_under_their_agency() {
             "invalid_file_name",
         ),
         (json!({"file_name": "x.xlsx"}), "invalid_file_name"),
+        (
+            json!({"file_name": "..\\reports\\x.csv"}),
+            "invalid_file_name",
+        ),
+        (json!({"file_name": ".csv"}), "invalid_file_name"),
+        (
+            json!({"file_name": "x\u{202E}vsc.csv"}),
+            "invalid_file_name",
+        ),
+        (json!({"file_name": "x\r\n.csv"}), "invalid_file_name"),
         (json!({"file_name": "x.csv", "agency": B}), "other_agency"),
         (
             json!({"file_name": "x.csv", "bucket": "other"}),
@@ -984,6 +994,37 @@ async fn staff_upload_through_a_presigned_url_under_their_agency() {
         .await;
         assert!(status.is_client_error());
         assert_eq!(answer["code"], code, "{body}");
+    }
+    // Escapes S3 does not decode stay characters of one key in the prefix.
+    let (status, ticket) = answer(
+        api.send(reqwest::Method::POST, "/v1/uploads", &staff)
+            .json(&json!({"file_name": "%2e%2e%2fx.csv"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ticket["key"], format!("uploads/{A}/%2e%2e%2fx.csv"));
+    let put = api
+        .http
+        .put(ticket["url"].as_str().unwrap())
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    let listed = api
+        .s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    for object in listed.contents() {
+        let key = object.key().unwrap();
+        assert!(key.starts_with(&format!("uploads/{A}/")), "{key}");
+        assert_eq!(key.matches('/').count(), 2, "{key}");
     }
 }
 
@@ -1329,5 +1370,173 @@ async fn the_openapi_document_is_served_and_lists_exactly_the_routes() {
             StatusCode::UNAUTHORIZED
         };
         assert_eq!(status, expected, "{method} {concrete}: {body}");
+    }
+}
+
+/// Every route of the document, met by another agency's staff aiming at
+/// this agency's data: refused, or answered without any of it. The test
+/// fails if a route is added without a case here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
+    use reqwest::Method;
+    let api = api().await;
+    let our_log = csv_entry(&api.store, now() - Duration::days(1), A).await;
+    let ours = record(&[("course_code", "A0001")]);
+    api.store
+        .create_staff_record(&ours, "a-staff", now())
+        .await
+        .unwrap();
+    let them = token(B, "staff");
+    let record_path = "/v1/people/A123456789/records/A0001/1/2016-03-01";
+    let mut moved = as_json(&ours);
+    moved["total_hours"] = json!("9");
+    moved["digital_hours"] = json!("9");
+    let cases: Vec<(Method, &str, reqwest::RequestBuilder)> = vec![
+        (
+            Method::GET,
+            "/v1/openapi.json",
+            api.get("/v1/openapi.json", &them),
+        ),
+        (
+            Method::GET,
+            "/v1/import-logs",
+            api.get("/v1/import-logs", &them),
+        ),
+        (
+            Method::GET,
+            "/v1/import-logs/{log_id}",
+            api.get(&format!("/v1/import-logs/{our_log}"), &them),
+        ),
+        (
+            Method::POST,
+            "/v1/downloads",
+            api.send(Method::POST, "/v1/downloads", &them)
+                .json(&json!({"from": "2026-03-01", "to": "2026-03-07", "agency": A})),
+        ),
+        (
+            Method::POST,
+            "/v1/uploads",
+            api.send(Method::POST, "/v1/uploads", &them)
+                .json(&json!({"file_name": "x.csv", "agency": A})),
+        ),
+        (
+            Method::POST,
+            "/v1/syncs",
+            api.send(Method::POST, "/v1/syncs", &them)
+                .json(&json!({"from": "2026-03-01"})),
+        ),
+        (
+            Method::GET,
+            "/v1/people/{id_no}/records",
+            api.get("/v1/people/A123456789/records", &them),
+        ),
+        (
+            Method::POST,
+            "/v1/people/{id_no}/records",
+            api.send(Method::POST, "/v1/people/A123456789/records", &them)
+                .json(&as_json(&record(&[("course_code", "A0002")]))),
+        ),
+        (
+            Method::GET,
+            "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}",
+            api.get(record_path, &them),
+        ),
+        (
+            Method::PUT,
+            "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}",
+            api.send(Method::PUT, record_path, &them)
+                .header("if-match", "\"1\"")
+                .json(&moved),
+        ),
+        (
+            Method::DELETE,
+            "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}",
+            api.send(Method::DELETE, record_path, &them)
+                .header("if-match", "\"1\""),
+        ),
+    ];
+    let mut covered = std::collections::BTreeSet::new();
+    for (method, route, request) in cases {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        // Nothing of ours in any answer: our record, our log, our agency's
+        // data (the document itself names no agency).
+        assert!(
+            !text.contains("A0001") && !text.contains(&our_log),
+            "{method} {route} → {status}: {text}"
+        );
+        if route != "/v1/openapi.json" && status.is_success() {
+            // A list answers, with nothing of ours in it.
+            let body: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(method, Method::GET, "{route}: {body}");
+        } else if route != "/v1/openapi.json" {
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {route}: {text}");
+        }
+        covered.insert(format!("{method} {route}"));
+    }
+    let doc = system_tests::openapi::document();
+    let documented: std::collections::BTreeSet<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| format!("{} {path}", m.to_uppercase()))
+        })
+        .collect();
+    assert_eq!(covered, documented, "every route has its case");
+    let still = api.store.get_record(&ours.key()).await.unwrap().unwrap();
+    assert_eq!(still.version, 1, "our record untouched");
+    assert_eq!(
+        still.record.total_hours.to_string(),
+        ours.total_hours.to_string()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_staff_editing_one_record_at_once_one_wins_the_other_is_told() {
+    let api = api().await;
+    let ours = record(&[("course_code", "LOCAL0002")]);
+    api.store
+        .create_staff_record(&ours, "a-staff", now())
+        .await
+        .unwrap();
+    let path = "/v1/people/A123456789/records/LOCAL0002/1/2016-03-01";
+    let edit = |hours: &str, who: &str| {
+        let mut body = as_json(&ours);
+        body["total_hours"] = json!(hours);
+        body["digital_hours"] = json!(hours);
+        api.send(reqwest::Method::PUT, path, &token(A, who))
+            .header("if-match", "\"1\"")
+            .json(&body)
+            .send()
+    };
+    for round in 0..10 {
+        // Both read version 1 and send their edit at the same moment.
+        let (first, second) = tokio::join!(edit("3", "staff"), edit("4", "staff"));
+        let mut statuses = [first.unwrap().status(), second.unwrap().status()];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::PRECONDITION_FAILED],
+            "round {round}"
+        );
+        let now_held = api.store.get_record(&ours.key()).await.unwrap().unwrap();
+        assert_eq!(
+            now_held.version, 2,
+            "round {round}: exactly one edit landed"
+        );
+        // Back to version 1 for the next round.
+        api.store
+            .delete_staff_record(&ours.key(), Some(2))
+            .await
+            .unwrap();
+        api.store
+            .create_staff_record(&ours, "a-staff", now())
+            .await
+            .unwrap();
     }
 }

@@ -551,3 +551,115 @@ async fn an_import_killed_at_random_points_and_redelivered_equals_a_clean_import
         duplicated,
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_s3_event_three_times_at_once_imports_once() {
+    let stack = csv_stack(
+        local_stack::lambda::Invocations::default(),
+        Duration::from_secs(5),
+    )
+    .await;
+    let bytes = generated_csv(2000, portal_sim::csv_file::CsvEncoding::Utf8Bom, 13);
+    let want = expected_records(&bytes);
+    let file = stack
+        .upload(&format!("uploads/{AGENCY}/thrice.txt"), bytes)
+        .await;
+    let event = stack.event_for(&file);
+    // S3 delivers at least once: three invocations, three request ids.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deliveries = ["a", "b", "c"].map(|id| stack.importer.handle(&event, id, deadline));
+    let [a, b, c] = deliveries;
+    let (a, b, c) = tokio::join!(a, b, c);
+    let mut outcomes: Vec<String> = [a, b, c]
+        .into_iter()
+        .flat_map(|handled| handled.unwrap())
+        .map(|handled| match handled {
+            csv_import::Handled::Finished(_) => "finished".to_string(),
+            csv_import::Handled::Continued(_) => "continued".to_string(),
+            csv_import::Handled::Skipped { reason, .. } => reason.to_string(),
+        })
+        .collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "finished").count(),
+        1,
+        "{outcomes:?}"
+    );
+    let entry = stack
+        .store
+        .get_csv_log(&file.log_id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.status, RunStatus::Succeeded);
+    assert_eq!(entry.invocations, 1, "one invocation did the work");
+    assert_eq!(entry.counts.inserted, 2000);
+    let held = stored(&stack.store).await;
+    assert_same_records(&held, &want);
+    report(
+        "the same S3 event 3× at once",
+        &format!("2,000 rows; the deliveries: {outcomes:?}"),
+        lost(&held, &want),
+        duplicates(&stack.store).await,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_schedules_firing_together_every_night_work_each_day_once() {
+    const NIGHTS: u64 = 10;
+    let store = fresh_store().await;
+    let settings = settings();
+    let start = settings.start_date;
+    let portal = simulator(
+        DataConfig {
+            per_day: 40,
+            ..DataConfig::default()
+        },
+        start,
+    )
+    .await;
+    portal.portal.set_faults(Faults {
+        latency_ms: 5,
+        ..Faults::default()
+    });
+    let first_night = start.succ_opt().unwrap();
+    let mut worked = Vec::new();
+    let mut refused = 0;
+    for night in days(first_night, first_night + chrono::Days::new(NIGHTS - 1)) {
+        portal.portal.set_as_of(night.pred_opt().unwrap());
+        let (a, b) = (
+            sync_on(&portal, &store, &settings, night),
+            sync_on(&portal, &store, &settings, night),
+        );
+        let (req_a, req_b) = (
+            request(&format!("{night}-a")),
+            request(&format!("{night}-b")),
+        );
+        let (ra, rb) = tokio::join!(a.run(&req_a, |_, _| {}), b.run(&req_b, |_, _| {}));
+        for summary in [ra.unwrap(), rb.unwrap()] {
+            refused += usize::from(summary.outcome == Outcome::AnotherRunActive);
+            worked.extend(summary.days.iter().map(|d| d.date));
+        }
+    }
+    let total = worked.len();
+    worked.sort();
+    worked.dedup();
+    assert_eq!(worked.len(), total, "a day was worked twice");
+    assert_eq!(total as u64, NIGHTS, "every day worked");
+    let last = first_night + chrono::Days::new(NIGHTS - 1);
+    let truth = truth(
+        &portal.portal,
+        days(start, last.pred_opt().unwrap()),
+        last.pred_opt().unwrap(),
+    );
+    let held = stored(&store).await;
+    assert_same_records(&held, &truth);
+    report(
+        "two schedules firing together",
+        &format!(
+            "{NIGHTS} nights × 2 runs at once: {refused} refused by the lease, each day worked once"
+        ),
+        lost(&held, &truth),
+        duplicates(&store).await,
+    );
+}

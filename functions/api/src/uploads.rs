@@ -34,8 +34,9 @@ pub struct UploadTicket {
 }
 
 /// A file name that stays one key under the agency prefix: a `.csv`
-/// name, no folders, no dot-dot, no control characters, at most 200
-/// characters. The extension becomes `.csv`: S3's notification filters
+/// name, no folders, no dot-dot, no control characters and no invisible
+/// direction or zero-width marks (which make a name in the import log
+/// read as another), at most 200 characters. The extension becomes `.csv`: S3's notification filters
 /// are case-sensitive.
 fn file_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
@@ -43,13 +44,19 @@ fn file_name(name: &str) -> Result<String, ApiError> {
     if name.is_empty() || name.chars().count() > 200 {
         return Err(bad("檔名須為 1 到 200 個字"));
     }
-    if name.contains(['/', '\\']) || name.contains("..") || name.chars().any(char::is_control) {
-        return Err(bad("檔名不可含有 /、\\、.. 或控制字元"));
+    let invisible = |c: char| matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
+    if name.contains(['/', '\\'])
+        || name.contains("..")
+        || name.chars().any(|c| c.is_control() || invisible(c))
+    {
+        return Err(bad("檔名不可含有 /、\\、..、控制字元或隱形字元"));
     }
     let Some(stem) = name
         .len()
         .checked_sub(4)
-        .filter(|&at| name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(".csv"))
+        .filter(|&at| {
+            at > 0 && name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(".csv")
+        })
         .map(|at| &name[..at])
     else {
         return Err(bad("只接受 .csv 檔；Excel 活頁簿請另存為 CSV"));
@@ -116,6 +123,9 @@ mod tests {
             "x.xlsx",
             "x\u{0}.csv",
             "..csv",
+            ".csv",
+            "x\u{202E}vsc.csv",
+            "\u{200B}.csv",
         ] {
             assert_eq!(
                 file_name(bad).unwrap_err().code,
