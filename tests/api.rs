@@ -7,14 +7,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use api::{AppState, Authentication, Claims, LocalTokens};
+use api::{Authentication, Claims, LocalTokens};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use dynamodb_store::Store;
 use learning_core::import_log::{CsvImportEntry, RunStatus, SyncLogEntry, Trigger, UploadedFile};
-use learning_core::{RawRecord, Settings, Source, TrainingRecord};
+use learning_core::{RawRecord, Source, TrainingRecord};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use system_tests::fresh_store;
+use system_tests::{BUCKET, fresh_store};
 
 const A: &str = "376550000A";
 const B: &str = "379000000A";
@@ -113,30 +113,6 @@ async fn conforms(
     axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
-const BUCKET: &str = "webhr-uploads-test";
-
-/// The API's state over these engines, at [`now`]; re-runs go to a real
-/// sync in this process.
-fn state(
-    store: &Store,
-    portal: &portal_sim::RunningPortal,
-    s3: &aws_sdk_s3::Client,
-    auth: Authentication,
-) -> AppState {
-    let sync = system_tests::sync_on(portal, store, &Settings::default(), now().date_naive());
-    let sync = sync.with_clock(Arc::new(now));
-    AppState {
-        store: store.clone(),
-        portal: system_tests::portal_client(portal),
-        s3: s3.clone(),
-        bucket: BUCKET.to_string(),
-        launcher: local_stack::lambda::sync_launcher(Arc::new(sync), Default::default()),
-        settings: Settings::default(),
-        auth: Arc::new(auth),
-        clock: Arc::new(now),
-    }
-}
-
 async fn api() -> Api {
     let store = fresh_store().await;
     let portal = system_tests::simulator(
@@ -151,7 +127,7 @@ async fn api() -> Api {
     let s3_server = local_stack::start_s3(&s3_root, 0, None).await.unwrap();
     let s3 = local_stack::s3_client(&s3_server.url());
     local_stack::create_bucket(&s3, BUCKET).await.unwrap();
-    let state = state(&store, &portal, &s3, Authentication::Local(tokens()));
+    let state = system_tests::api_state(&store, &portal, &s3, Authentication::Local(tokens()), now);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let drift = Drift::default();
@@ -1082,11 +1058,12 @@ async fn behind_api_gateway_the_authorizers_claims_decide() {
     .await;
     let portal =
         system_tests::simulator(portal_sim::DataConfig::default(), now().date_naive()).await;
-    let router = api::router(state(
+    let router = api::router(system_tests::api_state(
         &api.store,
         &portal,
         &api.s3,
         Authentication::ApiGateway,
+        now,
     ));
     // SAM's generated event (scripts/sam-events.sh), made into this request
     // with the claims API Gateway's JWT authorizer would pass.

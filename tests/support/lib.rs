@@ -277,6 +277,32 @@ pub struct CsvStack {
 
 pub const AGENCY: &str = "376550000A";
 
+/// The upload bucket every test stack creates.
+pub const BUCKET: &str = "webhr-uploads-test";
+
+/// The API's state over these engines with its clock at `now`; re-runs go
+/// to a real sync in this process.
+pub fn api_state(
+    store: &Store,
+    portal: &RunningPortal,
+    s3: &aws_sdk_s3::Client,
+    auth: api::Authentication,
+    now: fn() -> chrono::DateTime<chrono::Utc>,
+) -> api::AppState {
+    let sync =
+        sync_on(portal, store, &Settings::default(), now().date_naive()).with_clock(Arc::new(now));
+    api::AppState {
+        store: store.clone(),
+        portal: portal_client(portal),
+        s3: s3.clone(),
+        bucket: BUCKET.to_string(),
+        launcher: local_stack::lambda::sync_launcher(Arc::new(sync), Default::default()),
+        settings: Settings::default(),
+        auth: Arc::new(auth),
+        clock: Arc::new(now),
+    }
+}
+
 /// The last change date a CSV import accepts (the mission's cutoff).
 pub fn csv_cutoff() -> NaiveDate {
     Settings::default().csv_cutoff
@@ -342,7 +368,7 @@ pub async fn csv_stack(
         .await
         .expect("embedded S3 starts");
     let s3 = local_stack::s3_client(&running.url());
-    let bucket = "webhr-uploads-test".to_string();
+    let bucket = BUCKET.to_string();
     local_stack::create_bucket(&s3, &bucket)
         .await
         .expect("bucket");

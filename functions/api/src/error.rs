@@ -2,8 +2,7 @@
 //! `{"code": "...", "message": "...", "details": ...}` with the message in
 //! Traditional Chinese for staff and a stable English code for programs.
 
-use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dynamodb_store::StoreError;
 use serde::Serialize;
@@ -50,9 +49,17 @@ impl ApiError {
     }
 }
 
+/// Every error answer leaves with ID-shaped text masked, whatever part of
+/// a request its message or details echo.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(&self)).into_response()
+        let body = serde_json::to_string(&self).unwrap_or_default();
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            learning_core::national_id::redact(&body).into_owned(),
+        )
+            .into_response()
     }
 }
 

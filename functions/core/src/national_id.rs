@@ -134,6 +134,40 @@ pub fn mask_raw_id(raw: &str) -> String {
     }
 }
 
+/// Masks every run in `text` shaped like a national ID (letter, `1`, `2`,
+/// `8`, `9` or `A`–`D`, eight digits), checksum or not, as [`mask_raw_id`]
+/// does: for messages that echo what someone typed.
+pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let shaped = |at: usize| {
+        bytes.len() >= at + 10
+            && bytes[at].is_ascii_alphabetic()
+            && matches!(
+                bytes[at + 1].to_ascii_uppercase(),
+                b'1' | b'2' | b'8' | b'9' | b'A'..=b'D'
+            )
+            && bytes[at + 2..at + 10].iter().all(u8::is_ascii_digit)
+    };
+    let Some(first) = (0..bytes.len()).find(|&at| shaped(at)) else {
+        return std::borrow::Cow::Borrowed(text);
+    };
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut at) = (0, first);
+    while at < bytes.len() {
+        if shaped(at) {
+            // IDs are ASCII, so these are character boundaries.
+            out.push_str(&text[copied..at + 6]);
+            out.push_str("****");
+            at += 10;
+            copied = at;
+        } else {
+            at += 1;
+        }
+    }
+    out.push_str(&text[copied..]);
+    std::borrow::Cow::Owned(out)
+}
+
 impl std::fmt::Debug for NationalId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "NationalId({})", self.masked())
@@ -233,5 +267,16 @@ mod tests {
         fn parse_never_panics(input in "\\PC{0,14}") {
             let _ = NationalId::parse(&input);
         }
+    }
+
+    #[test]
+    fn redact_masks_every_id_shaped_run_and_nothing_else() {
+        assert_eq!(
+            redact("日期「A123456789」與 f228035170、AC01234567 不正確"),
+            "日期「A12345****」與 f22803****、AC0123**** 不正確"
+        );
+        assert_eq!(redact("A12345678 A1234567"), "A12345678 A1234567");
+        assert_eq!(redact("X323456789"), "X323456789");
+        assert!(matches!(redact("沒有證號"), std::borrow::Cow::Borrowed(_)));
     }
 }

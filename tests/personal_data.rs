@@ -1,0 +1,223 @@
+//! Personal data never reaches a log line or an error message: the three
+//! functions run their flows (a sync with invalid IDs and a bad night, a CSV
+//! import with refused rows, the API's reads, edits, downloads and errors)
+//! while every log line they write is captured as Lambda would keep it
+//! (JSON, our crates at DEBUG, everything else at INFO); then every line,
+//! and every error answer, is searched for each fixture's full national ID
+//! and full name.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use portal_sim::csv_file::CsvEncoding;
+use portal_sim::{DataConfig, Faults};
+use serde_json::{Value, json};
+use system_tests::*;
+
+#[derive(Clone, Default)]
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    // 2016-01-06 10:00 Asia/Taipei
+    Utc.with_ymd_and_hms(2016, 1, 6, 2, 0, 0).unwrap()
+}
+
+/// Full IDs and names of a CSV file's rows (header skipped).
+fn people_in_csv(bytes: &[u8]) -> Vec<(String, String)> {
+    let text =
+        String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).into_owned();
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|row| {
+            let row = row.unwrap();
+            (row[0].to_string(), row[1].to_string())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_full_national_id_or_name_in_any_log_line_or_error() {
+    let sink = Sink::default();
+    let writer = sink.clone();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(
+                "info,daily_sync=debug,csv_import=debug,api=debug,dynamodb_store=debug,\
+                 portal_client=debug,learning_core=debug",
+            )
+            .with_writer(move || writer.clone())
+            .finish(),
+    )
+    .unwrap();
+    let mut people: BTreeSet<(String, String)> = BTreeSet::new();
+
+    // The sync: IDs that fail their checksum, then a night of bad pages.
+    let store = fresh_store().await;
+    let settings = settings();
+    let portal = simulator(
+        DataConfig {
+            per_day: 40,
+            invalid_id_share: 0.05,
+            ..DataConfig::default()
+        },
+        now().date_naive().pred_opt().unwrap(),
+    )
+    .await;
+    portal.portal.set_faults(Faults {
+        malformed_rate: 0.3,
+        truncated_rate: 0.2,
+        ..Faults::default()
+    });
+    let _ = sync_on(&portal, &store, &settings, now().date_naive())
+        .run(&request("bad-night"), |_, _| {})
+        .await;
+    portal.portal.set_faults(Faults::default());
+    sync_on(&portal, &store, &settings, now().date_naive())
+        .run(&request("good-night"), |_, _| {})
+        .await
+        .unwrap();
+    for day in settings.start_date.iter_days().take(5) {
+        people.extend(
+            portal
+                .portal
+                .day(day)
+                .iter()
+                .map(|r| (r.id_no.clone(), r.name.clone())),
+        );
+    }
+
+    // The CSV import: good rows, a wrong check digit, a date after the
+    // cutoff, hours that do not add up; raised by the upload's event.
+    let stack = csv_stack(
+        local_stack::lambda::Invocations::default(),
+        Duration::from_secs(5),
+    )
+    .await;
+    let mut bytes = generated_csv(300, CsvEncoding::Utf8Bom, 21);
+    let good = people_in_csv(&bytes);
+    let (id, name) = &good[0];
+    let wrong_digit = format!("{}{}", &id[..9], (id.as_bytes()[9] - b'0' + 1) % 10);
+    for row in [
+        format!(
+            "{wrong_digit},{name}1,0750412,{AGENCY},範例市政府人事處,EC1,課程,3A,e等公務園+,1,1041201,1041210,1,2.0,0.0,2.0,通過,1041215,1041231"
+        ),
+        format!(
+            "{id},{name},0750412,{AGENCY},範例市政府人事處,EC2,課程,3A,e等公務園+,1,1041201,1041210,1,2.0,0.0,2.0,通過,1041215,1050101"
+        ),
+        format!(
+            "{id},{name},0750412,{AGENCY},範例市政府人事處,EC3,課程,3A,e等公務園+,1,1041201,1041210,1,2.0,0.0,9.0,通過,1041215,1041231"
+        ),
+    ] {
+        bytes.extend_from_slice(row.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+    }
+    people.extend(people_in_csv(&bytes));
+    let file = stack
+        .upload(&format!("uploads/{AGENCY}/people.csv"), bytes)
+        .await;
+    let entry = stack.finished(&file).await;
+    assert_eq!(entry.counts.rejected, 3, "{:?}", entry.counts);
+
+    // The API: reads, a refused edit, a download, malformed requests.
+    let tokens = api::LocalTokens::new("test-key", "webhr-local", "webhr-api");
+    let token = tokens.mint(&api::Claims {
+        sub: "staff-1".into(),
+        iss: "webhr-local".into(),
+        aud: "webhr-api".into(),
+        exp: now().timestamp() + 3600,
+        agency: AGENCY.into(),
+        role: "staff".into(),
+    });
+    let state = api_state(
+        &store,
+        &portal,
+        &stack.s3,
+        api::Authentication::Local(tokens),
+        now,
+    );
+    let served = local_stack::serve(api::router(state), 0).await.unwrap();
+    let url = served.url();
+    let http = reqwest::Client::new();
+    let (portal_person, portal_name) = people.iter().next().unwrap().clone();
+    let bad_record = json!({"id_no": portal_person, "name": portal_name, "total_hours": "-1"});
+    let requests = [
+        http.get(format!("{url}/v1/people/{portal_person}/records")),
+        http.get(format!("{url}/v1/people/{wrong_digit}/records")),
+        http.post(format!("{url}/v1/people/{portal_person}/records"))
+            .json(&bad_record),
+        http.post(format!("{url}/v1/people/{wrong_digit}/records"))
+            .json(&bad_record),
+        http.get(format!(
+            "{url}/v1/people/{portal_person}/records/X/1/2016-01-01"
+        )),
+        http.post(format!("{url}/v1/downloads"))
+            .json(&json!({"from": "2016-01-01", "to": "2016-01-03"})),
+        http.post(format!("{url}/v1/downloads"))
+            .json(&json!({"from": portal_person, "to": portal_name})),
+        http.get(format!("{url}/v1/import-logs/{}", entry.log_id)),
+        http.get(format!("{url}/v1/import-logs?from={portal_person}")),
+    ];
+    let mut errors = Vec::new();
+    let mut statuses = Vec::new();
+    for request in requests {
+        let response = request.bearer_auth(&token).send().await.unwrap();
+        let status = response.status();
+        statuses.push(status.as_u16());
+        let body = response.text().await.unwrap();
+        if !status.is_success() {
+            errors.push(body);
+        }
+    }
+    assert!(errors.len() >= 5, "error answers were met: {statuses:?}");
+
+    let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = logs.lines().collect();
+    for line in &lines {
+        serde_json::from_str::<Value>(line).expect("every line is JSON");
+    }
+    assert!(lines.len() > 30, "the flows logged: {} lines", lines.len());
+    let mut found = Vec::new();
+    for (id, name) in &people {
+        for text in lines
+            .iter()
+            .copied()
+            .chain(errors.iter().map(String::as_str))
+        {
+            if text.contains(id.as_str()) {
+                found.push(format!(
+                    "{}**** in {}",
+                    &id[..6],
+                    text.replace(id.as_str(), "<ID>")
+                ));
+            }
+            if name.chars().count() >= 2 && text.contains(name.as_str()) {
+                found.push(format!(
+                    "a name in {}",
+                    text.replace(name.as_str(), "<NAME>")
+                ));
+            }
+        }
+    }
+    println!(
+        "PERSONAL DATA | {} log lines and {} error answers searched for {} people's full IDs and names | found {}",
+        lines.len(),
+        errors.len(),
+        people.len(),
+        found.len()
+    );
+    assert!(found.is_empty(), "{found:?}");
+}
