@@ -3,21 +3,17 @@
 //! every refused row written back to S3 and an import-log entry that shows
 //! progress while it runs.
 //!
-//! Rows are split on raw bytes (`csv::ByteRecord`): in UTF-8 and in Big5
-//! alike, commas, quotes and line ends never occur inside a character, so
-//! each field is decoded on its own and a row holding a byte that does not
-//! map is refused alone, never written with a garbled name.
-//!
-//! Without AWS: [`decode`] and [`rows`]. With AWS: [`source`] (the object
-//! as a stream), [`import`] (batches, checkpoints, continuation),
-//! [`report`] (the rejection report and the summary).
+//! Without AWS, in the `csv-rows` crate (re-exported here): [`decode`] and
+//! [`rows`]. With AWS: [`source`] (the object as a stream), [`import`]
+//! (batches, checkpoints, continuation), [`report`] (the rejection report
+//! and the summary).
 
-pub mod decode;
 pub mod event;
 pub mod import;
 pub mod report;
-pub mod rows;
 pub mod source;
+
+pub use csv_rows::{decode, rows};
 
 use std::time::Duration;
 

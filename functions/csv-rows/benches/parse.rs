@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use csv_import::RowOutcome;
+use csv_rows::RowOutcome;
 use learning_core::AgencyCode;
 use portal_sim::csv_file::{CsvEncoding, write_csv};
 
@@ -49,7 +49,7 @@ fn pass(kind: &str, path: &Path) {
             let agency = AgencyCode::parse("376550000A").expect("agency");
             let mut rows = 0u64;
             let mut accepted = 0u64;
-            for outcome in csv_import::open(file, cutoff, agency).expect("open") {
+            for outcome in csv_rows::open(file, cutoff, agency).expect("open") {
                 rows += 1;
                 if matches!(outcome.expect("row"), RowOutcome::Accepted(_)) {
                     accepted += 1;
