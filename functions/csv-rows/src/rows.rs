@@ -252,6 +252,8 @@ struct LineTracker<R> {
     offset: u64,
     line: u64,
     at_line_start: bool,
+    /// The last byte read was a CR (a CRLF may span two reads).
+    after_cr: bool,
     /// (byte offset, line number) of content line starts not yet reported.
     starts: std::collections::VecDeque<(u64, u64)>,
 }
@@ -260,12 +262,15 @@ impl<R: Read> Read for LineTracker<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         for (i, &b) in buf[..n].iter().enumerate() {
+            let after_cr = std::mem::replace(&mut self.after_cr, b == b'\r');
             match b {
-                b'\n' => {
+                // CRLF is one line end; a CR or an LF alone is one too, as
+                // the csv reader (and a spreadsheet) splits rows there.
+                b'\n' if after_cr => {}
+                b'\r' | b'\n' => {
                     self.line += 1;
                     self.at_line_start = true;
                 }
-                b'\r' => {}
                 _ if self.at_line_start => {
                     self.starts.push_back((self.offset + i as u64, self.line));
                     self.at_line_start = false;
@@ -334,6 +339,7 @@ pub fn open<R: Read>(
             offset: 0,
             line: 1,
             at_line_start: true,
+            after_cr: false,
             starts: std::collections::VecDeque::new(),
         });
     let mut header = ByteRecord::new();
