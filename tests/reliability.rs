@@ -507,10 +507,21 @@ async fn an_import_killed_at_random_points_and_redelivered_equals_a_clean_import
                 continue;
             }
             process.kill().await.unwrap();
-            let entry = crashed.store.get_csv_log(&file.log_id()).await.unwrap();
-            let counts = entry.map(|e| e.counts).unwrap_or_default();
             // Never half-counted: the checkpoint is what the table holds.
-            assert_eq!(counts.inserted as usize, stored(&crashed.store).await.len());
+            // (The dead process's last call may still be landing; the
+            // checkpoint read on both sides of the scan tells when it has.)
+            let counts = loop {
+                let checkpoint = || async {
+                    let entry = crashed.store.get_csv_log(&file.log_id()).await.unwrap();
+                    entry.map(|e| e.counts).unwrap_or_default()
+                };
+                let before = checkpoint().await;
+                let held = stored(&crashed.store).await.len();
+                if checkpoint().await == before {
+                    assert_eq!(before.inserted as usize, held);
+                    break before;
+                }
+            };
             killed_at.push(format!(
                 "{round}: {} ms, row {}",
                 delay.as_millis(),
