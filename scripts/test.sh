@@ -7,7 +7,9 @@
 # 3. runs every test of the workspace against the embedded engines;
 # 4. fuzzes the parsers briefly (scripts/fuzz.sh, cargo-fuzz from
 #    crates.io) and runs schemathesis (PyPI) against the API's served
-#    OpenAPI document on the local stack (scripts/schemathesis.sh);
+#    OpenAPI document on the local stack (scripts/schemathesis.sh), and
+#    clicks through the staff pages in headless Chromium
+#    (scripts/web-test.sh, playwright-core from npm);
 # 5. checks the SAM template (sam validate --lint, cfn-lint, sam validate)
 #    and the SAM-generated events, and builds the release bootstraps with
 #    `sam build` (x86_64; tools from PyPI under .tools/, scripts/tools.sh);
@@ -50,6 +52,9 @@ scripts/fuzz.sh 30
 
 echo "== schemathesis against the served OpenAPI document, on the local stack"
 scripts/schemathesis.sh 120
+
+echo "== the staff pages in headless Chromium (screenshots: target/web-screenshots)"
+scripts/web-test.sh
 
 echo "== the SAM template and the deployable build"
 tools=$(scripts/tools.sh)

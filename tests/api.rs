@@ -1322,14 +1322,16 @@ async fn the_openapi_document_is_served_and_lists_exactly_the_routes() {
     assert!(routed.len() >= 10, "{routed:?}");
 
     // Each is really routed: without a token it is refused (401), never
-    // unknown (404) or the wrong method (405); only the document is public.
+    // unknown (404) or the wrong method (405); only the document and the
+    // pages' files are public.
     for (path, method) in &documented {
         let concrete = path
             .replace("{id_no}", "A123456789")
             .replace("{course_code}", "EC10400123")
             .replace("{term}", "1")
             .replace("{start_date}", "2026-03-01")
-            .replace("{log_id}", "sync-2026-03-01-x");
+            .replace("{log_id}", "sync-2026-03-01-x")
+            .replace("{file}", "app.js");
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let (status, body) = answer(
             api.http
@@ -1369,6 +1371,8 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
     moved["total_hours"] = json!("9");
     moved["digital_hours"] = json!("9");
     let cases: Vec<(Method, &str, reqwest::RequestBuilder)> = vec![
+        (Method::GET, "/", api.get("/", &them)),
+        (Method::GET, "/web/{file}", api.get("/web/app.js", &them)),
         (
             Method::GET,
             "/v1/openapi.json",
@@ -1443,11 +1447,15 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
             !text.contains("A0001") && !text.contains(&our_log),
             "{method} {route} → {status}: {text}"
         );
-        if route != "/v1/openapi.json" && status.is_success() {
+        let public = ["/", "/web/{file}", "/v1/openapi.json"].contains(&route);
+        if public {
+            // The same files for everyone, token or not.
+            assert_eq!(status, StatusCode::OK, "{route}");
+        } else if status.is_success() {
             // A list answers, with nothing of ours in it.
             let body: Value = serde_json::from_str(&text).unwrap();
             assert_eq!(method, Method::GET, "{route}: {body}");
-        } else if route != "/v1/openapi.json" {
+        } else {
             assert_eq!(status, StatusCode::FORBIDDEN, "{method} {route}: {text}");
         }
         covered.insert(format!("{method} {route}"));
@@ -1516,4 +1524,50 @@ async fn two_staff_editing_one_record_at_once_one_wins_the_other_is_told() {
             .await
             .unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_staff_pages_are_served_with_the_api_under_a_strict_policy() {
+    let api = api().await;
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/web/app.js", "text/javascript"),
+        ("/web/app.css", "text/css"),
+    ] {
+        // No token: the files are public; every call they make carries one.
+        let response = api
+            .http
+            .get(format!("{}{path}", api.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers();
+        assert!(headers["content-type"].to_str().unwrap().starts_with(kind));
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"));
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+    }
+    let page = api
+        .http
+        .get(format!("{}/", api.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("lang=\"zh-Hant-TW\"") && page.contains("/web/app.js"));
+    let (status, body) = answer(
+        api.http
+            .get(format!("{}/web/secrets.txt", api.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
 }

@@ -5,7 +5,8 @@
 //! Authentication and agency scope are in [`auth`], the one error shape in
 //! [`error`]; each route's module says what it does. The routes are listed
 //! in [`router`] and described in `openapi.json` (served at
-//! `/v1/openapi.json`; a test keeps the two equal).
+//! `/v1/openapi.json`; a test keeps the two equal). The pages staff use
+//! are served by the same router ([`web`]).
 
 pub mod auth;
 mod downloads;
@@ -15,6 +16,7 @@ mod logs;
 mod records;
 mod syncs;
 mod uploads;
+mod web;
 
 use std::sync::Arc;
 
@@ -99,6 +101,8 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(web::index))
+        .route("/web/{file}", get(web::asset))
         .route(
             "/v1/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),

@@ -117,7 +117,40 @@ pub async fn start_s3(
     let fs = s3_events::Notifying::new(fs, root.to_path_buf(), events);
     let mut builder = s3s::service::S3ServiceBuilder::new(fs);
     builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-    let service = builder.build();
+    let s3 = builder.build();
+    // CORS as the template gives the real bucket, so the staff page can
+    // PUT to a presigned URL from another origin (here: another port).
+    let service =
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let s3 = s3.clone();
+            async move {
+                use axum::http::{HeaderValue, Method, header};
+                let mut response = if request.method() == Method::OPTIONS {
+                    let mut preflight = hyper::Response::new(s3s::Body::empty());
+                    let headers = preflight.headers_mut();
+                    headers.insert(
+                        header::ACCESS_CONTROL_ALLOW_METHODS,
+                        HeaderValue::from_static("PUT"),
+                    );
+                    headers.insert(
+                        header::ACCESS_CONTROL_ALLOW_HEADERS,
+                        HeaderValue::from_static("*"),
+                    );
+                    headers.insert(
+                        header::ACCESS_CONTROL_MAX_AGE,
+                        HeaderValue::from_static("3600"),
+                    );
+                    preflight
+                } else {
+                    s3.call(request.map(s3s::Body::from)).await?
+                };
+                response.headers_mut().insert(
+                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                    HeaderValue::from_static("*"),
+                );
+                Ok::<_, s3s::HttpError>(response)
+            }
+        });
     let (listener, address, stop, mut stopped) = loopback(port).await.map_err(fail)?;
     tokio::spawn(async move {
         let http = Builder::new(TokioExecutor::new());

@@ -1,0 +1,460 @@
+// The staff pages: plain DOM over the same-origin API. Every text comes
+// from the two dictionaries below (Traditional Chinese first, English on
+// the switch); every API error is shown as its message and stable code.
+
+const TEXT = {
+  zh: {
+    skip: "跳至主要內容", title: "終身學習紀錄入檔", signOut: "登出", signInTitle: "登入",
+    tokenLabel: "存取權杖", tokenHelp: "請貼上登入系統核發的權杖；本機測試可用 local-stack token 產生。",
+    signIn: "登入", navLabel: "功能", tabLog: "匯入紀錄", tabDownload: "下載", tabUpload: "上傳 CSV",
+    tabRecords: "個人紀錄", from: "起日", to: "迄日", search: "查詢", logCaption: "匯入紀錄（最新在前）",
+    colStarted: "開始時間", colKind: "種類", colWhat: "資料日期／檔案", colStatus: "狀態", colCounts: "筆數",
+    colDetail: "詳細", more: "載入更多", detailTitle: "詳細內容", report: "下載拒收報表", close: "關閉",
+    downloadGo: "查詢通過名單", exportCsv: "匯出 CSV", encoding: "編碼",
+    downloadHelp: "一次最多 7 天；下載的紀錄會鎖定，僅能檢視。", downloadCaption: "通過認證名單",
+    colId: "身分證字號", colName: "姓名", colCourse: "課程", colHours: "認證時數", colPassed: "通過日期",
+    uploadLabel: "選擇 CSV 檔（學員通過認證名單）", uploadGo: "上傳並匯入", uploadProgress: "上傳進度",
+    importProgress: "匯入進度", recordsCaption: "訓練紀錄", colTerm: "期別", colStart: "開課日期",
+    colSource: "來源", colActions: "動作", editTitle: "修改紀錄", digitalHours: "數位時數",
+    physicalHours: "實體時數", save: "儲存", cancel: "取消", edit: "修改", delete: "刪除",
+    detail: "詳細", lockedMark: "鎖定", confirmDelete: "確定刪除這筆紀錄？",
+    kind_sync: "每日自動入檔", kind_csv_import: "CSV 入檔", kind_download: "名單下載",
+    status_running: "執行中", status_succeeded: "成功", status_partial: "部分成功", status_failed: "失敗",
+    source_auto_import: "入口網自動入檔", source_download: "名單下載", source_csv_import: "CSV 入檔",
+    source_staff_entered: "人事人員登錄", loading: "讀取中…", loaded: "共 {n} 筆", noEntries: "查無資料",
+    tooLong: "下載區間最多 7 天", signedIn: "已登入：{agency}（{role}）", uploading: "上傳中…",
+    uploaded: "已上傳，等待匯入開始…", importRunning: "匯入中：已讀 {rows} 列",
+    importDone: "匯入完成：{status}，新增 {inserted}、更新 {updated}、未變 {unchanged}、拒收 {rejected}",
+    saved: "已儲存", deleted: "已刪除", counts: "筆數", error: "錯誤", lang: "English",
+    fetched: "取得", inserted: "新增", updated: "更新", unchanged: "未變", rejected: "拒收", failed: "失敗",
+    withdrawn: "撤銷", rows: "列", file: "檔案", dataDate: "資料日期", requestedBy: "執行者",
+  },
+  en: {
+    skip: "Skip to content", title: "Learning records import", signOut: "Sign out", signInTitle: "Sign in",
+    tokenLabel: "Access token", tokenHelp: "Paste the token your sign-in service issued; locally, `local-stack token` makes one.",
+    signIn: "Sign in", navLabel: "Sections", tabLog: "Import log", tabDownload: "Download", tabUpload: "Upload CSV",
+    tabRecords: "A person's records", from: "From", to: "To", search: "Search", logCaption: "Import log (newest first)",
+    colStarted: "Started", colKind: "Kind", colWhat: "Data date / file", colStatus: "Status", colCounts: "Counts",
+    colDetail: "Detail", more: "Load more", detailTitle: "Detail", report: "Download the rejection report", close: "Close",
+    downloadGo: "Fetch passed records", exportCsv: "Export CSV", encoding: "Encoding",
+    downloadHelp: "At most 7 days at a time; downloaded records are locked (view only).", downloadCaption: "Passed records",
+    colId: "National ID", colName: "Name", colCourse: "Course", colHours: "Hours", colPassed: "Passed on",
+    uploadLabel: "Choose a CSV file (passed-records list)", uploadGo: "Upload and import", uploadProgress: "Upload",
+    importProgress: "Import", recordsCaption: "Training records", colTerm: "Term", colStart: "Starts",
+    colSource: "Source", colActions: "Actions", editTitle: "Edit record", digitalHours: "Digital hours",
+    physicalHours: "In-person hours", save: "Save", cancel: "Cancel", edit: "Edit", delete: "Delete",
+    detail: "Detail", lockedMark: "Locked", confirmDelete: "Delete this record?",
+    kind_sync: "Nightly sync", kind_csv_import: "CSV import", kind_download: "Download",
+    status_running: "Running", status_succeeded: "Succeeded", status_partial: "Partial", status_failed: "Failed",
+    source_auto_import: "Portal (nightly)", source_download: "Portal (download)", source_csv_import: "CSV import",
+    source_staff_entered: "Entered by staff", loading: "Loading…", loaded: "{n} found", noEntries: "Nothing found",
+    tooLong: "A download covers at most 7 days", signedIn: "Signed in: {agency} ({role})", uploading: "Uploading…",
+    uploaded: "Uploaded; waiting for the import to start…", importRunning: "Importing: {rows} rows read",
+    importDone: "Import finished: {status}; {inserted} new, {updated} updated, {unchanged} unchanged, {rejected} refused",
+    saved: "Saved", deleted: "Deleted", counts: "Counts", error: "Error", lang: "中文",
+    fetched: "fetched", inserted: "new", updated: "updated", unchanged: "unchanged", rejected: "refused", failed: "failed",
+    withdrawn: "withdrawn", rows: "rows", file: "File", dataDate: "Data date", requestedBy: "Requested by",
+  },
+};
+
+const $ = (selector) => document.querySelector(selector);
+let lang = localStorage.getItem("lang") === "en" ? "en" : "zh";
+let token = sessionStorage.getItem("token") || "";
+let logCursor = null;
+let editing = null;
+
+function t(key, values = {}) {
+  const text = TEXT[lang][key] ?? TEXT.zh[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+function applyLanguage() {
+  document.documentElement.lang = lang === "zh" ? "zh-Hant-TW" : "en";
+  document.title = t("title");
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of document.querySelectorAll("[data-i18n-label]")) node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+  const other = $("#lang");
+  other.textContent = t("lang");
+  other.lang = lang === "zh" ? "en" : "zh-Hant-TW";
+  if (token) showWho();
+}
+
+function say(message) { $("#status").textContent = message; $("#alert").hidden = true; }
+function fail(message) { const alert = $("#alert"); alert.textContent = message; alert.hidden = false; }
+
+class ApiFailure extends Error {
+  constructor(status, body) {
+    super(body?.message ? `${body.message}（${body.code}）` : `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.code;
+  }
+}
+
+async function api(path, options = {}) {
+  const headers = { Authorization: `Bearer ${token}`, ...(options.headers || {}) };
+  if (options.json !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method: options.method || "GET",
+    headers,
+    body: options.json !== undefined ? JSON.stringify(options.json) : undefined,
+  });
+  if (response.status === 401) signOut();
+  if (!response.ok) throw new ApiFailure(response.status, await response.json().catch(() => null));
+  return response;
+}
+
+async function guarded(work) {
+  try { await work(); } catch (error) { fail(error.message); }
+}
+
+// Sign-in: the token's claims (agency, role) are shown, not trusted: the
+// API checks the token on every call.
+function claims() {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(payload), (c) => c.charCodeAt(0))));
+  } catch { return {}; }
+}
+
+function showWho() {
+  const c = claims();
+  $("#who").textContent = t("signedIn", { agency: c.agency ?? "?", role: c.role ?? "?" });
+}
+
+function signedIn() {
+  $("#sign-in").hidden = true;
+  $("#app").hidden = false;
+  $("#sign-out").hidden = false;
+  showWho();
+  guarded(loadLog);
+}
+
+function signOut() {
+  token = "";
+  sessionStorage.removeItem("token");
+  $("#sign-in").hidden = false;
+  $("#app").hidden = true;
+  $("#sign-out").hidden = true;
+  $("#who").textContent = "";
+}
+
+// Tabs, with the keyboard as the ARIA pattern has it.
+function selectTab(tab) {
+  for (const other of document.querySelectorAll('[role="tab"]')) {
+    const on = other === tab;
+    other.setAttribute("aria-selected", String(on));
+    other.tabIndex = on ? 0 : -1;
+    $(`#${other.getAttribute("aria-controls")}`).hidden = !on;
+  }
+  tab.focus();
+}
+
+function tabKeys(event) {
+  const tabs = [...document.querySelectorAll('[role="tab"]')];
+  const at = tabs.indexOf(document.activeElement);
+  const next = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[event.key];
+  if (next === undefined || at < 0) return;
+  event.preventDefault();
+  selectTab(tabs[(next + tabs.length) % tabs.length]);
+}
+
+// Dates: what "today" is in Taipei, as YYYY-MM-DD.
+function taipeiToday() {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Taipei" }).format(new Date());
+}
+function addDays(iso, days) {
+  const date = new Date(`${iso}T00:00:00Z`);
+  date.setUTCDate(date.getUTCDate() + days);
+  return date.toISOString().slice(0, 10);
+}
+function daysBetween(from, to) {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86400000);
+}
+function when(timestamp) {
+  return timestamp ? new Date(timestamp).toLocaleString(lang === "zh" ? "zh-TW" : "en-GB", { timeZone: "Asia/Taipei" }) : "";
+}
+
+function cell(row, text, className) {
+  const td = document.createElement("td");
+  td.textContent = text ?? "";
+  if (className) td.className = className;
+  row.append(td);
+  return td;
+}
+
+function badge(status) {
+  const span = document.createElement("span");
+  span.className = `badge ${status}`;
+  span.textContent = t(`status_${status}`);
+  return span;
+}
+
+function countsText(entry) {
+  const c = entry.counts || {};
+  const keys = entry.kind === "csv_import"
+    ? ["rows", "inserted", "updated", "unchanged", "rejected"]
+    : ["fetched", "inserted", "updated", "unchanged", "withdrawn", "failed"];
+  return keys.filter((k) => c[k] !== undefined).map((k) => `${t(k)} ${c[k]}`).join("、");
+}
+
+// The import log.
+async function loadLog(more = false) {
+  const from = $("#log-from").value, to = $("#log-to").value;
+  const query = new URLSearchParams({ from, to });
+  if (more && logCursor) query.set("cursor", logCursor);
+  say(t("loading"));
+  const page = await (await api(`/v1/import-logs?${query}`)).json();
+  const body = $("#log-table tbody");
+  if (!more) body.replaceChildren();
+  for (const entry of page.entries) {
+    const row = document.createElement("tr");
+    cell(row, when(entry.started_at));
+    cell(row, t(`kind_${entry.kind}`));
+    cell(row, entry.kind === "csv_import" ? entry.file.key.split("/").pop()
+      : entry.kind === "sync" ? entry.data_date : `${entry.from} – ${entry.to}`);
+    const status = cell(row, "");
+    status.append(badge(entry.status));
+    if (entry.status === "running" && entry.kind === "csv_import" && entry.file.size) {
+      const bar = document.createElement("progress");
+      bar.max = entry.file.size;
+      bar.value = entry.bytes_done || 0;
+      bar.setAttribute("aria-label", t("importProgress"));
+      status.append(" ", bar);
+    }
+    cell(row, countsText(entry));
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "secondary";
+    open.textContent = t("detail");
+    open.setAttribute("aria-label", `${t("detail")} ${entry.log_id}`);
+    open.addEventListener("click", () => guarded(() => showDetail(entry.log_id)));
+    cell(row, "").append(open);
+    body.append(row);
+  }
+  logCursor = page.next_cursor || null;
+  $("#log-more").hidden = !logCursor;
+  say(body.children.length ? t("loaded", { n: body.children.length }) : t("noEntries"));
+}
+
+async function showDetail(logId) {
+  // The entry itself, with `report_url` beside its fields.
+  const entry = await (await api(`/v1/import-logs/${encodeURIComponent(logId)}`)).json();
+  const list = $("#log-detail-list");
+  list.replaceChildren();
+  const add = (term, value) => {
+    if (value === undefined || value === null || value === "") return;
+    const dt = document.createElement("dt"), dd = document.createElement("dd");
+    dt.textContent = term;
+    dd.textContent = value;
+    list.append(dt, dd);
+  };
+  add(t("colKind"), t(`kind_${entry.kind}`));
+  add(t("colStatus"), t(`status_${entry.status}`));
+  add(t("colStarted"), when(entry.started_at));
+  add(t("dataDate"), entry.data_date);
+  add(t("file"), entry.file?.key);
+  add(t("counts"), countsText(entry));
+  add(t("requestedBy"), entry.requested_by);
+  add(t("error"), entry.error ? `${entry.error.message}（${entry.error.code}）` : "");
+  for (const failure of entry.failures || []) add(`#${failure.position} ${failure.masked_id}`, `${failure.message}（${failure.code}）`);
+  const report = $("#log-report");
+  report.hidden = !entry.report_url;
+  if (entry.report_url) report.href = entry.report_url;
+  const section = $("#log-detail");
+  section.hidden = false;
+  section.focus();
+}
+
+// Downloads.
+function downloadWindow() {
+  const from = $("#download-from").value, to = $("#download-to").value;
+  const days = daysBetween(from, to) + 1;
+  if (days < 1 || days > 7) throw new Error(t("tooLong"));
+  return { from, to };
+}
+
+async function download() {
+  const range = downloadWindow();
+  say(t("loading"));
+  const result = await (await api("/v1/downloads?format=json", { method: "POST", json: range })).json();
+  const body = $("#download-table tbody");
+  body.replaceChildren();
+  for (const record of result.records) {
+    const row = document.createElement("tr");
+    cell(row, record.id_no);
+    cell(row, record.name);
+    cell(row, `${record.course_code} ${record.course_name}`);
+    cell(row, record.total_hours);
+    cell(row, record.passed_date);
+    body.append(row);
+  }
+  say(t("loaded", { n: result.records.length }));
+}
+
+async function exportCsv() {
+  const range = downloadWindow();
+  const encoding = $("#download-encoding").value;
+  const response = await api(`/v1/downloads?format=csv&encoding=${encoding}`, { method: "POST", json: range });
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = `passed-${range.from}-${range.to}.csv`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  say(t("saved"));
+}
+
+// Uploads: a presigned PUT straight to S3 (XHR, for its progress events),
+// then the import followed through the log until it is over.
+async function upload() {
+  const file = $("#upload-file").files[0];
+  if (!file) return;
+  const ticket = await (await api("/v1/uploads", { method: "POST", json: { file_name: file.name } })).json();
+  const startedAfter = Date.now() - 60000;
+  say(t("uploading"));
+  await new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open(ticket.method, ticket.url);
+    request.upload.addEventListener("progress", (event) => {
+      if (!event.lengthComputable) return;
+      const percent = Math.round((event.loaded / event.total) * 100);
+      $("#upload-progress").value = percent;
+      $("#upload-percent").textContent = `${percent}%`;
+    });
+    request.addEventListener("load", () => (request.status < 300 ? resolve() : reject(new Error(`S3 ${request.status}`))));
+    request.addEventListener("error", () => reject(new Error("S3")));
+    request.send(file);
+  });
+  $("#upload-progress").value = 100;
+  $("#upload-percent").textContent = "100%";
+  say(t("uploaded"));
+  const today = taipeiToday();
+  for (let tries = 0; tries < 600; tries++) {
+    const page = await (await api(`/v1/import-logs?from=${addDays(today, -1)}&to=${today}&limit=200`)).json();
+    const entry = page.entries.find((e) => e.kind === "csv_import" && e.file.key === ticket.key
+      && Date.parse(e.started_at) >= startedAfter);
+    if (entry) {
+      const bar = $("#import-progress");
+      bar.value = entry.file.size ? Math.round(((entry.bytes_done || 0) / entry.file.size) * 100) : 0;
+      if (entry.status !== "running") {
+        bar.value = 100;
+        const c = entry.counts;
+        const done = t("importDone", { status: t(`status_${entry.status}`), inserted: c.inserted, updated: c.updated,
+          unchanged: c.unchanged, rejected: c.rejected });
+        $("#import-state").textContent = done;
+        say(done);
+        return;
+      }
+      $("#import-state").textContent = t("importRunning", { rows: entry.counts.rows });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+// A person's records: locked ones marked, staff-entered ones editable.
+async function loadRecords() {
+  const id = $("#records-id").value.trim().toUpperCase();
+  say(t("loading"));
+  const records = await (await api(`/v1/people/${encodeURIComponent(id)}/records`)).json();
+  const body = $("#records-table tbody");
+  body.replaceChildren();
+  for (const record of records) {
+    const row = document.createElement("tr");
+    cell(row, `${record.course_code} ${record.course_name}`);
+    cell(row, String(record.term));
+    cell(row, record.start_date);
+    cell(row, record.total_hours);
+    cell(row, t(`source_${record.source}`));
+    const actions = cell(row, "");
+    if (record.locked) {
+      actions.className = "locked";
+      actions.textContent = `${t("lockedMark")}：${record.locked_reason ?? ""}`;
+    } else {
+      const edit = document.createElement("button");
+      edit.type = "button";
+      edit.className = "secondary";
+      edit.textContent = t("edit");
+      edit.setAttribute("aria-label", `${t("edit")} ${record.course_code}`);
+      edit.addEventListener("click", () => startEdit(record));
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "danger";
+      remove.textContent = t("delete");
+      remove.setAttribute("aria-label", `${t("delete")} ${record.course_code}`);
+      remove.addEventListener("click", () => guarded(() => removeRecord(record)));
+      actions.append(edit, " ", remove);
+    }
+    body.append(row);
+  }
+  say(t("loaded", { n: records.length }));
+}
+
+function recordPath(record) {
+  return `/v1/people/${encodeURIComponent(record.id_no)}/records/${encodeURIComponent(record.course_code)}/${record.term}/${record.start_date}`;
+}
+
+function startEdit(record) {
+  editing = record;
+  $("#edit-digital").value = record.digital_hours;
+  $("#edit-physical").value = record.physical_hours;
+  $("#edit-form").hidden = false;
+  $("#edit-digital").focus();
+}
+
+async function saveEdit() {
+  const record = editing;
+  const digital = $("#edit-digital").value.trim(), physical = $("#edit-physical").value.trim();
+  const total = (Math.round((Number(digital) + Number(physical)) * 10) / 10).toFixed(1);
+  const fields = ["id_no", "name", "birth_date", "org_code", "org_name", "course_code", "course_name",
+    "category_code", "provider", "term", "start_date", "end_date", "mode", "status", "passed_date", "changed_date"];
+  const body = Object.fromEntries(fields.map((f) => [f, record[f] ?? null]));
+  Object.assign(body, { digital_hours: digital, physical_hours: physical, total_hours: total });
+  await api(recordPath(record), { method: "PUT", json: body, headers: { "If-Match": `"${record.version}"` } });
+  $("#edit-form").hidden = true;
+  editing = null;
+  await loadRecords();
+  say(t("saved"));
+}
+
+async function removeRecord(record) {
+  if (!window.confirm(t("confirmDelete"))) return;
+  await api(recordPath(record), { method: "DELETE", headers: { "If-Match": `"${record.version}"` } });
+  await loadRecords();
+  say(t("deleted"));
+}
+
+function start() {
+  const today = taipeiToday();
+  $("#log-to").value = today;
+  $("#log-from").value = addDays(today, -30);
+  $("#download-to").value = addDays(today, -1);
+  $("#download-from").value = addDays(today, -7);
+  $("#lang").addEventListener("click", () => {
+    lang = lang === "zh" ? "en" : "zh";
+    localStorage.setItem("lang", lang);
+    applyLanguage();
+  });
+  $("#sign-in-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    token = $("#token").value.trim();
+    sessionStorage.setItem("token", token);
+    $("#token").value = "";
+    signedIn();
+  });
+  $("#sign-out").addEventListener("click", signOut);
+  for (const tab of document.querySelectorAll('[role="tab"]')) tab.addEventListener("click", () => selectTab(tab));
+  $("#tabs").addEventListener("keydown", tabKeys);
+  $("#log-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(() => loadLog()); });
+  $("#log-more").addEventListener("click", () => guarded(() => loadLog(true)));
+  $("#log-detail-close").addEventListener("click", () => { $("#log-detail").hidden = true; });
+  $("#download-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(download); });
+  $("#download-csv").addEventListener("click", () => guarded(exportCsv));
+  $("#upload-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(upload); });
+  $("#records-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(loadRecords); });
+  $("#edit-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(saveEdit); });
+  $("#edit-cancel").addEventListener("click", () => { $("#edit-form").hidden = true; editing = null; });
+  applyLanguage();
+  if (token) signedIn();
+}
+
+start();

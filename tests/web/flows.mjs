@@ -1,0 +1,194 @@
+// Every staff flow of the pages, clicked through in headless Chromium
+// (Debian's, driven by playwright-core) against the local stack, with a
+// screenshot of each step. Run by scripts/web-test.sh, which starts the
+// stack and passes: BASE (the API and pages), STAFF_TOKEN, CSV (a file to
+// upload), OUT (where screenshots go), CHROMIUM (the browser).
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const { BASE, STAFF_TOKEN, CSV, OUT, CHROMIUM } = process.env;
+const profile = mkdtempSync(join(tmpdir(), "webhr-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: CHROMIUM,
+  headless: true,
+  acceptDownloads: true,
+  viewport: { width: 1280, height: 900 },
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const page = context.pages()[0] ?? await context.newPage();
+const problems = [];
+page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+page.on("console", (message) => { if (message.type() === "error") problems.push(`console: ${message.text()}`); });
+
+let step = 0;
+async function shot(name) {
+  step += 1;
+  await page.screenshot({ path: join(OUT, `${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
+}
+const passed = [];
+async function flow(name, body) {
+  await body();
+  passed.push(name);
+  console.log(`ok - ${name}`);
+}
+
+try {
+  await flow("sign in with the development token; the last month's import log shows", async () => {
+    await page.goto(BASE);
+    await page.getByLabel("存取權杖").fill(STAFF_TOKEN);
+    await page.getByRole("button", { name: "登入" }).click();
+    await page.locator("#who").filter({ hasText: "376550000A" }).waitFor();
+    await page.locator("#log-table tbody tr").first().waitFor();
+    const statuses = await page.locator("#log-table .badge").allTextContents();
+    assert.ok(statuses.length > 0 && statuses.every((s) => ["成功", "部分成功", "失敗", "執行中"].includes(s)), statuses.join());
+    await shot("import-log");
+  });
+
+  await flow("English switch and back", async () => {
+    await page.getByRole("button", { name: "English" }).click();
+    await page.getByRole("tab", { name: "Import log" }).waitFor();
+    assert.equal(await page.locator("html").getAttribute("lang"), "en");
+    await shot("english");
+    await page.getByRole("button", { name: "中文" }).click();
+    await page.getByRole("tab", { name: "匯入紀錄" }).waitFor();
+  });
+
+  await flow("a date-range query, and a run's detail with its counts", async () => {
+    const to = await page.locator("#log-to").inputValue();
+    const from = new Date(`${to}T00:00:00Z`);
+    from.setUTCDate(from.getUTCDate() - 3);
+    await page.locator("#log-from").fill(from.toISOString().slice(0, 10));
+    await page.getByRole("button", { name: "查詢" }).first().click();
+    await page.locator("#status").filter({ hasText: /共 \d+ 筆/ }).waitFor();
+    await page.locator("#log-table tbody tr").first().getByRole("button").click();
+    await page.locator("#log-detail").waitFor({ state: "visible" });
+    const detail = await page.locator("#log-detail-list").textContent();
+    assert.match(detail, /筆數/);
+    await shot("log-detail");
+    await page.getByRole("button", { name: "關閉" }).click();
+  });
+
+  let person = "";
+  await flow("download a window of at most 7 days, see it, export CSV; 8 days refused", async () => {
+    await page.getByRole("tab", { name: "下載" }).click();
+    await page.getByRole("button", { name: "查詢通過名單" }).click();
+    await page.locator("#download-table tbody tr").first().waitFor();
+    person = (await page.locator("#download-table tbody tr td").first().textContent()).trim();
+    assert.match(person, /^[A-Z][0-9A-D][0-9]{8}$/);
+    await shot("download");
+    const [file] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "匯出 CSV" }).click()]);
+    const bytes = readFileSync(await file.path());
+    assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], "UTF-8 with BOM for Excel");
+    assert.match(bytes.toString("utf8"), /身分證字號/);
+    const to = await page.locator("#download-to").inputValue();
+    const from = new Date(`${to}T00:00:00Z`);
+    from.setUTCDate(from.getUTCDate() - 7);
+    await page.locator("#download-from").fill(from.toISOString().slice(0, 10));
+    await page.getByRole("button", { name: "查詢通過名單" }).click();
+    await page.locator("#alert").filter({ hasText: "最多 7 天" }).waitFor();
+    await shot("download-refused");
+  });
+
+  await flow("upload a CSV through the presigned URL and follow its import to the end", async () => {
+    await page.getByRole("tab", { name: "上傳 CSV" }).click();
+    await page.locator("#upload-file").setInputFiles(CSV);
+    await page.getByRole("button", { name: "上傳並匯入" }).click();
+    await page.locator("#upload-percent").filter({ hasText: "100%" }).waitFor();
+    await page.locator("#import-state").filter({ hasText: "匯入完成" }).waitFor({ timeout: 120000 });
+    assert.equal(await page.locator("#import-progress").evaluate((bar) => bar.value), 100);
+    assert.match(await page.locator("#import-state").textContent(), /新增 200.*拒收 1/);
+    await shot("upload");
+  });
+
+  await flow("the import's detail offers its rejection report", async () => {
+    await page.getByRole("tab", { name: "匯入紀錄" }).click();
+    await page.locator("#log-form").getByRole("button", { name: "查詢" }).click();
+    const row = page.locator("#log-table tbody tr", { hasText: "名單.csv" }).first();
+    await row.locator(".badge", { hasText: "部分成功" }).waitFor();
+    await row.getByRole("button").click();
+    const report = page.locator("#log-report");
+    await report.waitFor({ state: "visible" });
+    const answer = await fetch(await report.getAttribute("href"));
+    assert.equal(answer.status, 200);
+    assert.match(await answer.text(), /national_id|身分證/);
+    await shot("report-link");
+  });
+
+  await flow("a person's records: locked ones marked with the reason, staff ones edited and deleted", async () => {
+    // A staff-entered record for the same person, through the API.
+    const records = await (await fetch(`${BASE}/v1/people/${person}/records`, {
+      headers: { Authorization: `Bearer ${STAFF_TOKEN}` },
+    })).json();
+    const portal = records.find((r) => r.locked);
+    assert.ok(portal, "the downloaded person has a locked record");
+    const typed = Object.fromEntries(["id_no", "name", "birth_date", "org_name", "course_name", "category_code",
+      "provider", "term", "start_date", "end_date", "mode", "digital_hours", "physical_hours", "total_hours",
+      "status", "passed_date", "changed_date"].map((f) => [f, portal[f]]));
+    Object.assign(typed, { org_code: "376550000A", course_code: "LOCAL-WEB-1" });
+    const created = await fetch(`${BASE}/v1/people/${person}/records`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${STAFF_TOKEN}`, "Content-Type": "application/json" },
+      body: JSON.stringify(typed),
+    });
+    assert.equal(created.status, 201, await created.text());
+
+    await page.getByRole("tab", { name: "個人紀錄" }).click();
+    await page.locator("#records-id").fill(person);
+    await page.locator("#records-form").getByRole("button", { name: "查詢" }).click();
+    await page.locator("#records-table .locked").first().waitFor();
+    assert.match(await page.locator("#records-table .locked").first().textContent(), /鎖定：.*入口網/);
+    await shot("records");
+
+    const mine = page.locator("#records-table tbody tr", { hasText: "LOCAL-WEB-1" });
+    await mine.getByRole("button", { name: /修改/ }).click();
+    await page.locator("#edit-digital").fill("0");
+    await page.locator("#edit-physical").fill("5.5");
+    await shot("record-edit");
+    await page.getByRole("button", { name: "儲存" }).click();
+    await page.locator("#status").filter({ hasText: "已儲存" }).waitFor();
+    assert.equal((await mine.locator("td").nth(3).textContent()).trim(), "5.5");
+
+    page.once("dialog", (dialog) => dialog.accept());
+    await mine.getByRole("button", { name: /刪除/ }).click();
+    await page.locator("#status").filter({ hasText: "已刪除" }).waitFor();
+    assert.equal(await mine.count(), 0);
+  });
+
+  await flow("keyboard: the tabs move with the arrow keys; labels are there for screen readers", async () => {
+    await page.getByRole("tab", { name: "匯入紀錄" }).focus();
+    await page.keyboard.press("Enter");
+    await page.keyboard.press("ArrowRight");
+    assert.equal(await page.getByRole("tab", { name: "下載" }).getAttribute("aria-selected"), "true");
+    await page.keyboard.press("End");
+    assert.equal(await page.getByRole("tab", { name: "個人紀錄" }).getAttribute("aria-selected"), "true");
+    const unlabelled = await page.locator("input, select, textarea").evaluateAll((fields) =>
+      fields.filter((f) => !f.labels?.length && !f.getAttribute("aria-label")).map((f) => f.id));
+    assert.deepEqual(unlabelled, []);
+  });
+
+  await flow("a narrow screen (375 px) shows every section without a page-wide scroll", async () => {
+    await page.setViewportSize({ width: 375, height: 800 });
+    for (const tab of ["匯入紀錄", "下載", "上傳 CSV", "個人紀錄"]) {
+      await page.getByRole("tab", { name: tab }).click();
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+      assert.equal(wide, false, `${tab} scrolls sideways`);
+    }
+    await page.getByRole("tab", { name: "匯入紀錄" }).click();
+    await shot("narrow");
+  });
+
+  assert.deepEqual(problems, []);
+  console.log(`WEB | ${passed.length} flows passed in Chromium | ${step} screenshots in ${OUT}`);
+} catch (error) {
+  await shot("failure").catch(() => {});
+  console.error(error);
+  console.error(problems.join("\n"));
+  process.exitCode = 1;
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
