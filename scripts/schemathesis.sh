@@ -24,21 +24,8 @@ if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then
   echo "$want" >"$venv/.installed"
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-data=$(mktemp -d)
-export LOCAL_DATA_DIR=$data LOCAL_DYNAMODB_PORT=$(free_port) LOCAL_PORTAL_PORT=$(free_port) \
-  LOCAL_S3_PORT=$(free_port) LOCAL_API_PORT=$(free_port)
-cargo build --quiet -p local-stack
-target/debug/local-stack --serve --per-day 5 >"$data/stack.log" 2>&1 &
-stack=$!
-trap 'kill $stack 2>/dev/null || true; rm -rf "$data"' EXIT
-api=http://127.0.0.1:$LOCAL_API_PORT
-for _ in $(seq 1 600); do
-  if curl -sf -o /dev/null "$api/v1/openapi.json"; then break; fi
-  if ! kill -0 $stack 2>/dev/null; then cat "$data/stack.log"; echo "the local stack did not start"; exit 1; fi
-  sleep 1
-done
-token=$(target/debug/local-stack token --agency 376550000A)
+# shellcheck source=scripts/serve-local-stack.sh
+. scripts/serve-local-stack.sh
 status=0
 "$venv/bin/st" run "$api/v1/openapi.json" \
   --header "Authorization: Bearer $token" \
