@@ -3,14 +3,16 @@
 # the background on free ports with a data folder of its own, waits until
 # the API answers, and stops it and removes the folder on exit. Sets
 # $data (the folder), $api (the API's base URL) and $token (a staff token
-# of agency 376550000A). Extra crates to build: $build_also.
+# of agency 376550000A).
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 data=$(mktemp -d)
 export LOCAL_DATA_DIR=$data LOCAL_DYNAMODB_PORT=$(free_port) LOCAL_PORTAL_PORT=$(free_port) \
   LOCAL_S3_PORT=$(free_port) LOCAL_API_PORT=$(free_port)
-# shellcheck disable=SC2086
-cargo build --quiet -p local-stack ${build_also:-}
+# The workspace's binaries (local-stack, csv-gen), with the workspace's
+# features: `-p local-stack` alone would recompile the SDK with a feature
+# set of its own (minutes on two cores).
+cargo build --quiet --workspace --bins
 target/debug/local-stack --serve --per-day 5 >"$data/stack.log" 2>&1 &
 stack=$!
 trap 'kill $stack 2>/dev/null || true; rm -rf "$data"' EXIT

@@ -15,7 +15,6 @@ if ! command -v chromium >/dev/null || ! fc-list :lang=zh-tw | grep -q .; then
 fi
 (cd tests/web && npm ci --no-audit --no-fund --silent)
 
-build_also="-p portal-sim"
 # shellcheck source=scripts/serve-local-stack.sh
 . scripts/serve-local-stack.sh
 target/debug/csv-gen 200 "$data/名單.csv" >/dev/null
