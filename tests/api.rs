@@ -36,6 +36,7 @@ fn token(agency: &str, role: &str) -> String {
         exp: now().timestamp() + 3600,
         agency: agency.into(),
         role: role.into(),
+        scope: (role == "admin").then(|| api::ADMIN_SCOPE.to_string()),
     })
 }
 
@@ -46,6 +47,7 @@ struct Api {
     s3: aws_sdk_s3::Client,
     _portal: portal_sim::RunningPortal,
     _s3: local_stack::Running,
+    s3_url: String,
     s3_root: std::path::PathBuf,
     /// Answers that did not match the OpenAPI document.
     drift: Drift,
@@ -114,6 +116,25 @@ async fn conforms(
 }
 
 async fn api() -> Api {
+    api_on(None).await
+}
+
+/// The API over engines where an upload to the bucket is imported, as in
+/// the cloud: the embedded S3 raises the event, the local Lambda runs the
+/// CSV import on the same table.
+async fn api_with_imports() -> Api {
+    let (events, received) = tokio::sync::mpsc::unbounded_channel();
+    let api = api_on(Some(events)).await;
+    let importer = Arc::new(csv_import::Importer::new(
+        api.store.clone(),
+        api.s3.clone(),
+        &system_tests::import_config(&api.store, std::time::Duration::from_secs(5)),
+    ));
+    local_stack::lambda::deliver_s3_events(received, importer, Default::default(), None);
+    api
+}
+
+async fn api_on(events: Option<tokio::sync::mpsc::UnboundedSender<Value>>) -> Api {
     let store = fresh_store().await;
     let portal = system_tests::simulator(
         portal_sim::DataConfig {
@@ -124,10 +145,16 @@ async fn api() -> Api {
     )
     .await;
     let s3_root = std::env::temp_dir().join(format!("webhr-api-s3-{}", fastrand::u64(..)));
-    let s3_server = local_stack::start_s3(&s3_root, 0, None).await.unwrap();
+    let s3_server = local_stack::start_s3(&s3_root, 0, events).await.unwrap();
     let s3 = local_stack::s3_client(&s3_server.url());
     local_stack::create_bucket(&s3, BUCKET).await.unwrap();
-    let state = system_tests::api_state(&store, &portal, &s3, Authentication::Local(tokens()), now);
+    let state = system_tests::api_state(
+        &store,
+        &portal,
+        &s3_server.url(),
+        Authentication::Local(tokens()),
+        now,
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let drift = Drift::default();
@@ -142,6 +169,7 @@ async fn api() -> Api {
         http: reqwest::Client::new(),
         s3,
         _portal: portal,
+        s3_url: s3_server.url(),
         _s3: s3_server,
         s3_root,
         drift,
@@ -237,6 +265,7 @@ async fn missing_expired_and_forged_tokens_are_refused() {
         exp: now().timestamp() - 1,
         agency: A.into(),
         role: "staff".into(),
+        scope: None,
     });
     let (status, body) = answer(api.get("/v1/import-logs", &expired).send().await.unwrap()).await;
     assert_eq!(
@@ -251,6 +280,7 @@ async fn missing_expired_and_forged_tokens_are_refused() {
         exp: now().timestamp() + 60,
         agency: A.into(),
         role: "admin".into(),
+        scope: Some(api::ADMIN_SCOPE.into()),
     });
     let (status, body) = answer(api.get("/v1/import-logs", &forged).send().await.unwrap()).await;
     assert_eq!(
@@ -446,6 +476,217 @@ async fn another_agencys_uploads_are_out_of_reach() {
     assert_eq!(status, StatusCode::OK, "administrators see every agency");
 }
 
+/// The CSV header of DOMAIN.md.
+const CSV_HEADER: &str = "身分證字號,姓名,出生日期,服務機關代碼,服務機關名稱,課程代碼,課程名稱,課程類別代碼,學習機構,期別,開課起始日期,開課結束日期,學習性質,數位時數,實體時數,認證時數,學習資料狀態,通過日期,異動日期";
+
+/// Uploads `csv` through the API's upload form as `token`'s staff and
+/// waits for its import to finish; returns the finished entry.
+async fn upload_and_import(api: &Api, token: &str, name: &str, csv: &str) -> Value {
+    let (status, ticket) = answer(
+        api.send(reqwest::Method::POST, "/v1/uploads", token)
+            .json(&json!({ "file_name": name }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{ticket}");
+    let posted = system_tests::post_upload(&api.http, &ticket, csv.as_bytes()).await;
+    assert!(posted.status().is_success());
+    // The import runs on the machine's clock, the API on the test's: the
+    // entry is found by its key, and read through the API.
+    let key = ticket["key"].as_str().unwrap();
+    for _ in 0..600 {
+        if let Some(log_id) = api.store.latest_import(BUCKET, key).await.unwrap() {
+            let (status, entry) = answer(
+                api.get(&format!("/v1/import-logs/{log_id}"), token)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{entry}");
+            if entry["status"] != "running" {
+                return entry;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the import of {name} did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_never_takes_another_agencys_record() {
+    // The scenario of the tenancy report: agency C's staff create a record;
+    // agency A's staff upload a row with their own agency code and the
+    // same key. The row is refused and C's record stays C's, unchanged.
+    const C: &str = "382000000A";
+    let api = api_with_imports().await;
+    let theirs = record(&[
+        ("服務機關代碼", C),
+        ("服務機關名稱", "範例縣政府人事處"),
+        ("開課起始日期", "1041001"),
+        ("開課結束日期", "1041002"),
+        ("通過日期", "1041003"),
+        ("異動日期", "1041004"),
+    ]);
+    let c_staff = token(C, "staff");
+    let (status, created) = answer(
+        api.send(
+            reqwest::Method::POST,
+            "/v1/people/A123456789/records",
+            &c_staff,
+        )
+        .json(&as_json(&theirs))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+
+    let a_staff = token(A, "staff");
+    let row = "A123456789,林怡君,0750412,376550000A,範例市政府人事處,EC10400123,性別主流化,3A,e等公務園+,1,1041001,1041002,1,9.0,0.0,9.0,通過,1041003,1041004";
+    let entry = upload_and_import(
+        &api,
+        &a_staff,
+        "takeover.csv",
+        &format!("{CSV_HEADER}\r\n{row}\r\n"),
+    )
+    .await;
+    assert_eq!(entry["status"], "failed", "{entry}");
+    assert_eq!(
+        (&entry["counts"]["rejected"], &entry["counts"]["updated"]),
+        (&json!(1), &json!(0))
+    );
+    assert_eq!(entry["reasons"]["other_agency_record"], 1);
+    // The report tells A's staff why, in Traditional Chinese.
+    let report = api
+        .http
+        .get(entry["report_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(report.contains("other_agency_record"), "{report}");
+    assert!(report.contains("其他機關"), "{report}");
+    assert!(!report.contains("A123456789"), "the ID is masked");
+
+    // C's record: C's, as created.
+    let key = theirs.key();
+    let kept = api.store.get_record(&key).await.unwrap().unwrap();
+    assert_eq!(
+        (kept.record.org_code.as_str(), kept.version, kept.source),
+        (C, 1, Source::StaffEntered)
+    );
+    assert_eq!(kept.record, theirs);
+    let path = "/v1/people/A123456789/records/EC10400123/1/2015-10-01";
+    let (status, _) = answer(api.get(path, &c_staff).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_agencys_record_is_told_as_missing() {
+    // Nothing A's staff do tells them that C holds a key: reading, editing
+    // and deleting it answer exactly as for a key nobody holds, and
+    // creating over it answers as over a key A holds itself.
+    const C: &str = "382000000A";
+    let api = api().await;
+    let at = |start: &str, agency: &str| {
+        record(&[
+            ("服務機關代碼", agency),
+            ("開課起始日期", start),
+            ("開課結束日期", start),
+            ("通過日期", start),
+            ("異動日期", start),
+        ])
+    };
+    let theirs = at("2016-04-01", C);
+    let ours = at("2016-05-02", A);
+    for (record, agency) in [(&theirs, C), (&ours, A)] {
+        let (status, _) = answer(
+            api.send(
+                reqwest::Method::POST,
+                "/v1/people/A123456789/records",
+                &token(agency, "staff"),
+            )
+            .json(&as_json(record))
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let staff = token(A, "staff");
+    let held = "/v1/people/A123456789/records/EC10400123/1/2016-04-01";
+    let nobodys = "/v1/people/A123456789/records/EC10400123/1/2016-06-03";
+    let mut edit = as_json(&theirs);
+    edit["org_code"] = json!(A);
+    for (method, body) in [
+        (reqwest::Method::GET, None),
+        (reqwest::Method::PUT, Some(edit.clone())),
+        (reqwest::Method::DELETE, None),
+    ] {
+        let mut answers = Vec::new();
+        for path in [held, nobodys] {
+            let mut request = api
+                .send(method.clone(), path, &staff)
+                .header("if-match", "\"1\"");
+            if let Some(body) = &body {
+                let mut body = body.clone();
+                if path == nobodys {
+                    for date in ["start_date", "end_date", "passed_date", "changed_date"] {
+                        body[date] = json!("2016-06-03");
+                    }
+                }
+                request = request.json(&body);
+            }
+            answers.push(answer(request.send().await.unwrap()).await);
+        }
+        assert_eq!(answers[0], answers[1], "{method}");
+        assert_eq!(answers[0].0, StatusCode::NOT_FOUND, "{method}");
+    }
+    let (status, list) = answer(
+        api.get("/v1/people/A123456789/records", &staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1, "only A's own record");
+
+    let mut creates = Vec::new();
+    for record in [&theirs, &ours] {
+        let mut body = as_json(record);
+        body["org_code"] = json!(A);
+        creates.push(
+            answer(
+                api.send(
+                    reqwest::Method::POST,
+                    "/v1/people/A123456789/records",
+                    &staff,
+                )
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+            )
+            .await,
+        );
+    }
+    assert_eq!(creates[0], creates[1]);
+    assert_eq!(creates[0].0, StatusCode::CONFLICT);
+    let theirs_now = api.store.get_record(&theirs.key()).await.unwrap().unwrap();
+    assert_eq!(
+        (theirs_now.record.org_code.as_str(), theirs_now.version),
+        (C, 1)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn portal_records_are_locked_and_staff_records_editable() {
     let api = api().await;
@@ -593,9 +834,10 @@ async fn staff_never_reach_another_agencys_records() {
         .map(|r| r["course_code"].as_str().unwrap())
         .collect();
     assert_eq!(courses, ["A0001"]);
+    // Another agency's record is not found, as a missing one.
     let path = "/v1/people/A123456789/records/B0001/1/2016-03-01";
     let (status, _) = answer(api.get(path, &staff).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let mut body = as_json(&theirs);
     body["org_code"] = json!(A);
     let (status, _) = answer(
@@ -609,7 +851,7 @@ async fn staff_never_reach_another_agencys_records() {
     .await;
     assert_eq!(
         status,
-        StatusCode::FORBIDDEN,
+        StatusCode::NOT_FOUND,
         "moving a record into one's agency is not a way in"
     );
     let (status, _) = answer(
@@ -620,7 +862,7 @@ async fn staff_never_reach_another_agencys_records() {
             .unwrap(),
     )
     .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = answer(
         api.send(
             reqwest::Method::POST,
@@ -915,16 +1157,16 @@ async fn staff_upload_through_a_presigned_url_under_their_agency() {
     .await;
     assert_eq!(status, StatusCode::OK, "{ticket}");
     assert_eq!(ticket["key"], format!("uploads/{A}/名單 104.csv"));
-    assert_eq!(ticket["method"], "PUT");
-    // No AWS credentials: the URL is the permission.
-    let put = api
-        .http
-        .put(ticket["url"].as_str().unwrap())
-        .body("身分證字號,姓名\r\n")
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    assert_eq!(ticket["method"], "POST");
+    assert_eq!(ticket["max_bytes"], 256 * 1024 * 1024);
+    // No AWS credentials: the signed form is the permission.
+    let posted =
+        system_tests::post_upload(&api.http, &ticket, "身分證字號,姓名\r\n".as_bytes()).await;
+    assert!(
+        posted.status().is_success(),
+        "{}",
+        posted.text().await.unwrap()
+    );
     let stored = api
         .s3
         .get_object()
@@ -937,6 +1179,20 @@ async fn staff_upload_through_a_presigned_url_under_their_agency() {
         stored.content_length(),
         Some("身分證字號,姓名\r\n".len() as i64)
     );
+    // The form is for its one key: another key, or the form changed, is
+    // refused by S3 itself.
+    let mut moved = ticket.clone();
+    moved["fields"]["key"] = json!(format!("uploads/{B}/x.csv"));
+    let refused = system_tests::post_upload(&api.http, &moved, b"x").await;
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    let other = api
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(format!("uploads/{B}/x.csv"))
+        .send()
+        .await;
+    assert!(other.is_err(), "nothing stored under the other key");
 
     for (body, code) in [
         (
@@ -982,14 +1238,8 @@ async fn staff_upload_through_a_presigned_url_under_their_agency() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ticket["key"], format!("uploads/{A}/%2e%2e%2fx.csv"));
-    let put = api
-        .http
-        .put(ticket["url"].as_str().unwrap())
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success());
+    let posted = system_tests::post_upload(&api.http, &ticket, b"x").await;
+    assert!(posted.status().is_success());
     let listed = api
         .s3
         .list_objects_v2()
@@ -1061,7 +1311,7 @@ async fn behind_api_gateway_the_authorizers_claims_decide() {
     let router = api::router(system_tests::api_state(
         &api.store,
         &portal,
-        &api.s3,
+        &api.s3_url,
         Authentication::ApiGateway,
         now,
     ));
@@ -1127,6 +1377,27 @@ async fn behind_api_gateway_the_authorizers_claims_decide() {
     other["requestContext"]["authorizer"]["jwt"]["claims"]["agency"] = json!(B);
     let (_, page) = call(other).await;
     assert_eq!(page["entries"][0]["agencies"], json!({ B: 7 }));
+
+    // An `admin` role claim is not enough: without the scope the identity
+    // provider grants administrators it is refused (a user who could edit
+    // their own role attribute gains nothing), with it all agencies show.
+    let mut self_made = event.clone();
+    self_made["requestContext"]["authorizer"]["jwt"]["claims"]["role"] = json!("admin");
+    let (status, body) = call(self_made.clone()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("admin_scope_missing"))
+    );
+    let mut scoped = self_made.clone();
+    scoped["requestContext"]["authorizer"]["jwt"]["scopes"] = json!(["openid", api::ADMIN_SCOPE]);
+    let (status, page) = call(scoped).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["entries"][0]["agencies"], json!({ A: 5, B: 7 }));
+    let mut claimed = self_made;
+    claimed["requestContext"]["authorizer"]["jwt"]["scopes"] = json!(null);
+    claimed["requestContext"]["authorizer"]["jwt"]["claims"]["scope"] = json!(api::ADMIN_SCOPE);
+    let (status, _) = call(claimed).await;
+    assert_eq!(status, StatusCode::OK, "the scope as a claim counts too");
 
     // A POST whose JSON body API Gateway passes base64-encoded.
     let mut upload = event.clone();
@@ -1455,6 +1726,9 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
             // A list answers, with nothing of ours in it.
             let body: Value = serde_json::from_str(&text).unwrap();
             assert_eq!(method, Method::GET, "{route}: {body}");
+        } else if route.starts_with("/v1/people/") && route.contains("{course_code}") {
+            // Another agency's record is told as a missing one.
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {route}: {text}");
         } else {
             assert_eq!(status, StatusCode::FORBIDDEN, "{method} {route}: {text}");
         }
@@ -1516,7 +1790,7 @@ async fn two_staff_editing_one_record_at_once_one_wins_the_other_is_told() {
         );
         // Back to version 1 for the next round.
         api.store
-            .delete_staff_record(&ours.key(), Some(2))
+            .delete_staff_record(&ours.key(), &ours.org_code, 2)
             .await
             .unwrap();
         api.store

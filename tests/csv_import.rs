@@ -561,6 +561,72 @@ async fn bad_files_fail_with_a_reason_and_write_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_over_the_size_limit_is_refused_whole() {
+    let stack = system_tests::csv_stack_with(
+        Invocations::default(),
+        Duration::from_secs(5),
+        learning_core::Settings {
+            csv_max_bytes: 64 * 1024,
+            ..learning_core::Settings::default()
+        },
+    )
+    .await;
+    let big = generated_csv(1000, CsvEncoding::Utf8Bom, 7);
+    assert!(big.len() > 64 * 1024);
+    let entry = failed(&stack, "big.csv", big).await;
+    let error = entry.error.as_ref().unwrap();
+    assert_eq!(error.code, "file_too_large");
+    assert!(error.message.contains("上限 64 KiB"), "{}", error.message);
+    assert_eq!(entry.counts.rows, 0, "not a row read");
+    assert!(entry.summary_key.is_some());
+    assert!(
+        record_items(&stack.store).await.is_empty(),
+        "nothing written"
+    );
+    // A file within the limit imports as usual.
+    let small = generated_csv(50, CsvEncoding::Utf8Bom, 8);
+    let file = stack.upload(&key("small.csv"), small).await;
+    assert_eq!(stack.finished(&file).await.status, RunStatus::Succeeded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_stops_after_too_many_refused_rows_with_its_report() {
+    // Every row of this file is after a cutoff of 2000-01-01: a file that
+    // wrong stops at the first checkpoint past the limit instead of
+    // storing 3,000 rejections, and says what it did.
+    let stack = system_tests::csv_stack_with(
+        Invocations::default(),
+        Duration::from_secs(5),
+        learning_core::Settings {
+            csv_cutoff: system_tests::day("2000-01-01"),
+            csv_max_rejected: 100,
+            ..learning_core::Settings::default()
+        },
+    )
+    .await;
+    let entry = failed(
+        &stack,
+        "wrong.csv",
+        generated_csv(3000, CsvEncoding::Utf8Bom, 9),
+    )
+    .await;
+    let error = entry.error.as_ref().unwrap();
+    assert_eq!(error.code, "too_many_rejections");
+    assert!(error.message.contains("100"), "{}", error.message);
+    let c = entry.counts;
+    assert!(c.rejected >= 100 && c.rows < 3000, "{c:?}");
+    assert_eq!(c.rows, c.inserted + c.updated + c.unchanged + c.rejected);
+    assert_eq!(entry.reasons.get("after_cutoff"), Some(&c.rejected));
+    let report = report(&stack, &entry).await;
+    assert_eq!(
+        report.len() as u64,
+        c.rejected + 1,
+        "the header and each refused row"
+    );
+    assert!(entry.summary_key.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_replaced_before_its_import_fails_alone() {
     let stack = stack().await;
     let name = key("replaced.csv");

@@ -107,6 +107,12 @@ fn gateway(method: &str, path: &str, role: &str, body: Option<Value>) -> Value {
         "sub": format!("{role}-1"), "iss": "https://idp.example/", "aud": "webhr-api",
         "exp": "4102444800", "agency": AGENCY, "role": role,
     });
+    // The authorizer passes the token's scopes on their own.
+    event["requestContext"]["authorizer"]["jwt"]["scopes"] = if role == "admin" {
+        json!([api::ADMIN_SCOPE])
+    } else {
+        json!(null)
+    };
     event["isBase64Encoded"] = json!(true);
     event["body"] = json!(
         base64::engine::general_purpose::STANDARD

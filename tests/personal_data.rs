@@ -141,11 +141,12 @@ async fn no_full_national_id_or_name_in_any_log_line_or_error() {
         exp: now().timestamp() + 3600,
         agency: AGENCY.into(),
         role: "staff".into(),
+        scope: None,
     });
     let state = api_state(
         &store,
         &portal,
-        &stack.s3,
+        &stack.s3_url,
         api::Authentication::Local(tokens),
         now,
     );
@@ -220,4 +221,90 @@ async fn no_full_national_id_or_name_in_any_log_line_or_error() {
         found.len()
     );
     assert!(found.is_empty(), "{found:?}");
+
+    // Each read of a person's records left one audit line: who, from which
+    // agency, through which route, and the person as the keyed hash only.
+    let person = learning_core::NationalId::parse(&portal_person).unwrap();
+    let hash = api::AuditKey::new(AUDIT_KEY).person(&person);
+    let audits: Vec<Value> = lines
+        .iter()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| line["fields"]["audit"] == "person_records")
+        .collect();
+    let about_them: Vec<&Value> = audits
+        .iter()
+        .filter(|line| line["fields"]["person"] == hash.as_str())
+        .collect();
+    assert_eq!(about_them.len(), 1, "one read of their records: {audits:?}");
+    let line = &about_them[0]["fields"];
+    assert_eq!(
+        (
+            &line["caller"],
+            &line["agency"],
+            &line["action"],
+            &line["route"]
+        ),
+        (
+            &json!("staff-1"),
+            &json!(AGENCY),
+            &json!("read"),
+            &json!("/v1/people/{id_no}/records")
+        )
+    );
+    println!(
+        "AUDIT | {} audit lines; the person read once, named by hash {}…",
+        audits.len(),
+        &hash[..12]
+    );
+}
+
+#[test]
+fn debug_of_every_record_type_masks_id_name_and_birth_date() {
+    // Whatever is formatted with {:?} — in a log line, a panic, an error —
+    // shows these types masked.
+    let raw = learning_core::RawRecord {
+        id_no: "A123456789".into(),
+        name: "林怡君".into(),
+        birth_date: "0750412".into(),
+        org_code: AGENCY.into(),
+        org_name: "範例市政府人事處".into(),
+        course_code: "EC10400123".into(),
+        course_name: "性別主流化".into(),
+        term: "1".into(),
+        start_date: "1041201".into(),
+        end_date: "1041210".into(),
+        mode: "1".into(),
+        digital_hours: "2".into(),
+        physical_hours: "0".into(),
+        total_hours: "2".into(),
+        status: "通過".into(),
+        passed_date: "1041215".into(),
+        changed_date: "1041231".into(),
+        ..Default::default()
+    };
+    let record = raw.validate().unwrap();
+    let stored = dynamodb_store::StoredRecord {
+        record: record.clone(),
+        source: learning_core::Source::StaffEntered,
+        locked: false,
+        version: 1,
+        created_at: String::new(),
+        updated_at: String::new(),
+        written_by: "staff-1".into(),
+    };
+    let outcome = csv_import::RowOutcome::Accepted(Box::new(record.clone()));
+    let texts = [
+        format!("{raw:?}"),
+        format!("{record:?}"),
+        format!("{:?}", record.key()),
+        format!("{stored:?}"),
+        format!("{outcome:?}"),
+        format!("{:?}", Some(vec![record.clone()])),
+    ];
+    for text in &texts {
+        for personal in ["A123456789", "林怡君", "0750412", "1986-04-12"] {
+            assert!(!text.contains(personal), "{personal} in {text}");
+        }
+        assert!(text.contains("A12345****"), "{text}");
+    }
 }

@@ -19,6 +19,16 @@ use system_tests::DbFaults;
 use system_tests::*;
 
 /// One row of the README's table.
+/// How many times longer than in CI the fault and kill tests run:
+/// `SOAK_SCALE` (scripts/soak.sh sets it), 1 by default.
+fn soak() -> u32 {
+    std::env::var("SOAK_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or(1)
+}
+
 fn report(what: &str, tried: &str, lost: usize, duplicated: usize) {
     println!("FAULTS | {what} | {tried} | lost {lost} | duplicated {duplicated}");
 }
@@ -106,7 +116,7 @@ fn night_faults(rng: &mut fastrand::Rng) -> (&'static str, Faults) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_nights_of_portal_faults_lose_and_duplicate_nothing() {
-    const NIGHTS: u32 = 32;
+    let nights: u32 = 32 * soak();
     let store = fresh_store().await;
     let settings = settings();
     let start = settings.start_date;
@@ -129,7 +139,7 @@ async fn thirty_nights_of_portal_faults_lose_and_duplicate_nothing() {
     let mut weather = BTreeMap::<&str, u32>::new();
     for night in days(
         first_night,
-        first_night + chrono::Days::new(u64::from(NIGHTS) - 1),
+        first_night + chrono::Days::new(u64::from(nights) - 1),
     ) {
         let (name, faults) = night_faults(&mut rng);
         *weather.entry(name).or_default() += 1;
@@ -159,7 +169,7 @@ async fn thirty_nights_of_portal_faults_lose_and_duplicate_nothing() {
     }
 
     // A calm night catches every missed day up.
-    let last = first_night + chrono::Days::new(u64::from(NIGHTS));
+    let last = first_night + chrono::Days::new(u64::from(nights));
     portal.portal.set_as_of(last.pred_opt().unwrap());
     portal.portal.set_faults(Faults::default());
     let caught_up = sync_with(PortalClient::new(config).unwrap(), &store, &settings, last)
@@ -214,7 +224,7 @@ async fn thirty_nights_of_portal_faults_lose_and_duplicate_nothing() {
         "portal",
         &format!(
             "{} nights, {total} faulty answers {injected:?}, {} nights failed a day, caught up the next calm night; {} records",
-            NIGHTS + 1,
+            nights + 1,
             failed_nights.len(),
             truth.len()
         ),
@@ -244,7 +254,7 @@ fn quick_retries(store: dynamodb_store::Store) -> dynamodb_store::Store {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_faults_under_the_nightly_sync_lose_and_duplicate_nothing() {
-    const NIGHTS: u64 = 15;
+    let nights = 15 * u64::from(soak());
     let direct = fresh_store().await;
     let proxy = fault_proxy().await;
     let store = quick_retries(proxy.store(&direct));
@@ -262,7 +272,7 @@ async fn dynamodb_faults_under_the_nightly_sync_lose_and_duplicate_nothing() {
     proxy.set_faults(db_weather());
     let mut failed = Vec::new();
     let first_night = start.succ_opt().unwrap();
-    for night in days(first_night, first_night + chrono::Days::new(NIGHTS - 1)) {
+    for night in days(first_night, first_night + chrono::Days::new(nights - 1)) {
         portal.portal.set_as_of(night.pred_opt().unwrap());
         let run = sync_on(&portal, &store, &settings, night)
             .run(&request(&format!("night-{night}")), |_, _| {})
@@ -275,7 +285,7 @@ async fn dynamodb_faults_under_the_nightly_sync_lose_and_duplicate_nothing() {
     }
 
     proxy.set_faults(DbFaults::default());
-    let last = first_night + chrono::Days::new(NIGHTS);
+    let last = first_night + chrono::Days::new(nights);
     portal.portal.set_as_of(last.pred_opt().unwrap());
     let calm = sync_on(&portal, &store, &settings, last)
         .run(&request("calm-night"), |_, _| {})
@@ -299,7 +309,7 @@ async fn dynamodb_faults_under_the_nightly_sync_lose_and_duplicate_nothing() {
         "DynamoDB, nightly sync",
         &format!(
             "{} nights, {total} faulty calls {injected:?}, {} nights failed; {} records",
-            NIGHTS + 1,
+            nights + 1,
             failed.len(),
             truth.len()
         ),
@@ -443,7 +453,7 @@ async fn records_without_times(store: &dynamodb_store::Store) -> Vec<Item> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_killed_at_random_points_and_redelivered_equals_a_clean_import() {
-    const ROUNDS: usize = 4;
+    let rounds = 4 * soak() as usize;
     const KILLS_PER_ROUND: usize = 2;
     let (mut lost_records, mut duplicated) = (0, 0);
     let bytes = generated_csv(4000, portal_sim::csv_file::CsvEncoding::Big5, 12);
@@ -475,7 +485,7 @@ async fn an_import_killed_at_random_points_and_redelivered_equals_a_clean_import
     // any kind) at random points, then one left to finish.
     let mut rng = fastrand::Rng::with_seed(4000);
     let mut killed_at = Vec::new();
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         let crashed = csv_stack(invocations, Duration::from_secs(5)).await;
         let file = crashed.upload(&key, bytes.clone()).await;
         let spec = serde_json::json!({
@@ -549,14 +559,15 @@ async fn an_import_killed_at_random_points_and_redelivered_equals_a_clean_import
     }
     let killed = killed_at.iter().filter(|k| !k.contains("finished")).count();
     assert!(
-        killed >= ROUNDS * KILLS_PER_ROUND / 2,
+        killed >= rounds * KILLS_PER_ROUND / 2,
         "most deliveries were killed: {killed_at:?}"
     );
     report(
         "crashes (CSV import)",
         &format!(
-            "{ROUNDS} imports of 4,000 rows, {killed} SIGKILLs of the import process at random points [{}]",
-            killed_at.join("; "),
+            "{rounds} imports of 4,000 rows, {killed} SIGKILLs of the import process at random points [{}{}]",
+            killed_at[..killed_at.len().min(8)].join("; "),
+            if killed_at.len() > 8 { "; …" } else { "" },
         ),
         lost_records,
         duplicated,

@@ -117,16 +117,14 @@ async fn the_database_refuses_to_edit_or_delete_a_locked_record() {
             ..r.clone()
         };
         let err = store
-            .update_staff_record(&edited, 1, "staff-1", Utc::now())
+            .update_staff_record(&edited, &r.org_code, 1, "staff-1", Utc::now())
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Locked), "{err:?}");
         assert_eq!(err.code(), "record_locked");
         assert!(err.to_string().contains("入口網"));
-        let err = store.delete_staff_record(&r.key(), None).await.unwrap_err();
-        assert!(matches!(err, StoreError::Locked), "{err:?}");
         let err = store
-            .delete_staff_record(&r.key(), Some(1))
+            .delete_staff_record(&r.key(), &r.org_code, 1)
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Locked), "{err:?}");
@@ -204,12 +202,12 @@ async fn staff_records_stay_editable_with_optimistic_concurrency() {
         ..r.clone()
     };
     let updated = store
-        .update_staff_record(&edited, 1, "staff-2", Utc::now())
+        .update_staff_record(&edited, &r.org_code, 1, "staff-2", Utc::now())
         .await
         .unwrap();
     assert_eq!(updated.version, 2);
     let stale = store
-        .update_staff_record(&edited, 1, "staff-3", Utc::now())
+        .update_staff_record(&edited, &r.org_code, 1, "staff-3", Utc::now())
         .await
         .unwrap_err();
     assert!(
@@ -217,15 +215,49 @@ async fn staff_records_stay_editable_with_optimistic_concurrency() {
         "{stale:?}"
     );
     assert!(matches!(
-        store.delete_staff_record(&r.key(), Some(1)).await,
+        store.delete_staff_record(&r.key(), &r.org_code, 1).await,
         Err(StoreError::VersionMismatch { .. })
     ));
-    store.delete_staff_record(&r.key(), Some(2)).await.unwrap();
+    store
+        .delete_staff_record(&r.key(), &r.org_code, 2)
+        .await
+        .unwrap();
     assert!(store.get_record(&r.key()).await.unwrap().is_none());
     assert!(matches!(
-        store.delete_staff_record(&r.key(), None).await,
+        store.delete_staff_record(&r.key(), &r.org_code, 2).await,
         Err(StoreError::NotFound)
     ));
+}
+
+#[tokio::test]
+async fn staff_edits_and_deletes_are_conditioned_on_the_agency() {
+    // Staff of another agency who somehow name the key (or a record that
+    // moved agency after it was read) meet the database's condition: the
+    // record is told as missing and stays as it was.
+    let store = fresh_store().await;
+    let r = record(ID, "TENANT1", "2.0");
+    store
+        .create_staff_record(&r, "staff-1", Utc::now())
+        .await
+        .unwrap();
+    let other = learning_core::AgencyCode::parse("382000000A").unwrap();
+    assert_ne!(other, r.org_code);
+    let taken = TrainingRecord {
+        org_code: other.clone(),
+        ..r.clone()
+    };
+    assert!(matches!(
+        store
+            .update_staff_record(&taken, &other, 1, "intruder", Utc::now())
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_staff_record(&r.key(), &other, 1).await,
+        Err(StoreError::NotFound)
+    ));
+    let kept = store.get_record(&r.key()).await.unwrap().unwrap();
+    assert_eq!((kept.record.org_code, kept.version), (r.org_code, 1));
 }
 
 #[tokio::test]

@@ -177,39 +177,148 @@ fn each_function_gets_the_environment_its_code_requires() {
     }
 }
 
-#[test]
-fn policies_name_what_they_allow() {
-    let template = template();
-    let resources = template["Resources"].as_mapping().expect("resources");
-    let mut statements = 0;
-    for (name, resource) in resources {
+/// Every policy statement of the template: the functions' roles' inline
+/// policies, and any SAM `Policies` left on a resource.
+fn statements(template: &Value) -> Vec<(String, Value)> {
+    let mut found = Vec::new();
+    for (name, resource) in template["Resources"].as_mapping().expect("resources") {
+        let name = name.as_str().unwrap_or_default().to_string();
         for policy in resource["Properties"]["Policies"]
             .as_sequence()
             .into_iter()
             .flatten()
         {
-            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
-                statements += 1;
-                for key in ["Action", "Resource"] {
-                    let values: Vec<&Value> = match &statement[key] {
-                        Value::Sequence(list) => list.iter().collect(),
-                        one => vec![one],
-                    };
-                    for value in values {
-                        let text = match value {
-                            Value::Tagged(t) => t.value.as_str().unwrap_or_default(),
-                            v => v.as_str().unwrap_or_default(),
-                        };
-                        assert!(
-                            text != "*" && !text.ends_with(":*") && !text.ends_with(":::*"),
-                            "{name:?}: {key} {text}"
-                        );
-                    }
-                }
+            let document = policy.get("PolicyDocument").unwrap_or(policy);
+            for statement in document["Statement"].as_sequence().into_iter().flatten() {
+                found.push((name.clone(), statement.clone()));
             }
         }
     }
-    assert!(statements >= 5, "the functions' own statements were read");
+    found
+}
+
+/// A statement's `key` (Action or Resource) as text, one per value; a
+/// `!GetAtt X.Arn` as `X.Arn`, a `!Sub` as its pattern.
+fn values(statement: &Value, key: &str) -> Vec<String> {
+    let list: Vec<&Value> = match &statement[key] {
+        Value::Sequence(list) => list.iter().collect(),
+        one => vec![one],
+    };
+    list.into_iter()
+        .map(|value| match value {
+            Value::Tagged(t) => t.value.as_str().unwrap_or_default().to_string(),
+            v => v.as_str().unwrap_or_default().to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn policies_name_what_they_allow() {
+    let template = template();
+    let statements = statements(&template);
+    for (name, statement) in &statements {
+        for key in ["Action", "Resource"] {
+            for text in values(statement, key) {
+                assert!(
+                    text != "*" && !text.ends_with(":*") && !text.ends_with(":::*"),
+                    "{name}: {key} {text}"
+                );
+            }
+        }
+    }
+    assert!(statements.len() >= 15, "the roles' statements were read");
+}
+
+/// The statements of `role` that allow `action`, as their resources.
+fn allowed(template: &Value, role: &str, action: &str) -> Vec<String> {
+    statements(template)
+        .into_iter()
+        .filter(|(name, s)| name == role && values(s, "Action").iter().any(|a| a == action))
+        .flat_map(|(_, s)| values(&s, "Resource"))
+        .collect()
+}
+
+#[test]
+fn each_function_has_a_role_of_its_own_matching_its_code() {
+    // SAM's generated roles attach AWSLambdaBasicExecutionRole (logs on
+    // "*"); each function names its own role instead, so the template
+    // says everything a function may do.
+    let template = template();
+    let bucket =
+        "arn:${AWS::Partition}:s3:::webhr-${Stage}-uploads-${AWS::AccountId}-${AWS::Region}";
+    for (function, role, logs) in [
+        ("DailySyncFunction", "DailySyncRole", "DailySyncLogs"),
+        ("CsvImportFunction", "CsvImportRole", "CsvImportLogs"),
+        ("ApiFunction", "ApiRole", "ApiLogs"),
+    ] {
+        let props = &template["Resources"][function]["Properties"];
+        assert!(
+            props.get("Policies").is_none(),
+            "{function}: no SAM policies"
+        );
+        assert_eq!(values(props, "Role"), [format!("{role}.Arn")], "{function}");
+        assert_eq!(values(&props["LoggingConfig"], "LogGroup"), [logs]);
+        assert_eq!(
+            allowed(&template, role, "logs:PutLogEvents"),
+            [format!("{logs}.Arn")],
+            "{function} writes its own log group only"
+        );
+    }
+    // Re-runs invoke the sync function, named exactly.
+    assert_eq!(
+        allowed(&template, "ApiRole", "lambda:InvokeFunction"),
+        ["DailySyncFunction.Arn"]
+    );
+    // The import deletes its continuation objects, and may list the bucket
+    // so a missing object is a 404 its code handles, not a 403.
+    assert_eq!(
+        allowed(&template, "CsvImportRole", "s3:DeleteObject"),
+        [format!("{bucket}/continuations/*")]
+    );
+    assert_eq!(
+        allowed(&template, "CsvImportRole", "s3:ListBucket"),
+        [bucket]
+    );
+}
+
+#[test]
+fn administrators_routes_need_the_admin_scope_at_the_gateway() {
+    let template = template();
+    let events = &template["Resources"]["ApiFunction"]["Properties"]["Events"];
+    let reruns = events
+        .as_mapping()
+        .expect("events")
+        .values()
+        .find(|e| e["Properties"]["Path"].as_str() == Some("/v1/syncs"))
+        .expect("a route of its own for re-runs");
+    assert_eq!(str_of(&reruns["Properties"], "Method"), "POST");
+    let auth = &reruns["Properties"]["Auth"];
+    assert_eq!(str_of(auth, "Authorizer"), "Jwt");
+    assert_eq!(values(auth, "AuthorizationScopes"), [api::ADMIN_SCOPE]);
+}
+
+#[test]
+fn the_bucket_takes_uploads_from_the_page_only_and_keeps_them_briefly() {
+    let template = template();
+    let bucket = &template["Resources"]["UploadBucket"]["Properties"];
+    let rules = bucket["CorsConfiguration"]["CorsRules"]
+        .as_sequence()
+        .expect("CORS rules");
+    assert_eq!(rules.len(), 1);
+    assert_eq!(values(&rules[0], "AllowedMethods"), ["POST"]);
+    let origins = serde_yaml::to_string(&rules[0]["AllowedOrigins"]).unwrap();
+    assert!(!origins.contains('*'), "one named origin: {origins}");
+    assert!(origins.contains("PageOrigin"), "{origins}");
+    let uploads = bucket["LifecycleConfiguration"]["Rules"]
+        .as_sequence()
+        .expect("lifecycle rules")
+        .iter()
+        .find(|r| r["Prefix"].as_str() == Some("uploads/"))
+        .expect("a rule for uploads/");
+    assert_eq!(
+        deployed(&template, "ExpirationInDays", &uploads["ExpirationInDays"]),
+        "30"
+    );
 }
 
 #[test]

@@ -135,6 +135,8 @@ async fn main() {
         portal: portal_client(&portal),
         s3: local_stack::s3_client(&s3_server.url()),
         bucket: "bench".into(),
+        uploads: local_stack::uploads(&s3_server.url(), "bench"),
+        audit: api::AuditKey::new("bench"),
         launcher: local_stack::lambda::sync_launcher(sync.clone(), Default::default()),
         settings: settings.clone(),
         auth: Arc::new(Authentication::Local(tokens.clone())),

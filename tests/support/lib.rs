@@ -277,15 +277,18 @@ pub struct CsvStack {
 
 pub const AGENCY: &str = "376550000A";
 
+/// The audit hash's key of every test API.
+pub const AUDIT_KEY: &str = "test-audit-key";
+
 /// The upload bucket every test stack creates.
 pub const BUCKET: &str = "webhr-uploads-test";
 
-/// The API's state over these engines with its clock at `now`; re-runs go
-/// to a real sync in this process.
+/// The API's state over these engines (the embedded S3 at `s3_url`) with
+/// its clock at `now`; re-runs go to a real sync in this process.
 pub fn api_state(
     store: &Store,
     portal: &RunningPortal,
-    s3: &aws_sdk_s3::Client,
+    s3_url: &str,
     auth: api::Authentication,
     now: fn() -> chrono::DateTime<chrono::Utc>,
 ) -> api::AppState {
@@ -294,8 +297,10 @@ pub fn api_state(
     api::AppState {
         store: store.clone(),
         portal: portal_client(portal),
-        s3: s3.clone(),
+        s3: local_stack::s3_client(s3_url),
         bucket: BUCKET.to_string(),
+        uploads: local_stack::uploads(s3_url, BUCKET),
+        audit: api::AuditKey::new(AUDIT_KEY),
         launcher: local_stack::lambda::sync_launcher(Arc::new(sync), Default::default()),
         settings: Settings::default(),
         auth: Arc::new(auth),
@@ -356,6 +361,15 @@ pub async fn csv_stack(
     invocations: local_stack::lambda::Invocations,
     reserve: Duration,
 ) -> CsvStack {
+    csv_stack_with(invocations, reserve, Settings::default()).await
+}
+
+/// [`csv_stack`] with other settings (limits, cutoff) for the import.
+pub async fn csv_stack_with(
+    invocations: local_stack::lambda::Invocations,
+    reserve: Duration,
+    settings: Settings,
+) -> CsvStack {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let root = std::env::temp_dir().join(format!(
         "webhr-s3-{}-{}",
@@ -375,7 +389,10 @@ pub async fn csv_stack(
     let importer = Arc::new(csv_import::Importer::new(
         store.clone(),
         s3.clone(),
-        &import_config(&store, reserve),
+        &csv_import::ImportConfig {
+            settings,
+            ..import_config(&store, reserve)
+        },
     ));
     let (answer, answers) = tokio::sync::mpsc::unbounded_channel();
     local_stack::lambda::deliver_s3_events(received, importer.clone(), invocations, Some(answer));
@@ -470,6 +487,45 @@ impl CsvStack {
 }
 
 pub mod openapi;
+
+/// Uploads `bytes` with an upload ticket of `POST /v1/uploads`, as a
+/// browser sends the form: every field of the ticket, then the file.
+pub async fn post_upload(
+    http: &reqwest::Client,
+    ticket: &serde_json::Value,
+    bytes: &[u8],
+) -> reqwest::Response {
+    let boundary = format!("----webhr{:016x}", fastrand::u64(..));
+    let mut body = Vec::new();
+    let fields = ticket["fields"].as_object().expect("the form's fields");
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{}\r\n",
+                value.as_str().expect("a text field")
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    http.post(ticket["url"].as_str().expect("the form's URL"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("S3 answers")
+}
 
 /// What the benchmarks share.
 pub mod bench {

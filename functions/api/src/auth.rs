@@ -15,6 +15,13 @@ use sha2::Sha256;
 
 use crate::error::ApiError;
 
+/// The OAuth scope an administrator's token must carry besides the
+/// `admin` role: the identity provider grants it, API Gateway's JWT
+/// authorizer checks it on administrators' routes (`AuthorizationScopes`
+/// in `template.yaml`), and the function checks it on every route. A
+/// user who could edit their own `role` attribute still has no scope.
+pub const ADMIN_SCOPE: &str = "webhr/admin";
+
 /// What a caller may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +93,9 @@ pub struct Claims {
     pub agency: String,
     /// `staff` or `admin`.
     pub role: String,
+    /// OAuth scopes, space-separated; `admin` needs [`ADMIN_SCOPE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl Claims {
@@ -93,9 +103,19 @@ impl Claims {
     pub fn caller(&self) -> Result<Caller, ApiError> {
         let agency = AgencyCode::parse(&self.agency)
             .map_err(|_| ApiError::unauthorized("token_invalid", "權杖中的機關代碼不正確"))?;
+        let scoped = self
+            .scope
+            .as_deref()
+            .is_some_and(|scopes| scopes.split_whitespace().any(|s| s == ADMIN_SCOPE));
         let role = match self.role.as_str() {
             "staff" => Role::Staff,
-            "admin" => Role::Admin,
+            "admin" if scoped => Role::Admin,
+            "admin" => {
+                return Err(ApiError::forbidden(
+                    "admin_scope_missing",
+                    format!("管理者權杖須含授權範圍 {ADMIN_SCOPE}，請向身分識別服務重新取得"),
+                ));
+            }
             _ => {
                 return Err(ApiError::unauthorized(
                     "token_invalid",
@@ -216,7 +236,23 @@ mod tests {
             exp,
             agency: "376550000A".into(),
             role: "staff".into(),
+            scope: None,
         }
+    }
+
+    #[test]
+    fn the_admin_role_needs_the_admin_scope() {
+        let mut admin = claims(1);
+        admin.role = "admin".into();
+        assert_eq!(admin.caller().unwrap_err().code, "admin_scope_missing");
+        admin.scope = Some("openid webhr/administrator".into());
+        assert_eq!(admin.caller().unwrap_err().code, "admin_scope_missing");
+        admin.scope = Some(format!("openid {ADMIN_SCOPE}"));
+        assert_eq!(admin.caller().unwrap().role, Role::Admin);
+        // The scope alone makes no one an administrator.
+        let mut staff = claims(1);
+        staff.scope = Some(ADMIN_SCOPE.into());
+        assert_eq!(staff.caller().unwrap().role, Role::Staff);
     }
 
     #[test]
@@ -242,6 +278,7 @@ mod tests {
         // The body changed after signing: an admin claim slipped in.
         let mut admin = claims(2_000);
         admin.role = "admin".into();
+        admin.scope = Some(ADMIN_SCOPE.into());
         let forged_body = tokens().mint(&admin);
         let parts: Vec<&str> = token.split('.').collect();
         let forged_parts: Vec<&str> = forged_body.split('.').collect();
@@ -279,6 +316,7 @@ mod tests {
         assert!(!staff.may_access(&other));
         let mut admin = claims(1);
         admin.role = "admin".into();
+        admin.scope = Some(ADMIN_SCOPE.into());
         assert!(admin.caller().unwrap().may_access(&other));
     }
 }

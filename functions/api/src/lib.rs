@@ -8,6 +8,7 @@
 //! `/v1/openapi.json`; a test keeps the two equal). The pages staff use
 //! are served by the same router ([`web`]).
 
+pub mod audit;
 pub mod auth;
 mod downloads;
 pub mod error;
@@ -29,9 +30,11 @@ use dynamodb_store::Store;
 use learning_core::Settings;
 use portal_client::PortalClient;
 
-pub use auth::{Caller, Claims, LocalTokens, Role};
+pub use audit::AuditKey;
+pub use auth::{ADMIN_SCOPE, Caller, Claims, LocalTokens, Role};
 pub use error::ApiError;
 pub use syncs::SyncLauncher;
+pub use uploads::Uploads;
 
 /// Request bodies larger than this are refused (413) before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -48,17 +51,49 @@ pub struct ApiConfig {
     /// `SYNC_FUNCTION_NAME`: the sync function administrators' re-runs
     /// invoke.
     pub sync_function: String,
+    /// `UPLOAD_URL`: where browsers POST uploads (the bucket's own
+    /// endpoint, `https://<bucket>.s3.<region>.amazonaws.com`, by default).
+    pub upload_url: String,
+    /// `AUDIT_KEY_PARAMETER`: the SSM SecureString holding the audit
+    /// hash's key (read at cold start); `AUDIT_KEY` gives the key itself
+    /// (local runs and tests). One of the two is required.
+    pub audit_key: AuditKeySource,
+}
+
+/// Where the audit key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditKeySource {
+    Parameter(String),
+    Key(String),
 }
 
 impl ApiConfig {
     pub fn from_env<F: Fn(&str) -> Option<String>>(
         env: &learning_core::Env<F>,
     ) -> Result<Self, learning_core::ConfigError> {
+        let bucket = env.required("UPLOAD_BUCKET", "上傳 CSV 的 S3 儲存貯體名稱")?;
         Ok(ApiConfig {
             settings: Settings::from_env(env)?,
             table: env.required("TABLE_NAME", "DynamoDB 資料表名稱")?,
-            bucket: env.required("UPLOAD_BUCKET", "上傳 CSV 的 S3 儲存貯體名稱")?,
             sync_function: env.required("SYNC_FUNCTION_NAME", "每日自動入檔函式名稱")?,
+            upload_url: match env.get("UPLOAD_URL") {
+                Some(url) => url,
+                None => format!(
+                    "https://{bucket}.s3.{}.amazonaws.com",
+                    env.required("AWS_REGION", "Lambda 所在區域")?
+                ),
+            },
+            bucket,
+            audit_key: match (env.get("AUDIT_KEY_PARAMETER"), env.get("AUDIT_KEY")) {
+                (Some(name), _) => AuditKeySource::Parameter(name),
+                (None, Some(key)) => AuditKeySource::Key(key),
+                (None, None) => {
+                    return Err(learning_core::ConfigError::Missing {
+                        variable: "AUDIT_KEY_PARAMETER",
+                        hint: "存放稽核雜湊金鑰的 SSM SecureString 名稱",
+                    });
+                }
+            },
         })
     }
 }
@@ -81,6 +116,11 @@ pub struct AppState {
     pub s3: aws_sdk_s3::Client,
     /// The upload bucket (uploads and import reports).
     pub bucket: String,
+    /// Signs the upload forms; its URL is the bucket's endpoint (path-style
+    /// locally), whose origin is the one the page may send files to.
+    pub uploads: Uploads,
+    /// Keys the person hash of the audit lines.
+    pub audit: AuditKey,
     /// Where administrators' re-runs go.
     pub launcher: SyncLauncher,
     pub settings: Settings,
@@ -101,12 +141,6 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(web::index))
-        .route("/web/{file}", get(web::asset))
-        .route(
-            "/v1/openapi.json",
-            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
-        )
         .route("/v1/downloads", post(downloads::download))
         .route("/v1/uploads", post(uploads::create))
         .route("/v1/syncs", post(syncs::rerun))
@@ -120,9 +154,26 @@ pub fn router(state: AppState) -> Router {
             "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}",
             get(records::one).put(records::edit).delete(records::remove),
         )
+        // Answers about people and imports stay out of every cache, the
+        // browser's and any shared one between.
+        .layer(axum::middleware::map_response(no_store))
+        .route("/", get(web::index))
+        .route("/web/{file}", get(web::asset))
+        .route(
+            "/v1/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+async fn no_store(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -141,7 +192,7 @@ impl FromRequestParts<AppState> for Caller {
                 tokens.verify(token.trim(), state.now().timestamp())
             }
             Authentication::ApiGateway => {
-                let claims = gateway_claims(parts).ok_or_else(missing)?;
+                let (claims, scopes) = gateway_claims(parts).ok_or_else(missing)?;
                 let text = |name: &str| claims.get(name).cloned().unwrap_or_default();
                 Claims {
                     sub: text("sub"),
@@ -150,6 +201,7 @@ impl FromRequestParts<AppState> for Caller {
                     exp: text("exp").parse().unwrap_or_default(),
                     agency: text("agency"),
                     role: text("role"),
+                    scope: scopes,
                 }
                 .caller()
             }
@@ -157,14 +209,20 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The claims API Gateway's JWT authorizer verified, from the request
-/// context `lambda_http` attaches.
-fn gateway_claims(parts: &Parts) -> Option<std::collections::HashMap<String, String>> {
+/// The claims and scopes API Gateway's JWT authorizer verified, from the
+/// request context `lambda_http` attaches. Scopes come as their own list,
+/// or (depending on the identity provider) only as the `scope` claim.
+fn gateway_claims(
+    parts: &Parts,
+) -> Option<(std::collections::HashMap<String, String>, Option<String>)> {
     use lambda_http::request::RequestContext;
-    match parts.extensions.get::<RequestContext>()? {
-        RequestContext::ApiGatewayV2(context) => {
-            Some(context.authorizer.as_ref()?.jwt.as_ref()?.claims.clone())
-        }
-        _ => None,
-    }
+    let RequestContext::ApiGatewayV2(context) = parts.extensions.get::<RequestContext>()? else {
+        return None;
+    };
+    let jwt = context.authorizer.as_ref()?.jwt.as_ref()?;
+    let scopes = match &jwt.scopes {
+        Some(scopes) if !scopes.is_empty() => Some(scopes.join(" ")),
+        _ => jwt.claims.get("scope").cloned(),
+    };
+    Some((jwt.claims.clone(), scopes))
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use api::{ApiConfig, AppState, Authentication, SyncLauncher};
+use api::{ApiConfig, AppState, AuditKey, AuditKeySource, Authentication, SyncLauncher, Uploads};
 use dynamodb_store::Store;
 use lambda_http::Error;
 use learning_core::Env;
@@ -15,13 +15,22 @@ async fn main() -> Result<(), Error> {
     let env = Env::process();
     let config = ApiConfig::from_env(&env)?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let ssm = aws_sdk_ssm::Client::new(&aws);
     let mut portal = portal_client::PortalConfig::from_env(&env)?;
-    portal.fetch_token(&aws_sdk_ssm::Client::new(&aws)).await?;
+    portal.fetch_token(&ssm).await?;
+    let audit = match &config.audit_key {
+        AuditKeySource::Parameter(name) => {
+            portal_client::ssm::secure_string(&ssm, "AUDIT_KEY_PARAMETER", name).await?
+        }
+        AuditKeySource::Key(key) => key.clone(),
+    };
     let state = AppState {
         store: Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table),
         portal: PortalClient::new(portal)?,
         s3: aws_sdk_s3::Client::new(&aws),
         bucket: config.bucket,
+        uploads: Uploads::new(&aws, config.upload_url).map_err(|e| e.message)?,
+        audit: AuditKey::new(audit),
         launcher: SyncLauncher::Lambda {
             client: aws_sdk_lambda::Client::new(&aws),
             function: config.sync_function,

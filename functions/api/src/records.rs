@@ -114,20 +114,24 @@ fn record_from(object: &Object) -> Result<TrainingRecord, ApiError> {
     })
 }
 
-/// The record `key` names, if the caller may see it.
+/// The record `key` names, if the caller may see it. Another agency's
+/// record is not found, exactly as a missing one: the answer says nothing
+/// of whether some agency holds that key.
 async fn read(
     state: &AppState,
     caller: &Caller,
     key: &NaturalKey,
 ) -> Result<StoredRecord, ApiError> {
-    let stored = state
+    state
         .store
         .get_record(key)
         .await?
-        .ok_or_else(ApiError::not_found)?;
-    caller.require(&stored.record.org_code)?;
-    Ok(stored)
+        .filter(|stored| caller.may_access(&stored.record.org_code))
+        .ok_or_else(ApiError::not_found)
 }
+
+const PERSON: &str = "/v1/people/{id_no}/records";
+const RECORD: &str = "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}";
 
 pub async fn of_person(
     State(state): State<AppState>,
@@ -135,6 +139,7 @@ pub async fn of_person(
     Person(id): Person,
 ) -> Result<Json<Vec<RecordView>>, ApiError> {
     let records = state.store.records_of_person(&id).await?;
+    state.audit.record(&caller, &id, PERSON, "read");
     Ok(Json(
         records
             .into_iter()
@@ -149,10 +154,9 @@ pub async fn one(
     caller: Caller,
     RecordKey(key): RecordKey,
 ) -> Result<Response, ApiError> {
-    Ok(with_etag(
-        StatusCode::OK,
-        read(&state, &caller, &key).await?,
-    ))
+    let stored = read(&state, &caller, &key).await?;
+    state.audit.record(&caller, &key.id_no, RECORD, "read");
+    Ok(with_etag(StatusCode::OK, stored))
 }
 
 pub async fn create(
@@ -173,6 +177,7 @@ pub async fn create(
         .store
         .create_staff_record(&record, &caller.user, state.now())
         .await?;
+    state.audit.record(&caller, &id, PERSON, "create");
     Ok(with_etag(StatusCode::CREATED, stored))
 }
 
@@ -191,12 +196,19 @@ pub async fn edit(
             "身分證字號、課程代碼、期別與開課起始日期不可修改；請刪除後重新新增",
         ));
     }
-    read(&state, &caller, &key).await?;
+    let current = read(&state, &caller, &key).await?;
     caller.require(&record.org_code)?;
     let stored = state
         .store
-        .update_staff_record(&record, expected, &caller.user, state.now())
+        .update_staff_record(
+            &record,
+            &current.record.org_code,
+            expected,
+            &caller.user,
+            state.now(),
+        )
         .await?;
+    state.audit.record(&caller, &key.id_no, RECORD, "edit");
     Ok(with_etag(StatusCode::OK, stored))
 }
 
@@ -207,10 +219,11 @@ pub async fn remove(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let expected = if_match(&headers)?;
-    read(&state, &caller, &key).await?;
+    let current = read(&state, &caller, &key).await?;
     state
         .store
-        .delete_staff_record(&key, Some(expected))
+        .delete_staff_record(&key, &current.record.org_code, expected)
         .await?;
+    state.audit.record(&caller, &key.id_no, RECORD, "delete");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,13 +1,22 @@
-//! Uploads without AWS credentials: the API hands out a presigned S3 PUT
-//! URL under the caller's agency prefix (`uploads/<agency>/<file>.csv`);
-//! the upload's ObjectCreated event starts the CSV import.
+//! Uploads without AWS credentials: the API hands out a presigned S3
+//! POST form (a SigV4 POST policy) for one key under the caller's agency
+//! prefix (`uploads/<agency>/<file>.csv`); the upload's ObjectCreated
+//! event starts the CSV import. S3 itself holds the form to its key, its
+//! size range (`CSV_MAX_BYTES`) and its expiry: a larger file is refused
+//! before it is stored.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use aws_sdk_s3::config::ProvideCredentials;
 use aws_sdk_s3::presigning::PresigningConfig;
 use axum::Json;
 use axum::extract::State;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 use crate::input::JsonBody;
 use crate::{ApiError, AppState, Caller};
@@ -24,12 +33,17 @@ pub struct UploadRequest {
     agency: Option<String>,
 }
 
+/// How to upload: POST a `multipart/form-data` form to `url` with every
+/// one of `fields`, then the file last, as `file`.
 #[derive(Debug, Serialize)]
 pub struct UploadTicket {
     pub method: &'static str,
     pub url: String,
+    pub fields: BTreeMap<String, String>,
     pub bucket: String,
     pub key: String,
+    /// The largest file S3 takes with this form.
+    pub max_bytes: u64,
     pub expires_in_secs: u64,
 }
 
@@ -71,21 +85,146 @@ pub async fn create(
 ) -> Result<Json<UploadTicket>, ApiError> {
     let agency = caller.acting_for(request.agency.as_deref())?;
     let key = format!("uploads/{agency}/{}", file_name(&request.file_name)?);
-    let presigned = state
-        .s3
-        .put_object()
-        .bucket(&state.bucket)
-        .key(&key)
-        .presigned(presigning()?)
+    let uploads = &state.uploads;
+    let credentials = uploads
+        .credentials
+        .provide_credentials()
         .await
         .map_err(|e| s3_unavailable("上傳", e))?;
+    let max_bytes = state.settings.csv_max_bytes;
+    let fields = PostPolicy {
+        bucket: &state.bucket,
+        key: &key,
+        max_bytes,
+        region: &uploads.region,
+        access_key: credentials.access_key_id(),
+        secret_key: credentials.secret_access_key(),
+        session_token: credentials.session_token(),
+        // The machine's clock, not the request's: S3 checks the form's
+        // date and expiry against its own, as for presigned links.
+        now: std::time::SystemTime::now().into(),
+    }
+    .form();
     Ok(Json(UploadTicket {
-        method: "PUT",
-        url: presigned.uri().to_string(),
+        method: "POST",
+        url: uploads.url.clone(),
+        fields,
         bucket: state.bucket.clone(),
         key,
+        max_bytes,
         expires_in_secs: URL_LIFETIME.as_secs(),
     }))
+}
+
+/// What signing upload forms takes: the bucket's endpoint browsers post
+/// to, and the function's own credentials and region (a form carries its
+/// permission, as a presigned link does).
+#[derive(Clone)]
+pub struct Uploads {
+    /// The bucket's endpoint; its origin is the one the page may post to.
+    pub url: String,
+    pub region: String,
+    pub credentials: aws_sdk_s3::config::SharedCredentialsProvider,
+}
+
+impl std::fmt::Debug for Uploads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Uploads")
+            .field("url", &self.url)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Uploads {
+    /// From the SDK configuration the functions' clients are built from.
+    pub fn new(aws: &aws_config::SdkConfig, url: String) -> Result<Self, ApiError> {
+        let missing = |what: &str| s3_unavailable("上傳", format!("SDK 設定缺少{what}"));
+        Ok(Uploads {
+            url,
+            region: aws.region().ok_or_else(|| missing("區域"))?.to_string(),
+            credentials: aws.credentials_provider().ok_or_else(|| missing("憑證"))?,
+        })
+    }
+}
+
+/// A browser-based upload's signed policy (S3's "POST policy" with
+/// Signature Version 4): one exact key, a size from 1 byte to
+/// `max_bytes`, valid for [`URL_LIFETIME`].
+struct PostPolicy<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    max_bytes: u64,
+    region: &'a str,
+    access_key: &'a str,
+    secret_key: &'a str,
+    session_token: Option<&'a str>,
+    now: DateTime<Utc>,
+}
+
+impl PostPolicy<'_> {
+    /// The form's fields, the policy and its signature among them.
+    fn form(&self) -> BTreeMap<String, String> {
+        let date = self.now.format("%Y%m%d").to_string();
+        let mut fields = BTreeMap::from([
+            ("key".to_string(), self.key.to_string()),
+            (
+                "x-amz-algorithm".to_string(),
+                "AWS4-HMAC-SHA256".to_string(),
+            ),
+            (
+                "x-amz-credential".to_string(),
+                format!("{}/{date}/{}/s3/aws4_request", self.access_key, self.region),
+            ),
+            (
+                "x-amz-date".to_string(),
+                self.now.format("%Y%m%dT%H%M%SZ").to_string(),
+            ),
+        ]);
+        if let Some(token) = self.session_token {
+            fields.insert("x-amz-security-token".to_string(), token.to_string());
+        }
+        let mut conditions = vec![
+            serde_json::json!({ "bucket": self.bucket }),
+            serde_json::json!(["content-length-range", 1, self.max_bytes]),
+        ];
+        conditions.extend(
+            fields
+                .iter()
+                .map(|(name, value)| serde_json::json!(["eq", format!("${name}"), value])),
+        );
+        let expiration = self.now + URL_LIFETIME;
+        let policy = serde_json::json!({
+            "expiration": expiration.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            "conditions": conditions,
+        });
+        let policy = base64::engine::general_purpose::STANDARD.encode(policy.to_string());
+        let signature = sign(self.secret_key, &date, self.region, "s3", &policy);
+        fields.insert("policy".to_string(), policy);
+        fields.insert("x-amz-signature".to_string(), signature);
+        fields
+    }
+}
+
+/// A SigV4 signature (hex) of `text`, with the key derived from the
+/// secret for the day, region and service.
+fn sign(secret: &str, date: &str, region: &str, service: &str, text: &str) -> String {
+    let key = [date, region, service, "aws4_request"]
+        .iter()
+        .fold(format!("AWS4{secret}").into_bytes(), |key, part| {
+            mac(&key, part.as_bytes())
+        });
+    mac(&key, text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn mac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    // HMAC takes a key of any length.
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// S3 could not presign a link (`what`: 上傳 or 下載).
@@ -109,7 +248,70 @@ pub(crate) fn presigning() -> Result<PresigningConfig, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::file_name;
+    use super::{PostPolicy, file_name, sign};
+
+    #[test]
+    fn signatures_match_aws_documented_example() {
+        // AWS's SigV4 example (IAM ListUsers, 2015-08-30): its string to
+        // sign and the signature its Authorization header carries.
+        let text = "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/iam/aws4_request\n\
+                    f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59";
+        assert_eq!(
+            sign(
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                "20150830",
+                "us-east-1",
+                "iam",
+                text
+            ),
+            "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+        );
+    }
+
+    #[test]
+    fn the_form_holds_the_key_the_size_and_the_expiry() {
+        let policy = PostPolicy {
+            bucket: "b",
+            key: "uploads/376550000A/x.csv",
+            max_bytes: 100,
+            region: "us-east-1",
+            access_key: "AKIDEXAMPLE",
+            secret_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            session_token: Some("token"),
+            now: "2015-08-30T12:36:00Z".parse().unwrap(),
+        };
+        let form = policy.form();
+        assert_eq!(
+            form["x-amz-credential"],
+            "AKIDEXAMPLE/20150830/us-east-1/s3/aws4_request"
+        );
+        assert_eq!(form["x-amz-date"], "20150830T123600Z");
+        let document: serde_json::Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &form["policy"])
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(document["expiration"], "2015-08-30T12:51:00.000Z");
+        let conditions = document["conditions"].to_string();
+        assert_eq!(
+            form["x-amz-signature"],
+            sign(
+                policy.secret_key,
+                "20150830",
+                "us-east-1",
+                "s3",
+                &form["policy"]
+            )
+        );
+        for needed in [
+            r#"["content-length-range",1,100]"#,
+            r#"["eq","$key","uploads/376550000A/x.csv"]"#,
+            r#"["eq","$x-amz-security-token","token"]"#,
+            r#"{"bucket":"b"}"#,
+        ] {
+            assert!(conditions.contains(needed), "{needed} in {conditions}");
+        }
+    }
 
     #[test]
     fn only_plain_csv_names_pass() {

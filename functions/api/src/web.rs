@@ -3,11 +3,11 @@
 //! the API (same origin: no CORS, the same tokens). No build step: plain
 //! HTML and an ES module, read by any current browser.
 
-use axum::extract::Path;
-use axum::http::header;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::ApiError;
+use crate::{ApiError, AppState};
 
 const INDEX: &str = include_str!("../web/index.html");
 const ASSETS: [(&str, &str, &str); 2] = [
@@ -23,19 +23,39 @@ const ASSETS: [(&str, &str, &str); 2] = [
     ),
 ];
 
-/// What the page may load and call: itself, and S3 for the presigned
-/// upload (the bucket's origin differs by region and, locally, by port).
-const CSP: &str = "default-src 'self'; connect-src 'self' https://*.amazonaws.com http://127.0.0.1:*; \
-    img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/// The scheme, host and port of `url`: what a CSP source names.
+pub(crate) fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |at| at + 3);
+    url[after_scheme..]
+        .find('/')
+        .map_or(url, |at| &url[..after_scheme + at])
+}
 
-fn page(content_type: &'static str, body: &'static str) -> Response {
+/// What the page may load and call: itself, and the upload bucket's one
+/// origin for the upload form.
+fn policy(state: &AppState) -> HeaderValue {
+    let csp = format!(
+        "default-src 'self'; connect-src 'self' {}; img-src 'self' data:; style-src 'self'; \
+         script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        origin(&state.uploads.url)
+    );
+    HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static("default-src 'self'"))
+}
+
+fn page(state: &AppState, content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, content_type),
-            (header::CONTENT_SECURITY_POLICY, CSP),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "no-referrer"),
-            (header::CACHE_CONTROL, "no-cache"),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CONTENT_SECURITY_POLICY, policy(state)),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
         body,
     )
@@ -43,21 +63,33 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// `GET /`: the page.
-pub async fn index() -> Response {
-    page("text/html; charset=utf-8", INDEX)
+pub async fn index(State(state): State<AppState>) -> Response {
+    page(&state, "text/html; charset=utf-8", INDEX)
 }
 
 /// `GET /web/{file}`: its script and style sheet.
-pub async fn asset(Path(file): Path<String>) -> Response {
+pub async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> Response {
     match ASSETS.iter().find(|(name, _, _)| *name == file) {
-        Some((_, content_type, body)) => page(content_type, body),
+        Some((_, content_type, body)) => page(&state, content_type, body),
         None => ApiError::not_found().into_response(),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{ASSETS, INDEX};
+    use super::{ASSETS, INDEX, origin};
+
+    #[test]
+    fn an_origin_is_scheme_host_and_port() {
+        assert_eq!(
+            origin("https://b.s3.ap-northeast-1.amazonaws.com"),
+            "https://b.s3.ap-northeast-1.amazonaws.com"
+        );
+        assert_eq!(
+            origin("http://127.0.0.1:8402/webhr-uploads-local"),
+            "http://127.0.0.1:8402"
+        );
+    }
 
     fn script() -> &'static str {
         ASSETS[0].2

@@ -23,7 +23,7 @@ const TEXT = {
     source_auto_import: "入口網自動入檔", source_download: "名單下載", source_csv_import: "CSV 入檔",
     source_staff_entered: "人事人員登錄", loading: "讀取中…", loaded: "共 {n} 筆", noEntries: "查無資料",
     tooLong: "下載區間最多 7 天", signedIn: "已登入：{agency}（{role}）", uploading: "上傳中…",
-    uploaded: "已上傳，等待匯入開始…", importRunning: "匯入中：已讀 {rows} 列",
+    uploaded: "已上傳，等待匯入開始…", tooLarge: "檔案超過上限 {mib} MiB，請分成較小的檔案", importRunning: "匯入中：已讀 {rows} 列",
     importDone: "匯入完成：{status}，新增 {inserted}、更新 {updated}、未變 {unchanged}、拒收 {rejected}",
     saved: "已儲存", deleted: "已刪除", counts: "筆數", error: "錯誤", lang: "English",
     fetched: "取得", inserted: "新增", updated: "更新", unchanged: "未變", rejected: "拒收", failed: "失敗",
@@ -49,7 +49,7 @@ const TEXT = {
     source_auto_import: "Portal (nightly)", source_download: "Portal (download)", source_csv_import: "CSV import",
     source_staff_entered: "Entered by staff", loading: "Loading…", loaded: "{n} found", noEntries: "Nothing found",
     tooLong: "A download covers at most 7 days", signedIn: "Signed in: {agency} ({role})", uploading: "Uploading…",
-    uploaded: "Uploaded; waiting for the import to start…", importRunning: "Importing: {rows} rows read",
+    uploaded: "Uploaded; waiting for the import to start…", tooLarge: "The file is over the {mib} MiB limit; split it into smaller files", importRunning: "Importing: {rows} rows read",
     importDone: "Import finished: {status}; {inserted} new, {updated} updated, {unchanged} unchanged, {rejected} refused",
     saved: "Saved", deleted: "Deleted", counts: "Counts", error: "Error", lang: "中文",
     fetched: "fetched", inserted: "new", updated: "updated", unchanged: "unchanged", rejected: "refused", failed: "failed",
@@ -304,12 +304,20 @@ async function exportCsv() {
   say(t("saved"));
 }
 
-// Uploads: a presigned PUT straight to S3 (XHR, for its progress events),
-// then the import followed through the log until it is over.
+// Uploads: the presigned form posted straight to S3 (XHR, for its progress
+// events), then the import followed through the log until it is over. S3
+// refuses a file over the form's limit; the page says so before sending.
 async function upload() {
   const file = $("#upload-file").files[0];
   if (!file) return;
   const ticket = await (await api("/v1/uploads", { method: "POST", json: { file_name: file.name } })).json();
+  if (file.size > ticket.max_bytes) {
+    fail(t("tooLarge", { mib: Math.floor(ticket.max_bytes / 1048576) }));
+    return;
+  }
+  const form = new FormData();
+  for (const [name, value] of Object.entries(ticket.fields)) form.append(name, value);
+  form.append("file", file);
   const startedAfter = Date.now() - 60000;
   say(t("uploading"));
   await new Promise((resolve, reject) => {
@@ -323,7 +331,7 @@ async function upload() {
     });
     request.addEventListener("load", () => (request.status < 300 ? resolve() : reject(new Error(`S3 ${request.status}`))));
     request.addEventListener("error", () => reject(new Error("S3")));
-    request.send(file);
+    request.send(form);
   });
   $("#upload-progress").value = 100;
   $("#upload-percent").textContent = "100%";

@@ -123,7 +123,16 @@ pub struct Settings {
     pub download_max_days: u32,
     /// Zone that decides what "a day" is (`TIME_ZONE`, Asia/Taipei).
     pub zone: Tz,
+    /// Largest CSV upload (`CSV_MAX_BYTES`, 256 MiB): the upload form
+    /// refuses a larger one at S3, the import refuses it whole.
+    pub csv_max_bytes: u64,
+    /// Refused rows after which an import stops (`CSV_MAX_REJECTED`,
+    /// 10,000): a file that wrong is not worth storing row by row.
+    pub csv_max_rejected: u64,
 }
+
+/// 256 MiB: a million rows of a typical export is about 180 MB.
+pub const DEFAULT_CSV_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -133,6 +142,8 @@ impl Default for Settings {
             csv_cutoff: start_date - Duration::days(1),
             download_max_days: 7,
             zone: chrono_tz::Asia::Taipei,
+            csv_max_bytes: DEFAULT_CSV_MAX_BYTES,
+            csv_max_rejected: 10_000,
         }
     }
 }
@@ -165,6 +176,17 @@ impl Settings {
                 v.parse::<Tz>()
                     .map_err(|_| "不是 IANA 時區名稱（如 Asia/Taipei）")
             })?,
+            // S3 takes at most 5 GiB in one POST.
+            csv_max_bytes: env.number(
+                "CSV_MAX_BYTES",
+                defaults.csv_max_bytes,
+                1024..=5 * 1024 * 1024 * 1024,
+            )?,
+            csv_max_rejected: env.number(
+                "CSV_MAX_REJECTED",
+                defaults.csv_max_rejected,
+                1..=10_000_000,
+            )?,
         })
     }
 
@@ -189,6 +211,8 @@ mod tests {
         assert_eq!(s.csv_cutoff.to_string(), "2015-12-31");
         assert_eq!(s.download_max_days, 7);
         assert_eq!(s.zone, chrono_tz::Asia::Taipei);
+        assert_eq!(s.csv_max_bytes, 256 * 1024 * 1024);
+        assert_eq!(s.csv_max_rejected, 10_000);
     }
 
     #[test]
@@ -206,6 +230,9 @@ mod tests {
             ("DOWNLOAD_MAX_DAYS", "seven"),
             ("TIME_ZONE", "Taipei"),
             ("CSV_CUTOFF_DATE", "2016-01-01"),
+            ("CSV_MAX_BYTES", "10"),
+            ("CSV_MAX_BYTES", "256MiB"),
+            ("CSV_MAX_REJECTED", "0"),
         ] {
             let err = Settings::from_env(&env(&[(var, value)])).unwrap_err();
             assert_eq!(err.variable(), var);

@@ -220,7 +220,8 @@ pub struct NaturalKey {
 }
 
 /// A validated, passed-or-not record as the portal or a file states it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Its `Debug` masks the ID, the name and the birth date.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrainingRecord {
     pub id_no: NationalId,
     pub name: String,
@@ -255,8 +256,9 @@ impl TrainingRecord {
 }
 
 /// A record as text, straight from a CSV row or a portal page, before any
-/// check. Empty strings stand for absent values.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// check. Empty strings stand for absent values. Its `Debug` masks the ID,
+/// the name and the birth date.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RawRecord {
     pub id_no: String,
@@ -374,7 +376,17 @@ impl Checker {
             return None;
         }
         parse_date(value)
-            .map_err(|e| self.fail(field, e.code(), e.to_string()))
+            .map_err(|e| {
+                // A birth date is personal data: the message does not
+                // repeat its day, month and year.
+                let message = match (field, &e) {
+                    (Field::BirthDate, crate::roc_date::DateError::NoSuchDay { .. }) => {
+                        "日期不存在".to_string()
+                    }
+                    _ => e.to_string(),
+                };
+                self.fail(field, e.code(), message)
+            })
             .ok()
     }
 
@@ -501,6 +513,96 @@ impl RawRecord {
 }
 
 /// Masks a name the common way: 林怡君 → 林○君, 王明 → 王○, 歐陽娜娜 → 歐○○娜.
+/// A birth date with only its year left, e.g. `075****`, `1986-**-**`,
+/// `75/*/**`: enough to tell a typing slip, not enough to identify.
+pub fn mask_birth_date(raw: &str) -> String {
+    let raw = raw.trim();
+    let year_digits = match raw.find(['/', '-', '.']) {
+        Some(at) => at,
+        // Compact: 8 digits are Gregorian (4 for the year), else ROC.
+        None if raw.len() == 8 => 4,
+        None => raw.len().saturating_sub(4),
+    };
+    raw.char_indices()
+        .map(|(at, c)| {
+            if at >= year_digits && c.is_ascii_digit() {
+                '*'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// `Debug` for the record types: every field but the personal ones as
+/// they are, those masked (DOMAIN.md), so a `{:?}` in a log or a panic
+/// message never carries them.
+macro_rules! masked_debug {
+    ($type:ty, $id:expr, $name:expr, $birth:expr, [$($field:ident),* $(,)?]) => {
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let this = self;
+                f.debug_struct(stringify!($type))
+                    .field("id_no", &$id(this))
+                    .field("name", &$name(this))
+                    .field("birth_date", &$birth(this))
+                    $(.field(stringify!($field), &this.$field))*
+                    .finish()
+            }
+        }
+    };
+}
+
+masked_debug!(
+    TrainingRecord,
+    |r: &TrainingRecord| r.id_no.masked(),
+    |r: &TrainingRecord| mask_name(&r.name),
+    |r: &TrainingRecord| r.birth_date.map(|d| mask_birth_date(&d.to_string())),
+    [
+        org_code,
+        org_name,
+        course_code,
+        course_name,
+        category_code,
+        provider,
+        term,
+        start_date,
+        end_date,
+        mode,
+        digital_hours,
+        physical_hours,
+        total_hours,
+        status,
+        passed_date,
+        changed_date,
+    ]
+);
+
+masked_debug!(
+    RawRecord,
+    |r: &RawRecord| crate::national_id::mask_raw_id(&r.id_no),
+    |r: &RawRecord| mask_name(&r.name),
+    |r: &RawRecord| mask_birth_date(&r.birth_date),
+    [
+        org_code,
+        org_name,
+        course_code,
+        course_name,
+        category_code,
+        provider,
+        term,
+        start_date,
+        end_date,
+        mode,
+        digital_hours,
+        physical_hours,
+        total_hours,
+        status,
+        passed_date,
+        changed_date,
+    ]
+);
+
 pub fn mask_name(name: &str) -> String {
     let chars: Vec<char> = name.trim().chars().collect();
     match chars.len() {
@@ -514,6 +616,63 @@ pub fn mask_name(name: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn debug_masks_the_id_the_name_and_the_birth_date() {
+        let raw = sample();
+        let record = raw.validate().unwrap();
+        for text in [
+            format!("{raw:?}"),
+            format!("{record:?}"),
+            format!("{raw:#?}"),
+        ] {
+            for personal in [
+                "F228035170",
+                "林怡君",
+                "0750412",
+                "1986-04-12",
+                "04-12",
+                "0412",
+            ] {
+                assert!(!text.contains(personal), "{personal} in {text}");
+            }
+            for kept in [
+                "F22803****",
+                "林○君",
+                "EC11400123",
+                "性別主流化基礎課程",
+                "changed_date",
+            ] {
+                assert!(text.contains(kept), "{kept} missing from {text}");
+            }
+        }
+        assert!(format!("{record:?}").contains("1986-**-**"));
+        assert!(format!("{raw:?}").contains("075****"));
+    }
+
+    #[test]
+    fn a_birth_date_keeps_only_its_year() {
+        for (raw, masked) in [
+            ("0750412", "075****"),
+            ("750412", "75****"),
+            ("19860412", "1986****"),
+            ("1986-04-12", "1986-**-**"),
+            ("75/4/12", "75/*/**"),
+            ("", ""),
+        ] {
+            assert_eq!(mask_birth_date(raw), masked, "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_bad_birth_date_is_refused_without_repeating_it() {
+        let mut raw = sample();
+        raw.birth_date = "0750231".into();
+        let problems = raw.validate().unwrap_err();
+        let text = format!("{problems:?}");
+        assert!(text.contains("date_not_exist"), "{text}");
+        assert!(!text.contains("75") && !text.contains("31"), "{text}");
+    }
 
     pub fn sample() -> RawRecord {
         RawRecord {

@@ -79,6 +79,8 @@ pub struct Importer {
     store: Store,
     s3: aws_sdk_s3::Client,
     cutoff: NaiveDate,
+    max_bytes: u64,
+    max_rejected: u64,
     reserve: Duration,
 }
 
@@ -88,6 +90,8 @@ impl Importer {
             store,
             s3,
             cutoff: config.settings.csv_cutoff,
+            max_bytes: config.settings.csv_max_bytes,
+            max_rejected: config.settings.csv_max_rejected,
             reserve: config.reserve,
         }
     }
@@ -252,6 +256,17 @@ impl Importer {
             Ok(agency) => agency,
             Err(problem) => return self.finish(entry, Some(problem)).await,
         };
+        if entry.file.size > self.max_bytes {
+            let problem = FileProblem::new(
+                "file_too_large",
+                format!(
+                    "檔案 {} 超過上限 {}，未匯入任何資料；請分成較小的檔案或洽系統管理者",
+                    size(entry.file.size),
+                    size(self.max_bytes)
+                ),
+            );
+            return self.finish(entry, Some(problem)).await;
+        }
         let (reader, feeder) = match source::open(&self.s3, &entry.file).await? {
             Ok(opened) => opened,
             Err(Replaced) => {
@@ -305,6 +320,9 @@ impl Importer {
                         Ok(plan) => planned = Some((batch, plan)),
                         Err(e) => break Err(e),
                     }
+                    if entry.counts.rejected >= self.max_rejected {
+                        break Ok(Stop::Refused(self.too_many_rejections(&entry)));
+                    }
                     // Time is checked after a commit, so every invocation
                     // moves the import on; the planned batch is read again
                     // by the next one.
@@ -336,6 +354,21 @@ impl Importer {
             Stop::Refused(problem) => self.finish(entry, Some(problem)).await,
             Stop::OutOfTime => self.pause(entry, rows_before).await,
         }
+    }
+
+    /// Why an import stopped early: so many rows refused that the file
+    /// is not what the agency meant to send. What was imported stays.
+    fn too_many_rejections(&self, entry: &CsvImportEntry) -> FileProblem {
+        FileProblem::new(
+            "too_many_rejections",
+            format!(
+                "已拒絕 {} 列，達上限 {} 列，匯入在第 {} 列後停止（已匯入 {} 筆）；請依拒絕清單修正檔案後重新上傳，已匯入的紀錄不會重複",
+                entry.counts.rejected,
+                self.max_rejected,
+                entry.counts.rows,
+                entry.counts.imported()
+            ),
+        )
     }
 
     /// Reads the stored versions of a batch's records; each record
@@ -371,6 +404,7 @@ impl Importer {
                     CsvOutcome::Updated => next.counts.updated += 1,
                     CsvOutcome::Unchanged => next.counts.unchanged += 1,
                     CsvOutcome::Locked(source) => rejected.push(locked_row(*line, record, *source)),
+                    CsvOutcome::OtherAgency => rejected.push(other_agency_row(*line, record)),
                 }
             }
             for row in &rejected {
@@ -487,6 +521,15 @@ impl Importer {
     }
 }
 
+/// A size as staff read it: `181 KiB`, `256.0 MiB`.
+fn size(bytes: u64) -> String {
+    if bytes < 1024 * 1024 {
+        format!("{} KiB", bytes.div_ceil(1024))
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    }
+}
+
 fn hold(entry: &mut CsvImportEntry, invocation: &str, deadline: Instant) {
     let left = deadline.saturating_duration_since(Instant::now());
     entry.lease_owner = Some(invocation.to_string());
@@ -506,6 +549,17 @@ fn locked_row(line: u64, record: &TrainingRecord, source: Source) -> RejectedRow
         message: format!(
             "WebHR 已有此筆紀錄（由{how}匯入，已鎖定）且內容不同；CSV 不會覆蓋入口網的資料，如需更正請至終身學習入口網修改"
         ),
+    }
+}
+
+fn other_agency_row(line: u64, record: &TrainingRecord) -> RejectedRow {
+    RejectedRow {
+        line,
+        column: None,
+        value: mask_raw_id(record.id_no.as_str()),
+        code: "other_agency_record".to_string(),
+        message: "WebHR 中此人員同一課程、期別與開課起始日期的紀錄屬於其他機關，CSV 不會取代；如人員已調任，請洽原服務機關或系統管理者"
+            .to_string(),
     }
 }
 

@@ -8,7 +8,7 @@ use std::io::Read;
 use chrono::NaiveDate;
 use csv::ByteRecord;
 use learning_core::national_id::mask_raw_id;
-use learning_core::record::{Field, RawRecord, mask_name};
+use learning_core::record::{Field, RawRecord, mask_birth_date, mask_name};
 use learning_core::roc_date::format_roc;
 use learning_core::{AgencyCode, TrainingRecord};
 
@@ -120,6 +120,7 @@ fn shown(field: Field, raw: &str) -> String {
     match field {
         Field::IdNo => mask_raw_id(raw),
         Field::Name => mask_name(raw),
+        Field::BirthDate => mask_birth_date(raw),
         _ => raw.chars().take(100).collect(),
     }
 }
@@ -244,11 +245,40 @@ impl RowChecker {
     }
 }
 
+/// Where the bytes are in CSV terms, as the csv reader sees them: a quote
+/// opens a quoted field only at a field's start, `""` inside one is a
+/// quote, and line ends inside one belong to the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    /// At the start of a row or of a field.
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted field: its end, or half of `""`.
+    QuoteInQuoted,
+}
+
+/// A row cut at [`MAX_ROW_BYTES`]: the lines it spans, from its first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cut {
+    first_line: u64,
+    last_line: u64,
+}
+
 /// Counts lines as the bytes go by, remembering where each line with
 /// content starts: the csv crate's own line numbers drift after CRLF line
 /// ends and blank lines, and staff need the line their spreadsheet shows.
+///
+/// It also holds the row limit before the csv reader buffers anything: a
+/// row that reaches [`MAX_ROW_BYTES`] (a 10 MB line, or an unclosed quote
+/// that would make the rest of the file one field) is cut there — its
+/// quote closed, the rest of its line dropped — and noted, so the row is
+/// refused and the file read on from the next line.
 struct LineTracker<R> {
     inner: R,
+    /// Bytes taken from `inner` (the file's own offset).
+    consumed: u64,
+    /// Bytes handed to the csv reader (its offsets).
     offset: u64,
     line: u64,
     at_line_start: bool,
@@ -256,34 +286,126 @@ struct LineTracker<R> {
     after_cr: bool,
     /// (byte offset, line number) of content line starts not yet reported.
     starts: std::collections::VecDeque<(u64, u64)>,
+    quoting: Quoting,
+    /// Bytes of the current row so far, and the line it started on.
+    row_bytes: usize,
+    row_line: u64,
+    /// Dropping the rest of a cut row's line.
+    cutting: Option<u64>,
+    cuts: std::collections::VecDeque<Cut>,
+}
+
+impl<R> LineTracker<R> {
+    fn new(inner: R) -> Self {
+        LineTracker {
+            inner,
+            consumed: 0,
+            offset: 0,
+            line: 1,
+            at_line_start: true,
+            after_cr: false,
+            starts: std::collections::VecDeque::new(),
+            quoting: Quoting::FieldStart,
+            row_bytes: 0,
+            row_line: 1,
+            cutting: None,
+            cuts: std::collections::VecDeque::new(),
+        }
+    }
 }
 
 impl<R: Read> Read for LineTracker<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        for (i, &b) in buf[..n].iter().enumerate() {
-            let after_cr = std::mem::replace(&mut self.after_cr, b == b'\r');
-            match b {
-                // CRLF is one line end; a CR or an LF alone is one too, as
-                // the csv reader (and a spreadsheet) splits rows there.
-                b'\n' if after_cr => {}
-                b'\r' | b'\n' => {
-                    self.line += 1;
-                    self.at_line_start = true;
-                }
-                _ if self.at_line_start => {
-                    self.starts.push_back((self.offset + i as u64, self.line));
-                    self.at_line_start = false;
-                }
-                _ => {}
+        loop {
+            let n = self.inner.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            self.consumed += n as u64;
+            let kept = self.track(&mut buf[..n]);
+            // A read that was all dropped bytes is not the end of the file.
+            if kept > 0 {
+                return Ok(kept);
             }
         }
-        self.offset += n as u64;
-        Ok(n)
     }
 }
 
 impl<R> LineTracker<R> {
+    /// Follows lines and quotes through `buf`, compacting it in place to
+    /// the bytes the csv reader gets; returns how many. Only bytes already
+    /// looked at are written, so the buffer is never overrun.
+    fn track(&mut self, buf: &mut [u8]) -> usize {
+        let mut kept = 0;
+        for i in 0..buf.len() {
+            let b = buf[i];
+            let after_cr = std::mem::replace(&mut self.after_cr, b == b'\r');
+            let line_end = matches!(b, b'\r' | b'\n');
+            if line_end && !(b == b'\n' && after_cr) {
+                self.line += 1;
+                self.at_line_start = true;
+            }
+            if let Some(first_line) = self.cutting {
+                if !line_end {
+                    continue;
+                }
+                // The cut row ends at this line end, which the reader gets.
+                self.cutting = None;
+                self.cuts.push_back(Cut {
+                    first_line,
+                    last_line: self.line - 1,
+                });
+                self.quoting = Quoting::FieldStart;
+                self.row_bytes = 0;
+            } else {
+                if !line_end && self.at_line_start {
+                    self.starts
+                        .push_back((self.offset + kept as u64, self.line));
+                    self.at_line_start = false;
+                }
+                let before = self.quoting;
+                if !self.follow(b) {
+                    // Too long: drop this byte and the rest of the line; an
+                    // open quote is closed so the reader ends the field there.
+                    self.cutting = Some(self.row_line);
+                    if before == Quoting::Quoted {
+                        buf[kept] = b'"';
+                        kept += 1;
+                    }
+                    continue;
+                }
+            }
+            buf[kept] = b;
+            kept += 1;
+        }
+        self.offset += kept as u64;
+        kept
+    }
+
+    /// Moves the quote state over one byte; false when the row has grown
+    /// past the limit with this byte.
+    fn follow(&mut self, b: u8) -> bool {
+        let line_end = matches!(b, b'\r' | b'\n');
+        if line_end && self.quoting != Quoting::Quoted {
+            self.quoting = Quoting::FieldStart;
+            self.row_bytes = 0;
+            return true;
+        }
+        if self.row_bytes == 0 {
+            self.row_line = self.line;
+        }
+        self.row_bytes += 1;
+        self.quoting = match (self.quoting, b) {
+            (Quoting::FieldStart, b'"') => Quoting::Quoted,
+            (Quoting::Quoted, b'"') => Quoting::QuoteInQuoted,
+            (Quoting::Quoted, _) => Quoting::Quoted,
+            (Quoting::QuoteInQuoted, b'"') => Quoting::Quoted,
+            (_, b',') => Quoting::FieldStart,
+            (_, _) => Quoting::Unquoted,
+        };
+        self.row_bytes <= MAX_ROW_BYTES
+    }
+
     /// The line of the record the csv reader places at `byte` (which may
     /// point at the line ends before it); forgets earlier lines.
     fn line_of(&mut self, byte: u64) -> u64 {
@@ -291,6 +413,17 @@ impl<R> LineTracker<R> {
             self.starts.pop_front();
         }
         self.starts.front().map_or(self.line, |&(_, line)| line)
+    }
+
+    /// The cut that the row starting on `line` ended in, if it was cut.
+    fn cut_at(&mut self, line: u64) -> Option<Cut> {
+        while self.cuts.front().is_some_and(|cut| cut.first_line < line) {
+            self.cuts.pop_front();
+        }
+        self.cuts
+            .front()
+            .filter(|cut| cut.first_line == line)
+            .copied()
     }
 }
 
@@ -334,14 +467,7 @@ pub fn open<R: Read>(
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(LineTracker {
-            inner: body.chain(input),
-            offset: 0,
-            line: 1,
-            at_line_start: true,
-            after_cr: false,
-            starts: std::collections::VecDeque::new(),
-        });
+        .from_reader(LineTracker::new(body.chain(input)));
     let mut header = ByteRecord::new();
     match reader.read_byte_record(&mut header) {
         Ok(true) => {}
@@ -367,12 +493,35 @@ impl<R: Read> CsvRows<R> {
     /// Bytes of the file read so far (a little ahead of the rows yielded:
     /// the reader buffers).
     pub fn bytes_read(&self) -> u64 {
-        self.reader.get_ref().offset
+        self.reader.get_ref().consumed
     }
 
     /// The line the last row yielded starts on.
     pub fn line(&self) -> u64 {
         self.line
+    }
+}
+
+/// A row cut at the limit. With a quote left open it swallowed the lines
+/// after it up to the cut: the message names them, so none goes unsaid.
+fn too_long(cut: Cut) -> Rejection {
+    let lines = if cut.last_line > cut.first_line {
+        format!(
+            "第 {} 至 {} 列未匯入（常見原因：引號未成對）",
+            cut.first_line, cut.last_line
+        )
+    } else {
+        "此列未匯入".to_string()
+    };
+    Rejection {
+        line: cut.first_line,
+        column: None,
+        value: String::new(),
+        code: "row_too_long",
+        message: format!(
+            "此列超過 {} KiB，不是一筆學習紀錄；{lines}",
+            MAX_ROW_BYTES / 1024
+        ),
     }
 }
 
@@ -411,7 +560,11 @@ impl<R: Read> Iterator for CsvRows<R> {
                 }
                 Ok(true) => {
                     let byte = self.row.position().map_or(0, |p| p.byte());
-                    self.line = self.reader.get_mut().line_of(byte);
+                    let tracker = self.reader.get_mut();
+                    self.line = tracker.line_of(byte);
+                    if let Some(cut) = tracker.cut_at(self.line) {
+                        return Some(Ok(RowOutcome::Rejected(too_long(cut))));
+                    }
                     return Some(Ok(self.checker.check(self.line, &self.row)));
                 }
             }

@@ -293,3 +293,61 @@ fn a_big5_name_far_below_an_ascii_start_is_still_big5() {
     };
     assert_eq!(last.name, "林怡君");
 }
+
+#[test]
+fn an_unclosed_quote_costs_the_lines_it_swallows_not_the_rest_of_the_file() {
+    // Line 2 opens a quote it never closes. Without a limit on bytes the
+    // csv reader would take the rest of the file as one field, in memory;
+    // with it, the row is cut at 64 KiB, refused with the lines it spans,
+    // and every line after the cut is read as usual.
+    // The rows hold no other quote that could close it.
+    let row = ROWS[0].replacen("\"性別主流化,基礎課程\"", "性別主流化基礎課程", 1);
+    let broken = row.replacen(",林怡君,", ",\"林怡君,", 1);
+    let rows = 3000;
+    let mut text = format!("{HEADER}\n{broken}\n");
+    for i in 0..rows {
+        text.push_str(&row.replacen("EC10400123", &format!("EC1{i:07}"), 1));
+        text.push('\n');
+    }
+    let (_, outcomes) = outcomes(text.as_bytes()).unwrap();
+    let RowOutcome::Rejected(cut) = &outcomes[0] else {
+        panic!("the broken row is refused")
+    };
+    assert_eq!((cut.code, cut.line), ("row_too_long", 2));
+    let last_swallowed: u64 = cut
+        .message
+        .split("第 2 至 ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the message names the lines: {}", cut.message));
+    // 64 KiB of rows of ~170 bytes: a few hundred lines, not 3,000.
+    assert!((300..500).contains(&last_swallowed), "{last_swallowed}");
+    let accepted: Vec<u64> = outcomes[1..]
+        .iter()
+        .map(|o| match o {
+            RowOutcome::Accepted(_) => 0,
+            RowOutcome::Rejected(r) => panic!("line {}: {}", r.line, r.code),
+        })
+        .collect();
+    // Every line after the swallowed ones is a row of its own.
+    assert_eq!(accepted.len() as u64, rows + 2 - last_swallowed);
+}
+
+#[test]
+fn quotes_in_and_around_fields_are_followed_as_the_csv_reader_does() {
+    // Doubled quotes, a quote inside an unquoted field and a line end in a
+    // quoted field (an extra column's, which is ignored): none of them may
+    // throw the limit's count off, so a file of such rows reads as before.
+    let row = ROWS[0]
+        .replacen("e等公務園+", "\"e等\"\"公務園\"\"+\"", 1)
+        .replacen("範例市政府人事處", "範例市\"政府\"人事處", 1)
+        + ",\"備註,\n第二行\"";
+    let text = format!("{HEADER}\n{row}\n{}\n", ROWS[2]);
+    let (_, rows) = outcomes(text.as_bytes()).unwrap();
+    assert_eq!(codes(&rows), ["accepted", "national_id_checksum"]);
+    let RowOutcome::Rejected(r) = &rows[1] else {
+        unreachable!()
+    };
+    assert_eq!(r.line, 4, "the multi-line cell counts as two lines");
+}

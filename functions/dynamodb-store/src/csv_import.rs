@@ -30,6 +30,9 @@ pub enum CsvOutcome {
     /// A different version came from the portal (automatic import or
     /// download) and is locked: the row is refused.
     Locked(Source),
+    /// The key holds another agency's record: the row is refused and
+    /// that record left alone.
+    OtherAgency,
 }
 
 /// The writes of one batch, decided from what the table held when read.
@@ -37,7 +40,8 @@ pub enum CsvOutcome {
 pub struct CsvBatchPlan {
     /// One per record, in order.
     pub outcomes: Vec<CsvOutcome>,
-    /// Items to put, each with the version it expects to replace.
+    /// Items to put, each with the version it expects to replace (of its
+    /// own agency).
     puts: Vec<(Item, Option<u64>)>,
 }
 
@@ -47,8 +51,9 @@ fn rejection_sk(line: u64) -> String {
 
 impl Store {
     /// Reads the stored versions of `records` (distinct keys) and decides
-    /// each one's outcome. CSV rows replace earlier CSV imports and
-    /// staff-entered records, never a locked portal record.
+    /// each one's outcome. CSV rows replace the same agency's earlier CSV
+    /// imports and staff-entered records, never a locked portal record and
+    /// never another agency's record.
     pub async fn plan_csv_batch(
         &self,
         records: &[TrainingRecord],
@@ -66,6 +71,10 @@ impl Store {
                 text(&item, "sk").unwrap_or_default(),
             );
             let (outcome, expected, version, created_at) = match existing.get(&key) {
+                Some(old) if old.org_code != record.org_code.as_str() => {
+                    plan.outcomes.push(CsvOutcome::OtherAgency);
+                    continue;
+                }
                 Some(old) if old.fingerprint == text(&item, "fingerprint").unwrap_or_default() => {
                     plan.outcomes.push(CsvOutcome::Unchanged);
                     continue;
@@ -114,12 +123,20 @@ impl Store {
                 .set_item(Some(item.clone()));
             let put = match expected {
                 None => put.condition_expression("attribute_not_exists(pk)"),
+                // The agency in the condition too: a record another agency
+                // took over since it was read is never overwritten.
                 Some(version) => put
-                    .condition_expression("#locked = :false AND #version = :version")
+                    .condition_expression(
+                        "#locked = :false AND #version = :version AND org_code = :agency",
+                    )
                     .expression_attribute_names("#locked", "locked")
                     .expression_attribute_names("#version", "version")
                     .expression_attribute_values(":false", AttributeValue::Bool(false))
-                    .expression_attribute_values(":version", n(*version)),
+                    .expression_attribute_values(":version", n(*version))
+                    .expression_attribute_values(
+                        ":agency",
+                        item.get("org_code").cloned().unwrap_or_else(|| s("")),
+                    ),
             };
             actions.push(put);
         }

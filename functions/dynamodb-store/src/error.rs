@@ -21,7 +21,9 @@ pub enum StoreError {
     VersionMismatch { current: u64 },
     #[error("查無此筆紀錄")]
     NotFound,
-    #[error("已有相同身分證字號、課程代碼、期別與開課日期的紀錄")]
+    #[error(
+        "已有相同身分證字號、課程代碼、期別與開課起始日期的紀錄（可能由入口網匯入，或屬其他機關），無法新增"
+    )]
     AlreadyExists,
     #[error("另一個同步作業（{owner}）正在執行，租約至 {until} 到期")]
     LeaseHeld { owner: String, until: String },

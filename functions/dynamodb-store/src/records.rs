@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
-use learning_core::{NationalId, NaturalKey, Source, TrainingRecord};
+use learning_core::{AgencyCode, NationalId, NaturalKey, Source, TrainingRecord};
 use tracing::{debug, instrument};
 
 use crate::items::{
@@ -44,6 +44,8 @@ pub struct StoredRecord {
 /// What we need of an existing item to decide on a write.
 pub(crate) struct Existing {
     pub(crate) fingerprint: String,
+    /// The agency the stored record belongs to.
+    pub(crate) org_code: String,
     pub(crate) source: String,
     pub(crate) version: u64,
     pub(crate) created_at: String,
@@ -84,6 +86,12 @@ fn stored_from_item(item: &Item) -> Result<StoredRecord, StoreError> {
         written_by: text(item, "written_by").unwrap_or_default(),
     })
 }
+
+/// The condition of every staff edit and delete: the record is there,
+/// unlocked, at the version the caller read, and still the caller's
+/// agency's.
+const STAFF_WRITE: &str =
+    "attribute_exists(pk) AND #locked = :false AND version = :expected AND org_code = :agency";
 
 impl Store {
     /// Writes records the portal delivered (automatic import or download).
@@ -189,7 +197,9 @@ impl Store {
         while !keys.is_empty() {
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut keys)))
-                .projection_expression("pk, sk, fingerprint, #source, version, created_at")
+                .projection_expression(
+                    "pk, sk, fingerprint, org_code, #source, version, created_at",
+                )
                 .expression_attribute_names("#source", "source")
                 .build()
                 .map_err(|e| StoreError::Sdk {
@@ -216,6 +226,7 @@ impl Store {
                     ),
                     Existing {
                         fingerprint: text(&item, "fingerprint").unwrap_or_default(),
+                        org_code: text(&item, "org_code").unwrap_or_default(),
                         source: text(&item, "source").unwrap_or_default(),
                         version: number(&item, "version").unwrap_or(0),
                         created_at: text(&item, "created_at").unwrap_or_default(),
@@ -361,18 +372,25 @@ impl Store {
         }
     }
 
-    /// Replaces a staff-entered record, only if it is unlocked and still at
-    /// `expected_version`. The database refuses the write otherwise.
+    /// Replaces a staff-entered record, only if it is unlocked, still at
+    /// `expected_version` and still `agency`'s (the agency the caller was
+    /// allowed to act for). The database refuses the write otherwise, so
+    /// a record that moved to another agency meanwhile is out of reach.
     pub async fn update_staff_record(
         &self,
         record: &TrainingRecord,
+        agency: &AgencyCode,
         expected_version: u64,
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<StoredRecord, StoreError> {
         let key = record.key();
         let now = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let current = self.get_record(&key).await?.ok_or(StoreError::NotFound)?;
+        let current = self
+            .get_record(&key)
+            .await?
+            .filter(|current| &current.record.org_code == agency)
+            .ok_or(StoreError::NotFound)?;
         let mut item = record_attributes(record);
         bookkeeping(
             &mut item,
@@ -387,53 +405,54 @@ impl Store {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item.clone()))
-            .condition_expression(
-                "attribute_exists(pk) AND #locked = :false AND version = :expected",
-            )
+            .condition_expression(STAFF_WRITE)
             .expression_attribute_names("#locked", "locked")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":expected", n(expected_version))
+            .expression_attribute_values(":agency", s(agency.as_str()))
             .send()
             .await;
         match result {
             Ok(_) => stored_from_item(&item),
-            Err(e) if is_condition_failure(&e) => Err(self.why_refused(&key).await),
+            Err(e) if is_condition_failure(&e) => Err(self.why_refused(&key, agency).await),
             Err(e) => Err(StoreError::sdk("PutItem", e)),
         }
     }
 
-    /// Deletes a staff-entered record; the database refuses a locked one.
+    /// Deletes a staff-entered record of `agency` at `expected_version`;
+    /// the database refuses a locked one, a newer one and another
+    /// agency's.
     pub async fn delete_staff_record(
         &self,
         key: &NaturalKey,
-        expected_version: Option<u64>,
+        agency: &AgencyCode,
+        expected_version: u64,
     ) -> Result<(), StoreError> {
-        let mut request = self
+        let result = self
             .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key_item(key)))
+            .condition_expression(STAFF_WRITE)
             .expression_attribute_names("#locked", "locked")
-            .expression_attribute_values(":false", AttributeValue::Bool(false));
-        request = match expected_version {
-            Some(version) => request
-                .condition_expression(
-                    "attribute_exists(pk) AND #locked = :false AND version = :expected",
-                )
-                .expression_attribute_values(":expected", n(version)),
-            None => request.condition_expression("attribute_exists(pk) AND #locked = :false"),
-        };
-        match request.send().await {
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":expected", n(expected_version))
+            .expression_attribute_values(":agency", s(agency.as_str()))
+            .send()
+            .await;
+        match result {
             Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(self.why_refused(key).await),
+            Err(e) if is_condition_failure(&e) => Err(self.why_refused(key, agency).await),
             Err(e) => Err(StoreError::sdk("DeleteItem", e)),
         }
     }
 
     /// After the database refused a conditional write: which condition?
-    async fn why_refused(&self, key: &NaturalKey) -> StoreError {
+    /// Another agency's record is told as a missing one.
+    async fn why_refused(&self, key: &NaturalKey, agency: &AgencyCode) -> StoreError {
         match self.get_record(key).await {
             Ok(None) => StoreError::NotFound,
+            Ok(Some(current)) if &current.record.org_code != agency => StoreError::NotFound,
             Ok(Some(current)) if current.locked => StoreError::Locked,
             Ok(Some(current)) => StoreError::VersionMismatch {
                 current: current.version,

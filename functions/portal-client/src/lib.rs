@@ -16,7 +16,7 @@ use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 use tracing::{debug, instrument, warn};
 
-mod ssm;
+pub mod ssm;
 
 /// A credential that shows as `***` when printed.
 #[derive(Clone)]
@@ -153,8 +153,9 @@ impl PortalError {
     }
 }
 
-/// One record as the portal sends it.
-#[derive(Debug, Deserialize)]
+/// One record as the portal sends it. No `Debug`: it holds a person's ID,
+/// name and birth date unmasked; its checked form, `RawRecord`, masks them.
+#[derive(Deserialize)]
 struct WireRecord {
     id_no: String,
     name: String,
@@ -207,7 +208,7 @@ impl From<WireRecord> for RawRecord {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct WirePage {
     records: Vec<WireRecord>,
     next_cursor: Option<String>,

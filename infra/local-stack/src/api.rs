@@ -15,7 +15,23 @@ pub const AUDIENCE: &str = "webhr-api";
 
 /// The development tokens of the local stack whose data is in `data`.
 pub fn dev_tokens(data: &Path) -> std::io::Result<LocalTokens> {
-    let path = data.join("dev-token.key");
+    Ok(LocalTokens::new(
+        local_key(data, "dev-token.key")?,
+        ISSUER,
+        AUDIENCE,
+    ))
+}
+
+/// The audit hash's key of the local stack (`.local/audit.key`): the
+/// local counterpart of the SSM SecureString `AUDIT_KEY_PARAMETER` names.
+pub fn audit_key(data: &Path) -> std::io::Result<api::AuditKey> {
+    Ok(api::AuditKey::new(local_key(data, "audit.key")?))
+}
+
+/// A random key kept in `data/name`, made on first use, readable by its
+/// owner only.
+fn local_key(data: &Path, name: &str) -> std::io::Result<String> {
+    let path = data.join(name);
     let key = match std::fs::read_to_string(&path) {
         Ok(key) => key.trim().to_string(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -32,7 +48,7 @@ pub fn dev_tokens(data: &Path) -> std::io::Result<LocalTokens> {
         }
         Err(e) => return Err(e),
     };
-    Ok(LocalTokens::new(key, ISSUER, AUDIENCE))
+    Ok(key)
 }
 
 /// A development token for `user` of `agency` in `role` (`staff` or
@@ -51,6 +67,8 @@ pub fn mint(
         exp: chrono::Utc::now().timestamp() + hours * 3600,
         agency: agency.to_string(),
         role: role.to_string(),
+        // What the identity provider grants administrators.
+        scope: (role == "admin").then(|| api::ADMIN_SCOPE.to_string()),
     };
     claims.caller()?;
     Ok(tokens.mint(&claims))

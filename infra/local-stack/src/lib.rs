@@ -119,18 +119,25 @@ pub async fn start_s3(
     builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
     let s3 = builder.build();
     // CORS as the template gives the real bucket, so the staff page can
-    // PUT to a presigned URL from another origin (here: another port).
+    // POST its upload form from another origin (here: another port). The
+    // real bucket names the page's one origin; here any page on this
+    // machine's loopback is the page.
     let service =
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let s3 = s3.clone();
             async move {
                 use axum::http::{HeaderValue, Method, header};
+                let origin = request
+                    .headers()
+                    .get(header::ORIGIN)
+                    .filter(|o| o.as_bytes().starts_with(b"http://127.0.0.1:"))
+                    .cloned();
                 let mut response = if request.method() == Method::OPTIONS {
                     let mut preflight = hyper::Response::new(s3s::Body::empty());
                     let headers = preflight.headers_mut();
                     headers.insert(
                         header::ACCESS_CONTROL_ALLOW_METHODS,
-                        HeaderValue::from_static("PUT"),
+                        HeaderValue::from_static("POST"),
                     );
                     headers.insert(
                         header::ACCESS_CONTROL_ALLOW_HEADERS,
@@ -144,10 +151,14 @@ pub async fn start_s3(
                 } else {
                     s3.call(request.map(s3s::Body::from)).await?
                 };
-                response.headers_mut().insert(
-                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                    HeaderValue::from_static("*"),
-                );
+                if let Some(origin) = origin {
+                    response
+                        .headers_mut()
+                        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                    response
+                        .headers_mut()
+                        .insert(header::VARY, HeaderValue::from_static("Origin"));
+                }
                 Ok::<_, s3s::HttpError>(response)
             }
         });
@@ -224,6 +235,19 @@ pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
         .force_path_style(true)
         .build();
     aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Upload forms for `bucket` on the embedded S3 at `s3_url`, posted
+/// path-style (the bucket in the path), signed with the local keys.
+pub fn uploads(s3_url: &str, bucket: &str) -> ::api::Uploads {
+    let config = sdk_config(s3_url);
+    ::api::Uploads {
+        url: format!("{s3_url}/{bucket}"),
+        region: REGION.to_string(),
+        credentials: config
+            .credentials_provider()
+            .expect("the local configuration has keys"),
+    }
 }
 
 /// Creates the bucket unless it exists.

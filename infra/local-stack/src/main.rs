@@ -108,6 +108,17 @@ fn token(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// `local-stack audit-hash --id ID`: the keyed hash the audit lines
+/// carry for a person, to find who looked at their records.
+fn audit_hash(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let id = match args {
+        [flag, id] if flag == "--id" => learning_core::NationalId::parse(id)?,
+        _ => return Err("用法：local-stack audit-hash --id 身分證字號".into()),
+    };
+    println!("{}", local_stack::api::audit_key(&data_dir())?.person(&id));
+    Ok(())
+}
+
 fn port(variable: &str, default: u16) -> Result<u16, String> {
     match std::env::var(variable) {
         Ok(v) => v
@@ -124,8 +135,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("token") {
-        return token(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("token") => return token(&args[1..]),
+        Some("audit-hash") => return audit_hash(&args[1..]),
+        _ => {}
     }
     let options = options()?;
     let settings = Settings::from_env(&Env::process())?;
@@ -329,6 +342,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             portal: client,
             s3: s3_client(&s3.url()),
             bucket: BUCKET.to_string(),
+            uploads: local_stack::uploads(&s3.url(), BUCKET),
+            audit: local_stack::api::audit_key(&data)?,
             launcher: local_stack::lambda::sync_launcher(sync.clone(), Default::default()),
             settings: settings.clone(),
             auth: Arc::new(api::Authentication::Local(local_stack::api::dev_tokens(

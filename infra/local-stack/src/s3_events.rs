@@ -156,6 +156,17 @@ impl S3 for Notifying {
         Ok(response)
     }
 
+    /// A browser's upload form (the API's presigned POST).
+    async fn post_object(
+        &self,
+        req: S3Request<PostObjectInput>,
+    ) -> S3Result<S3Response<PostObjectOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let response = self.inner.post_object(req).await?;
+        self.created(&bucket, &key, "Post", response.output.e_tag.as_ref());
+        Ok(response)
+    }
+
     async fn copy_object(
         &self,
         req: S3Request<CopyObjectInput>,
