@@ -45,7 +45,7 @@ struct Api {
     store: Store,
     http: reqwest::Client,
     s3: aws_sdk_s3::Client,
-    _portal: portal_sim::RunningPortal,
+    portal: portal_sim::RunningPortal,
     _s3: local_stack::Running,
     s3_url: String,
     s3_root: std::path::PathBuf,
@@ -168,7 +168,7 @@ async fn api_on(events: Option<tokio::sync::mpsc::UnboundedSender<Value>>) -> Ap
         store,
         http: reqwest::Client::new(),
         s3,
-        _portal: portal,
+        portal,
         s3_url: s3_server.url(),
         _s3: s3_server,
         s3_root,
@@ -1036,6 +1036,113 @@ async fn a_seven_day_download_is_written_locked_and_logged() {
     .await;
     assert_eq!(again["entry"]["counts"]["inserted"], 0);
     assert_eq!(again["entry"]["counts"]["unchanged"], counts["inserted"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_applies_the_portals_withdrawals_for_the_agency() {
+    // The letter: correct a record at the portal, then download. A record
+    // the portal now reports as not passed is removed, as the night would.
+    let api = api().await;
+    let generator = api.portal.portal.generator();
+    let today = now().date_naive();
+    let from = today - chrono::Days::new(6);
+    let withdrawn: Vec<TrainingRecord> = from
+        .iter_days()
+        .take(7)
+        .flat_map(|d| generator.changes_on(d, today))
+        .filter(|r| r.org_code == A && !r.is_passed())
+        .map(|r| {
+            // The version WebHR holds: the one passed before.
+            let mut raw = system_tests::raw(&r);
+            raw.status = "通過".into();
+            raw.passed_date = raw.start_date.clone();
+            raw.changed_date = raw.start_date.clone();
+            raw.validate().unwrap()
+        })
+        .collect();
+    assert!(!withdrawn.is_empty(), "the simulator withdraws some");
+    api.store
+        .upsert_portal_records(&withdrawn, Source::AutoImport, "sync-x", now())
+        .await
+        .unwrap();
+    // Another agency's locked record under a withdrawn key is not this
+    // download's to remove.
+    let theirs = TrainingRecord {
+        org_code: learning_core::AgencyCode::parse(B).unwrap(),
+        ..withdrawn[0].clone()
+    };
+    api.store
+        .upsert_portal_records(
+            std::slice::from_ref(&theirs),
+            Source::AutoImport,
+            "sync-x",
+            now(),
+        )
+        .await
+        .unwrap();
+    let (status, body) = answer(
+        api.send(reqwest::Method::POST, "/v1/downloads", &token(A, "staff"))
+            .json(&json!({"from": from.to_string(), "to": today.to_string()}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["entry"]["counts"]["withdrawn"].as_u64().unwrap(),
+        withdrawn.len() as u64 - 1,
+        "{}",
+        body["entry"]
+    );
+    for record in &withdrawn[1..] {
+        assert!(api.store.get_record(&record.key()).await.unwrap().is_none());
+    }
+    let kept = api.store.get_record(&theirs.key()).await.unwrap().unwrap();
+    assert_eq!(kept.record.org_code.as_str(), B);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_the_portal_cannot_finish_in_time_is_closed_and_said() {
+    // API Gateway gives up after 29 s; the API gives up first, says so, and
+    // the log entry ends `failed` with the reason, never `running`.
+    let store = fresh_store().await;
+    let portal =
+        system_tests::simulator(portal_sim::DataConfig::default(), now().date_naive()).await;
+    portal.portal.set_faults(portal_sim::Faults {
+        latency_ms: 1500,
+        ..Default::default()
+    });
+    let s3_root = std::env::temp_dir().join(format!("webhr-api-slow-{}", fastrand::u64(..)));
+    let s3 = local_stack::start_s3(&s3_root, 0, None).await.unwrap();
+    let mut state = system_tests::api_state(
+        &store,
+        &portal,
+        &s3.url(),
+        Authentication::Local(tokens()),
+        now,
+    );
+    state.download_timeout = std::time::Duration::from_secs(1);
+    let served = local_stack::serve(api::router(state), 0).await.unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/downloads", served.url()))
+        .bearer_auth(token(A, "staff"))
+        .json(&json!({"from": "2026-03-14", "to": "2026-03-15"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = answer(response).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(body["code"], "download_timeout");
+    let log_id = body["details"]["log_id"].as_str().unwrap();
+    let entry = store.get_log(log_id).await.unwrap().unwrap();
+    let learning_core::import_log::LogEntry::Download(entry) = entry else {
+        panic!("a download entry")
+    };
+    assert_eq!(entry.status, RunStatus::Failed);
+    assert_eq!(entry.error.unwrap().code, "download_timeout");
+    assert!(entry.finished_at.is_some());
+    let _ = std::fs::remove_dir_all(&s3_root);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

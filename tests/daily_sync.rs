@@ -429,7 +429,7 @@ async fn a_long_backfill_stops_before_the_deadline_and_the_next_run_resumes() {
 }
 
 #[tokio::test]
-async fn invalid_records_from_the_portal_are_reported_masked_and_the_day_is_retried() {
+async fn invalid_records_from_the_portal_are_reported_masked_and_the_day_is_done() {
     let store = fresh_store().await;
     let today = day("2016-01-04");
     let portal = simulator(
@@ -446,7 +446,11 @@ async fn invalid_records_from_the_portal_are_reported_masked_and_the_day_is_retr
         .await
         .unwrap();
     assert_eq!(summary.outcome, Outcome::Completed);
-    assert_eq!(summary.watermark, None, "a partial day holds the watermark");
+    assert_eq!(
+        summary.watermark,
+        Some(day("2016-01-03")),
+        "a partial day is done: its valid records are written"
+    );
     let partial = &summary.days[0];
     assert_eq!(partial.status, RunStatus::Partial);
     let entry = store.get_sync_log(&partial.log_id).await.unwrap().unwrap();
@@ -473,6 +477,55 @@ async fn invalid_records_from_the_portal_are_reported_masked_and_the_day_is_retr
         .map(|d| d.counts.inserted - d.counts.withdrawn)
         .sum();
     assert_eq!(stored(&store).await.len() as u64, kept);
+}
+
+#[tokio::test]
+async fn a_backfill_of_dirty_portal_data_ends_at_yesterday_and_stays_there() {
+    // Real portal data: a share of records never validates (IDs with a bad
+    // check digit, hours that do not add up) and is never corrected. The
+    // backfill still ends with the watermark at yesterday, every valid
+    // record written; the next night has nothing to redo.
+    let store = fresh_store().await;
+    let today = day("2016-02-20");
+    let portal = simulator(
+        DataConfig {
+            per_day: 60,
+            invalid_id_share: 0.01,
+            invalid_hours_share: 0.01,
+            ..DataConfig::default()
+        },
+        eve(today),
+    )
+    .await;
+    let sync = sync_on(&portal, &store, &settings(), today);
+    let first = sync.run(&request("dirty"), |_, _| {}).await.unwrap();
+    assert_eq!(first.outcome, Outcome::Completed);
+    assert_eq!(first.watermark, Some(eve(today)));
+    let partial = first
+        .days
+        .iter()
+        .filter(|d| d.status == RunStatus::Partial)
+        .count();
+    assert!(partial >= 5, "dirty days met: {partial}");
+    let refused: u64 = first.days.iter().map(|d| d.counts.failed).sum();
+    let mut codes = std::collections::BTreeSet::new();
+    for d in &first.days {
+        let entry = store.get_sync_log(&d.log_id).await.unwrap().unwrap();
+        codes.extend(entry.failures.iter().map(|f| f.code.clone()));
+    }
+    assert!(
+        codes.contains("national_id_checksum") && codes.contains("hours_total_mismatch"),
+        "{codes:?}"
+    );
+    assert!(refused > 0);
+    // Every valid record is held, as the portal's truth says.
+    assert_same_records(
+        &stored(&store).await,
+        &truth(&portal.portal, days("2016-01-01", "2016-02-19"), eve(today)),
+    );
+    let again = sync.run(&request("next"), |_, _| {}).await.unwrap();
+    assert_eq!(again.outcome, Outcome::UpToDate);
+    assert!(again.days.is_empty());
 }
 
 #[test]

@@ -307,7 +307,7 @@ async fn withdrawing_removes_only_locked_records() {
         .unwrap();
     let absent = record(ID, "W3", "1.0");
     let removed = store
-        .withdraw(&[portal.key(), staff.key(), absent.key()])
+        .withdraw(&[portal.key(), staff.key(), absent.key()], None)
         .await
         .unwrap();
     assert_eq!(removed, 1);

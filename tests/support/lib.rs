@@ -155,6 +155,11 @@ pub fn truth(
     let mut held = BTreeMap::new();
     for d in days {
         for record in portal.generator().changes_on(d, as_of) {
+            // A record the portal sends invalid is refused, in every
+            // version (the simulator's dirty records stay dirty).
+            if !valid(&record) {
+                continue;
+            }
             if record.is_passed() {
                 held.insert(record.key(), record.total_hours.clone());
             } else {
@@ -163,6 +168,31 @@ pub fn truth(
         }
     }
     held
+}
+
+/// Whether the sync accepts a record the simulator serves: the same check
+/// as any input (`RawRecord::validate`).
+pub fn valid(record: &portal_sim::WireRecord) -> bool {
+    raw(record).validate().is_ok()
+}
+
+/// A record the simulator serves, as the portal client reads it.
+pub fn raw(record: &portal_sim::WireRecord) -> learning_core::RawRecord {
+    let text = |value: serde_json::Value| match value {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let fields = serde_json::to_value(record)
+        .expect("a record serializes")
+        .as_object()
+        .expect("an object")
+        .clone()
+        .into_iter()
+        .map(|(name, value)| (name, serde_json::Value::String(text(value))))
+        .collect::<serde_json::Map<_, _>>();
+    serde_json::from_value::<learning_core::RawRecord>(fields.into())
+        .expect("the portal's fields are a record's")
 }
 
 /// Every training record in the table as key → total hours, read with a
@@ -301,6 +331,7 @@ pub fn api_state(
         bucket: BUCKET.to_string(),
         uploads: local_stack::uploads(s3_url, BUCKET),
         audit: api::AuditKey::new(AUDIT_KEY),
+        download_timeout: Duration::from_secs(25),
         launcher: local_stack::lambda::sync_launcher(Arc::new(sync), Default::default()),
         settings: Settings::default(),
         auth: Arc::new(auth),

@@ -16,7 +16,7 @@ use learning_core::national_id::mask_raw_id;
 use learning_core::record::Field;
 use learning_core::roc_date::format_roc;
 use learning_core::spreadsheet::{neutralise, outside_cp950};
-use learning_core::{Source, TrainingRecord};
+use learning_core::{AgencyCode, Source, TrainingRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{JsonBody, Params, day};
@@ -126,29 +126,78 @@ pub async fn download(
         failures: Vec::new(),
     };
     state.store.put_download_log(&entry).await?;
-    let raw = match state.portal.changes_between(from, to, Some(&agency)).await {
-        Ok(raw) => raw,
-        Err(e) => {
+    // Whatever happens from here, the entry ends finished: succeeded or
+    // partial, or failed with the reason — never left `running`.
+    let records = match fetch_and_write(&state, &agency, &mut entry).await {
+        Ok(records) => records,
+        Err(error) => {
             entry.status = RunStatus::Failed;
-            entry.error = Some(ErrorSummary::new(e.code(), e.to_string()));
+            entry.error = Some(ErrorSummary::new(error.code, error.message.clone()));
             entry.finished_at = Some(state.now());
             state.store.put_download_log(&entry).await?;
+            return Err(error.with_details(serde_json::json!({ "log_id": entry.log_id })));
+        }
+    };
+    entry.status = if entry.counts.failed > 0 {
+        RunStatus::Partial
+    } else {
+        RunStatus::Succeeded
+    };
+    entry.finished_at = Some(state.now());
+    state.store.put_download_log(&entry).await?;
+    match csv {
+        None => {
+            let entry = LogEntry::Download(Box::new(entry));
+            Ok((StatusCode::OK, Json(Downloaded { entry, records })).into_response())
+        }
+        Some(encoding) => csv_response(&entry, &records, encoding),
+    }
+}
+
+/// Fetches the window from the portal within the download's time budget
+/// (API Gateway waits 29 s), writes the passed records as locked download
+/// records and applies the withdrawals, as the nightly run does, for the
+/// caller's agency; counts everything in `entry`.
+async fn fetch_and_write(
+    state: &AppState,
+    agency: &AgencyCode,
+    entry: &mut DownloadEntry,
+) -> Result<Vec<TrainingRecord>, ApiError> {
+    let fetched = tokio::time::timeout(
+        state.download_timeout,
+        state
+            .portal
+            .changes_between(entry.from, entry.to, Some(agency)),
+    )
+    .await;
+    let raw = match fetched {
+        Ok(Ok(raw)) => raw,
+        Ok(Err(e)) => {
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "portal_unavailable",
                 format!("終身學習入口網暫時無法回應，請稍後再試（{}）", e.code()),
-            )
-            .with_details(serde_json::json!({ "log_id": entry.log_id })));
+            ));
+        }
+        Err(_) => {
+            return Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "download_timeout",
+                format!(
+                    "終身學習入口網未在 {} 秒內提供資料，下載未完成；請縮短區間或稍後再試，次日的自動入檔也會帶入",
+                    state.download_timeout.as_secs()
+                ),
+            ));
         }
     };
     entry.counts.fetched = raw.len() as u64;
     let mut records = Vec::with_capacity(raw.len());
+    let mut withdrawn = Vec::new();
     for (position, raw) in raw.iter().enumerate() {
         match raw.validate() {
-            Ok(record) if record.status.is_passed() && record.org_code == agency => {
-                records.push(record)
-            }
-            Ok(_) => entry.counts.skipped += 1,
+            Ok(record) if &record.org_code != agency => entry.counts.skipped += 1,
+            Ok(record) if record.status.is_passed() => records.push(record),
+            Ok(record) => withdrawn.push(record.key()),
             Err(problems) => {
                 entry.counts.failed += 1;
                 if entry.failures.len() < MAX_LISTED_FAILURES {
@@ -165,26 +214,17 @@ pub async fn download(
         .store
         .upsert_portal_records(&records, Source::Download, &entry.log_id, state.now())
         .await?;
-    entry.counts.inserted = written.inserted;
-    entry.counts.updated = written.updated;
-    entry.counts.unchanged = written.unchanged;
-    // Keys repeated in the feed were written once.
-    entry.counts.skipped +=
-        records.len() as u64 - (written.inserted + written.updated + written.unchanged);
-    entry.status = if entry.counts.failed > 0 {
-        RunStatus::Partial
-    } else {
-        RunStatus::Succeeded
-    };
-    entry.finished_at = Some(state.now());
-    state.store.put_download_log(&entry).await?;
-    match csv {
-        None => {
-            let entry = LogEntry::Download(Box::new(entry));
-            Ok((StatusCode::OK, Json(Downloaded { entry, records })).into_response())
-        }
-        Some(encoding) => csv_response(&entry, &records, encoding),
-    }
+    let removed = state.store.withdraw(&withdrawn, Some(agency)).await?;
+    let c = &mut entry.counts;
+    c.inserted = written.inserted;
+    c.updated = written.updated;
+    c.unchanged = written.unchanged;
+    c.withdrawn = removed;
+    // Keys repeated in the feed were written once; a withdrawal of a
+    // record WebHR never held (or held unlocked) needed no write.
+    c.skipped += records.len() as u64 - (written.inserted + written.updated + written.unchanged)
+        + (withdrawn.len() as u64 - removed);
+    Ok(records)
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -54,6 +54,10 @@ pub struct ApiConfig {
     /// `UPLOAD_URL`: where browsers POST uploads (the bucket's own
     /// endpoint, `https://<bucket>.s3.<region>.amazonaws.com`, by default).
     pub upload_url: String,
+    /// `DOWNLOAD_TIMEOUT_SECS` (25): how long a download may wait for the
+    /// portal; API Gateway answers 504 itself after 29 s, so the API gives
+    /// up first and says so (`download_timeout`), its log entry closed.
+    pub download_timeout: std::time::Duration,
     /// `AUDIT_KEY_PARAMETER`: the SSM SecureString holding the audit
     /// hash's key (read at cold start); `AUDIT_KEY` gives the key itself
     /// (local runs and tests). One of the two is required.
@@ -84,6 +88,11 @@ impl ApiConfig {
                 ),
             },
             bucket,
+            download_timeout: std::time::Duration::from_secs(env.number(
+                "DOWNLOAD_TIMEOUT_SECS",
+                25,
+                1..=28,
+            )?),
             audit_key: match (env.get("AUDIT_KEY_PARAMETER"), env.get("AUDIT_KEY")) {
                 (Some(name), _) => AuditKeySource::Parameter(name),
                 (None, Some(key)) => AuditKeySource::Key(key),
@@ -121,6 +130,8 @@ pub struct AppState {
     pub uploads: Uploads,
     /// Keys the person hash of the audit lines.
     pub audit: AuditKey,
+    /// How long a download waits for the portal.
+    pub download_timeout: std::time::Duration,
     /// Where administrators' re-runs go.
     pub launcher: SyncLauncher,
     pub settings: Settings,

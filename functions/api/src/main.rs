@@ -31,6 +31,7 @@ async fn main() -> Result<(), Error> {
         bucket: config.bucket,
         uploads: Uploads::new(&aws, config.upload_url).map_err(|e| e.message)?,
         audit: AuditKey::new(audit),
+        download_timeout: config.download_timeout,
         launcher: SyncLauncher::Lambda {
             client: aws_sdk_lambda::Client::new(&aws),
             function: config.sync_function,

@@ -435,8 +435,9 @@ function start() {
   const today = taipeiToday();
   $("#log-to").value = today;
   $("#log-from").value = addDays(today, -30);
-  $("#download-to").value = addDays(today, -1);
-  $("#download-from").value = addDays(today, -7);
+  // The download closes the one-day lag: its window ends today.
+  $("#download-to").value = today;
+  $("#download-from").value = addDays(today, -6);
   $("#lang").addEventListener("click", () => {
     lang = lang === "zh" ? "en" : "zh";
     localStorage.setItem("lang", lang);

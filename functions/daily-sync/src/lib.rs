@@ -5,8 +5,9 @@
 //! a time, and writes one import-log entry per day. A day is fetched whole
 //! before anything is written, so a portal failure never leaves a
 //! half-written day; writes are idempotent by natural key, so re-running a
-//! day changes nothing that is already right. The watermark moves only over
-//! days that fully succeeded. A lease keeps two runs off the same days, and
+//! day changes nothing that is already right. The watermark moves over
+//! days whose records were all written (succeeded) or all but those the
+//! portal sent invalid (partial), never over a failed day. A lease keeps two runs off the same days, and
 //! the run stops before the Lambda deadline; the next run resumes.
 
 use std::collections::BTreeMap;
@@ -378,7 +379,13 @@ impl<P: Portal> DailySync<P> {
                 counts: entry.counts,
             });
             match entry.status {
-                RunStatus::Succeeded if day == next_after(watermark) => {
+                // A partial day is done once its valid records are written:
+                // the portal lists a record only under its latest change
+                // date, so one it never corrects would hold every later day
+                // back for ever. Its refused records stay in the entry, in
+                // the `RecordsRefused` metric, and with their agency's staff;
+                // a corrected record arrives under its new change date.
+                RunStatus::Succeeded | RunStatus::Partial if day == next_after(watermark) => {
                     self.store
                         .advance_watermark(watermark, day, (self.clock)())
                         .await?;
@@ -481,7 +488,11 @@ impl<P: Portal> DailySync<P> {
             .upsert_portal_records(&passed, Source::AutoImport, &entry.log_id, now)
             .await
             .map_err(store_error)?;
-        let removed = self.store.withdraw(&withdrawn).await.map_err(store_error)?;
+        let removed = self
+            .store
+            .withdraw(&withdrawn, None)
+            .await
+            .map_err(store_error)?;
         let c = &mut entry.counts;
         c.inserted = written.inserted;
         c.updated = written.updated;

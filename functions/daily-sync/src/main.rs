@@ -17,16 +17,21 @@ async fn handle(
     let left = learning_core::config::time_left(context.deadline(), SystemTime::now());
     let request = event.into_request(context.request_id, tokio::time::Instant::now() + left);
     let result = sync.run(&request, |_, _| {}).await;
-    let failed = match &result {
-        Ok(summary) => summary
-            .days
-            .iter()
-            .filter(|d| d.status == RunStatus::Failed)
-            .count() as u64,
-        Err(_) => 1,
+    let (failed, refused) = match &result {
+        Ok(summary) => summary.days.iter().fold((0, 0), |(failed, refused), d| {
+            (
+                failed + u64::from(d.status == RunStatus::Failed),
+                refused + d.counts.failed,
+            )
+        }),
+        Err(_) => (1, 0),
     };
     match sync.days_behind().await {
-        Ok(behind) => metrics::publish(&[("DaysBehind", behind), ("DaysFailed", failed)]),
+        Ok(behind) => metrics::publish(&[
+            ("DaysBehind", behind),
+            ("DaysFailed", failed),
+            ("RecordsRefused", refused),
+        ]),
         // No DaysBehind then: the alarm treats a missing report as behind.
         Err(e) => tracing::warn!(error = %e, "could not read the watermark for the metrics"),
     }

@@ -287,23 +287,34 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the locked records the portal no longer reports as passed.
+    /// Removes the locked records the portal no longer reports as passed;
+    /// with `agency`, only that agency's (a download acts for one agency).
     /// A record staff created under the same key is not the portal's to
     /// remove and stays (the condition refuses it). Returns how many went.
     #[instrument(skip(self, keys), fields(keys = keys.len()))]
-    pub async fn withdraw(&self, keys: &[NaturalKey]) -> Result<u64, StoreError> {
+    pub async fn withdraw(
+        &self,
+        keys: &[NaturalKey],
+        agency: Option<&AgencyCode>,
+    ) -> Result<u64, StoreError> {
         // Futures made before the stream, as in `upsert_portal_records`.
         let deletes: Vec<_> = keys
             .iter()
             .map(|key| {
-                self.client
+                let delete = self
+                    .client
                     .delete_item()
                     .table_name(&self.table)
                     .set_key(Some(key_item(key)))
-                    .condition_expression("#locked = :true")
                     .expression_attribute_names("#locked", "locked")
-                    .expression_attribute_values(":true", AttributeValue::Bool(true))
-                    .send()
+                    .expression_attribute_values(":true", AttributeValue::Bool(true));
+                match agency {
+                    Some(agency) => delete
+                        .condition_expression("#locked = :true AND org_code = :agency")
+                        .expression_attribute_values(":agency", s(agency.as_str())),
+                    None => delete.condition_expression("#locked = :true"),
+                }
+                .send()
             })
             .collect();
         let removed = stream::iter(deletes)

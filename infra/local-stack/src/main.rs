@@ -36,6 +36,8 @@ const LAMBDA_TIMEOUT: Duration = Duration::from_secs(900);
 
 struct Options {
     per_day: u32,
+    /// Share of the simulator's records sent invalid (real data has some).
+    invalid_share: f64,
     fresh: bool,
     serve: bool,
 }
@@ -43,6 +45,7 @@ struct Options {
 fn options() -> Result<Options, String> {
     let mut options = Options {
         per_day: 20,
+        invalid_share: 0.0,
         fresh: false,
         serve: false,
     };
@@ -55,11 +58,21 @@ fn options() -> Result<Options, String> {
                     .and_then(|v| v.parse().ok())
                     .ok_or("--per-day 需要一個整數（每個工作日的通過紀錄筆數）")?;
             }
+            "--invalid-share" => {
+                options.invalid_share = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|share| (0.0..=1.0).contains(share))
+                    .ok_or("--invalid-share 需要 0 到 1 的比例（如 0.002）")?;
+            }
             "--fresh" => options.fresh = true,
             "--serve" => options.serve = true,
             "-h" | "--help" => {
                 println!("local-stack [--per-day N] [--fresh] [--serve]");
                 println!("  --per-day N  simulated passed records per weekday (default 20)");
+                println!(
+                    "  --invalid-share X  share of records the portal sends invalid: bad ID check digits, hours not adding up (default 0)"
+                );
                 println!("  --fresh      delete .local/ and start from the start date again");
                 println!("  --serve      keep DynamoDB, S3 and the portal running afterwards");
                 std::process::exit(0);
@@ -167,6 +180,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let portal = Arc::new(Portal::new(
         DataConfig {
             per_day: options.per_day,
+            invalid_id_share: options.invalid_share / 2.0,
+            invalid_hours_share: options.invalid_share / 2.0,
             ..DataConfig::default()
         },
         PORTAL_TOKEN,
@@ -290,12 +305,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         totals.skipped,
         totals.failed
     );
-    for (date, status, error) in &not_succeeded {
+    // Partial days (records the portal sent invalid) are done; the list
+    // says which, and the import log has each refused record.
+    const LISTED: usize = 10;
+    for (date, status, error) in not_succeeded.iter().take(LISTED) {
         let reason = error
             .as_ref()
             .map(|e| format!("{}: {}", e.code, e.message))
             .unwrap_or_default();
         println!("  {date} {} {reason}", status.as_str());
+    }
+    if not_succeeded.len() > LISTED {
+        println!(
+            "  … and {} more days partial or failed (see the import log)",
+            not_succeeded.len() - LISTED
+        );
     }
     match &summary {
         Ok(s) => println!(
@@ -344,6 +368,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             bucket: BUCKET.to_string(),
             uploads: local_stack::uploads(&s3.url(), BUCKET),
             audit: local_stack::api::audit_key(&data)?,
+            download_timeout: Duration::from_secs(25),
             launcher: local_stack::lambda::sync_launcher(sync.clone(), Default::default()),
             settings: settings.clone(),
             auth: Arc::new(api::Authentication::Local(local_stack::api::dev_tokens(

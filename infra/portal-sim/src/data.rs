@@ -59,6 +59,9 @@ pub struct DataConfig {
     pub withdrawn_share: f64,
     /// Share of records served with a national ID that fails its checksum.
     pub invalid_id_share: f64,
+    /// Share of records served with hours that do not add up (total ≠
+    /// digital + physical), as real portal data sometimes has.
+    pub invalid_hours_share: f64,
 }
 
 impl Default for DataConfig {
@@ -69,6 +72,7 @@ impl Default for DataConfig {
             corrected_share: 0.03,
             withdrawn_share: 0.02,
             invalid_id_share: 0.0,
+            invalid_hours_share: 0.0,
         }
     }
 }
@@ -225,6 +229,11 @@ impl Generator {
             _ => (tenths / 2, tenths - tenths / 2),
         };
         let hours = |t: u32| format!("{}.{}", t / 10, t % 10);
+        let total = if unit(h(20)) < self.config.invalid_hours_share {
+            digital + physical + 5
+        } else {
+            digital + physical
+        };
         WireRecord {
             id_no,
             name,
@@ -245,7 +254,7 @@ impl Generator {
             mode,
             digital_hours: hours(digital),
             physical_hours: hours(physical),
-            total_hours: hours(digital + physical),
+            total_hours: hours(total),
             status: "passed".to_string(),
             passed_date: Some(origin.to_string()),
             changed_date: origin.to_string(),
@@ -378,5 +387,26 @@ mod tests {
             .filter(|r| NationalId::parse(&r.id_no).is_err())
             .count();
         assert!(bad > 5, "{bad}");
+    }
+
+    #[test]
+    fn hours_that_do_not_add_up_appear_only_when_asked() {
+        let d = day("2016-02-02");
+        let mismatched = |share: f64| {
+            Generator::new(DataConfig {
+                per_day: 300,
+                invalid_hours_share: share,
+                ..DataConfig::default()
+            })
+            .changes_on(d, d)
+            .iter()
+            .filter(|r| {
+                let n = |t: &str| t.parse::<f64>().unwrap();
+                (n(&r.digital_hours) + n(&r.physical_hours) - n(&r.total_hours)).abs() > 0.01
+            })
+            .count()
+        };
+        assert_eq!(mismatched(0.0), 0);
+        assert!(mismatched(0.1) > 5, "{}", mismatched(0.1));
     }
 }
