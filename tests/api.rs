@@ -1146,6 +1146,52 @@ async fn a_download_the_portal_cannot_finish_in_time_is_closed_and_said() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_are_served_as_the_api_applies_them() {
+    let api = api().await;
+    let (status, settings) = answer(
+        api.get("/v1/settings", &token(B, "staff"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        settings,
+        json!({
+            "start_date": "2016-01-01",
+            "csv_cutoff_date": "2015-12-31",
+            "download_max_days": 7,
+            "time_zone": "Asia/Taipei",
+            "csv_max_bytes": 268435456,
+            "today": "2026-03-15",
+            "log_default_from": "2026-02-15",
+        })
+    );
+    // The log's default range is the one the settings name.
+    let (_, page) = answer(
+        api.get("/v1/import-logs", &token(B, "staff"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (&page["from"], &page["to"]),
+        (&settings["log_default_from"], &settings["today"])
+    );
+    let (status, _) = answer(
+        api.http
+            .get(format!("{}/v1/settings", api.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_longer_or_earlier_window_is_refused_not_cut() {
     let api = api().await;
     let staff = token(A, "staff");
@@ -1761,6 +1807,7 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
             "/v1/import-logs",
             api.get("/v1/import-logs", &them),
         ),
+        (Method::GET, "/v1/settings", api.get("/v1/settings", &them)),
         (
             Method::GET,
             "/v1/import-logs/{log_id}",

@@ -15,6 +15,7 @@ pub mod error;
 mod input;
 mod logs;
 mod records;
+mod settings;
 mod syncs;
 mod uploads;
 mod web;
@@ -155,6 +156,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/downloads", post(downloads::download))
         .route("/v1/uploads", post(uploads::create))
         .route("/v1/syncs", post(syncs::rerun))
+        .route("/v1/settings", get(settings::get))
         .route("/v1/import-logs", get(logs::list))
         .route("/v1/import-logs/{log_id}", get(logs::detail))
         .route(

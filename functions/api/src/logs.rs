@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::{Days, Months, NaiveDate, TimeZone};
+use chrono::{Days, NaiveDate, TimeZone};
 use learning_core::AgencyCode;
 use learning_core::import_log::{LogEntry, Trigger};
 use serde::{Deserialize, Serialize};
@@ -88,7 +88,7 @@ pub async fn list(
         .unwrap_or(today);
     let from = match query.from.as_deref() {
         Some(v) => day("from", v)?,
-        None => to.checked_sub_months(Months::new(1)).unwrap_or(to),
+        None => crate::settings::log_default_from(to),
     };
     if from > to {
         return Err(ApiError::bad_request("invalid_range", "起日不可晚於迄日"));

@@ -11,7 +11,7 @@ const TEXT = {
     colStarted: "開始時間", colKind: "種類", colWhat: "資料日期／檔案", colStatus: "狀態", colCounts: "筆數",
     colDetail: "詳細", more: "載入更多", detailTitle: "詳細內容", report: "下載拒收報表", close: "關閉",
     downloadGo: "查詢通過名單", exportCsv: "匯出 CSV", encoding: "編碼",
-    downloadHelp: "一次最多 7 天；下載的紀錄會鎖定，僅能檢視。", downloadCaption: "通過認證名單",
+    downloadHelp: "一次最多 {days} 天；下載的紀錄會鎖定，僅能檢視。", downloadCaption: "通過認證名單",
     colId: "身分證字號", colName: "姓名", colCourse: "課程", colHours: "認證時數", colPassed: "通過日期",
     uploadLabel: "選擇 CSV 檔（學員通過認證名單）", uploadGo: "上傳並匯入", uploadProgress: "上傳進度",
     importProgress: "匯入進度", recordsCaption: "訓練紀錄", colTerm: "期別", colStart: "開課日期",
@@ -22,7 +22,7 @@ const TEXT = {
     status_running: "執行中", status_succeeded: "成功", status_partial: "部分成功", status_failed: "失敗",
     source_auto_import: "入口網自動入檔", source_download: "名單下載", source_csv_import: "CSV 入檔",
     source_staff_entered: "人事人員登錄", loading: "讀取中…", loaded: "共 {n} 筆", noEntries: "查無資料",
-    tooLong: "下載區間最多 7 天", signedIn: "已登入：{agency}（{role}）", uploading: "上傳中…",
+    tooLong: "下載區間最多 {days} 天", signedIn: "已登入：{agency}（{role}）", uploading: "上傳中…",
     uploaded: "已上傳，等待匯入開始…", tooLarge: "檔案超過上限 {mib} MiB，請分成較小的檔案", importRunning: "匯入中：已讀 {rows} 列",
     importDone: "匯入完成：{status}，新增 {inserted}、更新 {updated}、未變 {unchanged}、拒收 {rejected}",
     saved: "已儲存", deleted: "已刪除", counts: "筆數", error: "錯誤", lang: "English",
@@ -37,7 +37,7 @@ const TEXT = {
     colStarted: "Started", colKind: "Kind", colWhat: "Data date / file", colStatus: "Status", colCounts: "Counts",
     colDetail: "Detail", more: "Load more", detailTitle: "Detail", report: "Download the rejection report", close: "Close",
     downloadGo: "Fetch passed records", exportCsv: "Export CSV", encoding: "Encoding",
-    downloadHelp: "At most 7 days at a time; downloaded records are locked (view only).", downloadCaption: "Passed records",
+    downloadHelp: "At most {days} days at a time; downloaded records are locked (view only).", downloadCaption: "Passed records",
     colId: "National ID", colName: "Name", colCourse: "Course", colHours: "Hours", colPassed: "Passed on",
     uploadLabel: "Choose a CSV file (passed-records list)", uploadGo: "Upload and import", uploadProgress: "Upload",
     importProgress: "Import", recordsCaption: "Training records", colTerm: "Term", colStart: "Starts",
@@ -48,7 +48,7 @@ const TEXT = {
     status_running: "Running", status_succeeded: "Succeeded", status_partial: "Partial", status_failed: "Failed",
     source_auto_import: "Portal (nightly)", source_download: "Portal (download)", source_csv_import: "CSV import",
     source_staff_entered: "Entered by staff", loading: "Loading…", loaded: "{n} found", noEntries: "Nothing found",
-    tooLong: "A download covers at most 7 days", signedIn: "Signed in: {agency} ({role})", uploading: "Uploading…",
+    tooLong: "A download covers at most {days} days", signedIn: "Signed in: {agency} ({role})", uploading: "Uploading…",
     uploaded: "Uploaded; waiting for the import to start…", tooLarge: "The file is over the {mib} MiB limit; split it into smaller files", importRunning: "Importing: {rows} rows read",
     importDone: "Import finished: {status}; {inserted} new, {updated} updated, {unchanged} unchanged, {rejected} refused",
     saved: "Saved", deleted: "Deleted", counts: "Counts", error: "Error", lang: "中文",
@@ -62,10 +62,14 @@ let lang = localStorage.getItem("lang") === "en" ? "en" : "zh";
 let token = sessionStorage.getItem("token") || "";
 let logCursor = null;
 let editing = null;
+// The deployment's rules, from GET /v1/settings once signed in (the API
+// is the one place they are configured); the letter's defaults until then.
+let settings = { download_max_days: 7 };
 
 function t(key, values = {}) {
   const text = TEXT[lang][key] ?? TEXT.zh[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+  const known = { days: settings.download_max_days, ...values };
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(known[name] ?? ""));
 }
 
 function applyLanguage() {
@@ -126,7 +130,21 @@ function signedIn() {
   $("#app").hidden = false;
   $("#sign-out").hidden = false;
   showWho();
-  guarded(loadLog);
+  guarded(async () => {
+    await loadSettings();
+    await loadLog();
+  });
+}
+
+// The log's default range (the last calendar month) and the download's
+// window (ending today, the lag the download exists for) as the API has them.
+async function loadSettings() {
+  settings = await (await api("/v1/settings")).json();
+  $("#log-to").value = settings.today;
+  $("#log-from").value = settings.log_default_from;
+  $("#download-to").value = settings.today;
+  $("#download-from").value = addDays(settings.today, 1 - settings.download_max_days);
+  applyLanguage();
 }
 
 function signOut() {
@@ -269,7 +287,7 @@ async function showDetail(logId) {
 function downloadWindow() {
   const from = $("#download-from").value, to = $("#download-to").value;
   const days = daysBetween(from, to) + 1;
-  if (days < 1 || days > 7) throw new Error(t("tooLong"));
+  if (days < 1 || days > settings.download_max_days) throw new Error(t("tooLong"));
   return { from, to };
 }
 

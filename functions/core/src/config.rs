@@ -157,11 +157,24 @@ impl Settings {
             start_date - Duration::days(1),
             parse_date,
         )?;
-        if csv_cutoff >= start_date {
+        // The CSV import and the automatic import meet at the start date:
+        // a later cutoff would let both write a day, an earlier one would
+        // leave days neither imports.
+        let day_before = start_date - Duration::days(1);
+        if csv_cutoff != day_before {
+            let reason = if csv_cutoff > day_before {
+                format!("與自動入檔重疊：須為自動入檔起始日 {start_date} 的前一天 {day_before}")
+            } else {
+                format!(
+                    "{} 至 {} 將沒有任何方式匯入：須為自動入檔起始日的前一天 {day_before}",
+                    csv_cutoff + Duration::days(1),
+                    day_before
+                )
+            };
             return Err(ConfigError::Invalid {
                 variable: "CSV_CUTOFF_DATE",
                 value: csv_cutoff.to_string(),
-                reason: format!("須早於自動入檔起始日 {start_date}"),
+                reason,
             });
         }
         Ok(Settings {
@@ -230,6 +243,7 @@ mod tests {
             ("DOWNLOAD_MAX_DAYS", "seven"),
             ("TIME_ZONE", "Taipei"),
             ("CSV_CUTOFF_DATE", "2016-01-01"),
+            ("CSV_CUTOFF_DATE", "2015-12-30"),
             ("CSV_MAX_BYTES", "10"),
             ("CSV_MAX_BYTES", "256MiB"),
             ("CSV_MAX_REJECTED", "0"),
