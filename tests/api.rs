@@ -429,6 +429,70 @@ fn urlencode(text: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_see_their_agencys_counts_and_failures_of_a_night() {
+    use learning_core::import_log::{RecordFailure, SyncCounts};
+    let api = api().await;
+    let mut entry = SyncLogEntry::start(
+        "run",
+        Trigger::Schedule,
+        "2026-03-14".parse().unwrap(),
+        now() - Duration::hours(3),
+    );
+    entry.status = RunStatus::Partial;
+    let counts = |fetched, inserted, failed| SyncCounts {
+        fetched,
+        inserted,
+        failed,
+        ..SyncCounts::default()
+    };
+    entry.agency_counts = [
+        (A.to_string(), counts(3, 2, 1)),
+        (B.to_string(), counts(5, 3, 2)),
+    ]
+    .into();
+    entry.counts = counts(8, 5, 3);
+    entry.agencies = [(A.to_string(), 2), (B.to_string(), 3)].into();
+    let failure = |position, agency: &str| {
+        let mut f = RecordFailure::new(
+            position,
+            "A12345****".into(),
+            &learning_core::Problem::new("national_id_checksum", "身分證字號檢查碼不符"),
+        );
+        f.agency = Some(agency.to_string());
+        f
+    };
+    entry.failures = vec![failure(1, A), failure(2, B), failure(3, B)];
+    api.store.put_sync_log(&entry).await.unwrap();
+
+    let (_, page) = answer(
+        api.get("/v1/import-logs", &token(A, "staff"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let seen = &page["entries"][0];
+    assert_eq!(
+        seen["counts"]["fetched"], 3,
+        "their agency's counts, not the nation's"
+    );
+    assert_eq!(seen["counts"]["failed"], 1);
+    assert_eq!(seen["failures"].as_array().unwrap().len(), 1);
+    assert_eq!(seen["failures"][0]["agency"], A);
+    assert_eq!(seen["agency_counts"].as_object().unwrap().len(), 1);
+    let (_, page) = answer(
+        api.get("/v1/import-logs", &token(A, "admin"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let all = &page["entries"][0];
+    assert_eq!(all["counts"]["fetched"], 8, "administrators see the totals");
+    assert_eq!(all["failures"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_agencys_uploads_are_out_of_reach() {
     let api = api().await;
     let theirs = csv_entry(&api.store, now() - Duration::days(1), B).await;

@@ -401,7 +401,11 @@ async fn a_locked_record_is_never_overwritten_but_a_staff_record_is() {
         )
         .await;
     let entry = stack.finished(&file).await;
-    assert_eq!(entry.counts.updated, 1, "the staff record is replaced");
+    assert_eq!(
+        (entry.counts.updated, entry.counts.replaced_staff),
+        (0, 1),
+        "the staff record is replaced, and counted apart"
+    );
     assert_eq!(entry.reasons.get("record_locked"), Some(&1));
     let report = report(&stack, &entry).await;
     assert_eq!(report[1][0], "2");

@@ -512,6 +512,18 @@ async fn a_backfill_of_dirty_portal_data_ends_at_yesterday_and_stays_there() {
     for d in &first.days {
         let entry = store.get_sync_log(&d.log_id).await.unwrap().unwrap();
         codes.extend(entry.failures.iter().map(|f| f.code.clone()));
+        // Counted per agency too, each agency's counts whole, together the
+        // day's; each failure names its record's agency when it has one.
+        let mut sum = learning_core::import_log::SyncCounts::default();
+        for (agency, c) in &entry.agency_counts {
+            assert_eq!(c.fetched, c.accounted(), "{} {agency}", entry.data_date);
+            sum += *c;
+        }
+        assert_eq!(sum, entry.counts, "{}", entry.data_date);
+        for failure in &entry.failures {
+            let agency = failure.agency.as_deref().unwrap_or("?");
+            assert!(entry.agency_counts[agency].failed > 0, "{failure:?}");
+        }
     }
     assert!(
         codes.contains("national_id_checksum") && codes.contains("hours_total_mismatch"),

@@ -50,7 +50,11 @@ async fn portal_upserts_count_inserts_updates_and_unchanged_and_dedupe_keys() {
         .await
         .unwrap();
     assert_eq!(
-        (counts.inserted, counts.updated, counts.unchanged),
+        (
+            counts.total.inserted,
+            counts.total.updated,
+            counts.total.unchanged
+        ),
         (2, 0, 0)
     );
     let c1 = store.get_record(&first[0].key()).await.unwrap().unwrap();
@@ -68,7 +72,11 @@ async fn portal_upserts_count_inserts_updates_and_unchanged_and_dedupe_keys() {
         .await
         .unwrap();
     assert_eq!(
-        (counts.inserted, counts.updated, counts.unchanged),
+        (
+            counts.total.inserted,
+            counts.total.updated,
+            counts.total.unchanged
+        ),
         (0, 1, 1)
     );
     let c2 = store.get_record(&second[1].key()).await.unwrap().unwrap();
@@ -93,13 +101,14 @@ async fn large_batches_are_split_and_all_written() {
         .upsert_portal_records(&records, Source::AutoImport, "bulk", Utc::now())
         .await
         .unwrap();
-    assert_eq!(counts.inserted, 260);
+    assert_eq!(counts.total.inserted, 260);
+    assert_eq!(counts.by_agency["376550000A"].inserted, 260);
     assert_eq!(stored(&store).await.len(), 260);
     let again = store
         .upsert_portal_records(&records, Source::AutoImport, "bulk", Utc::now())
         .await
         .unwrap();
-    assert_eq!(again.unchanged, 260);
+    assert_eq!(again.total.unchanged, 260);
 }
 
 #[tokio::test]
@@ -278,7 +287,11 @@ async fn a_portal_record_replaces_a_staff_record_with_the_same_key_and_locks_it(
         )
         .await
         .unwrap();
-    assert_eq!(counts.updated, 1);
+    assert_eq!(
+        (counts.total.updated, counts.total.replaced_staff),
+        (0, 1),
+        "a record typed by hand, replaced by the official one, counted apart"
+    );
     let now = store.get_record(&official.key()).await.unwrap().unwrap();
     assert_eq!(
         (now.source, now.locked, now.version),
@@ -457,7 +470,7 @@ async fn unprocessed_items_are_retried_until_written() {
         .upsert_portal_records(&records, Source::AutoImport, "log", Utc::now())
         .await
         .unwrap();
-    assert_eq!(counts.inserted, 60);
+    assert_eq!(counts.total.inserted, 60);
     assert_eq!(
         proxy
             .throttled_writes

@@ -215,15 +215,15 @@ async fn fetch_and_write(
         .upsert_portal_records(&records, Source::Download, &entry.log_id, state.now())
         .await?;
     let removed = state.store.withdraw(&withdrawn, Some(agency)).await?;
-    let c = &mut entry.counts;
-    c.inserted = written.inserted;
-    c.updated = written.updated;
-    c.unchanged = written.unchanged;
+    let (c, done) = (&mut entry.counts, written.total);
+    c.inserted = done.inserted;
+    c.updated = done.updated;
+    c.replaced_staff = done.replaced_staff;
+    c.unchanged = done.unchanged;
     c.withdrawn = removed;
     // Keys repeated in the feed were written once; a withdrawal of a
     // record WebHR never held (or held unlocked) needed no write.
-    c.skipped += records.len() as u64 - (written.inserted + written.updated + written.unchanged)
-        + (withdrawn.len() as u64 - removed);
+    c.skipped += records.len() as u64 - done.total() + (withdrawn.len() as u64 - removed);
     Ok(records)
 }
 

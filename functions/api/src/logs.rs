@@ -54,8 +54,17 @@ fn visible(entry: LogEntry, caller: &Caller) -> Option<LogEntry> {
     }
     match entry {
         LogEntry::Sync(mut sync) => {
+            // Staff see their agency's counts and refused records; the
+            // national totals and other agencies' failures are for
+            // administrators. (Entries written before per-agency counts
+            // keep their totals.)
             let own = caller.agency.as_str();
             sync.agencies.retain(|agency, _| agency == own);
+            if !sync.agency_counts.is_empty() {
+                sync.counts = sync.agency_counts.get(own).copied().unwrap_or_default();
+                sync.agency_counts.retain(|agency, _| agency == own);
+            }
+            sync.failures.retain(|f| f.agency.as_deref() == Some(own));
             Some(LogEntry::Sync(sync))
         }
         LogEntry::CsvImport(csv) => {

@@ -88,8 +88,12 @@ pub struct SyncCounts {
     pub fetched: u64,
     /// Passed records new to WebHR.
     pub inserted: u64,
-    /// Passed records that replaced an older version.
+    /// Passed records that replaced an older version from the portal.
     pub updated: u64,
+    /// Passed records that replaced a record staff typed in by hand (the
+    /// portal's is the official one).
+    #[serde(default)]
+    pub replaced_staff: u64,
     /// Passed records already stored exactly so.
     pub unchanged: u64,
     /// Locked records removed because the portal no longer reports them
@@ -105,7 +109,26 @@ pub struct SyncCounts {
 impl SyncCounts {
     /// Every fetched record is accounted for exactly once.
     pub fn accounted(&self) -> u64 {
-        self.inserted + self.updated + self.unchanged + self.withdrawn + self.skipped + self.failed
+        self.inserted
+            + self.updated
+            + self.replaced_staff
+            + self.unchanged
+            + self.withdrawn
+            + self.skipped
+            + self.failed
+    }
+}
+
+impl std::ops::AddAssign for SyncCounts {
+    fn add_assign(&mut self, other: SyncCounts) {
+        self.fetched += other.fetched;
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.replaced_staff += other.replaced_staff;
+        self.unchanged += other.unchanged;
+        self.withdrawn += other.withdrawn;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
     }
 }
 
@@ -116,6 +139,10 @@ pub struct RecordFailure {
     pub position: u64,
     /// The national ID as masked by DOMAIN.md rules.
     pub masked_id: String,
+    /// The record's agency code, when it has a valid one: its staff see
+    /// the failure, other agencies' do not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
     pub code: String,
     pub field: Option<String>,
     pub message: String,
@@ -126,6 +153,7 @@ impl RecordFailure {
         RecordFailure {
             position,
             masked_id,
+            agency: None,
             code: problem.code.to_string(),
             field: problem.field.map(str::to_string),
             message: problem.message.clone(),
@@ -166,8 +194,13 @@ pub struct SyncLogEntry {
     pub finished_at: Option<DateTime<Utc>>,
     pub status: RunStatus,
     pub counts: SyncCounts,
-    /// Records written (inserted or updated) per agency code.
+    /// Passed records per agency code.
     pub agencies: BTreeMap<String, u64>,
+    /// `counts`, per agency code (records without a valid one under `?`):
+    /// staff see their agency's as the entry's counts, national totals
+    /// are for administrators.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub agency_counts: BTreeMap<String, SyncCounts>,
     /// Why the day failed, for staff and operators.
     pub error: Option<ErrorSummary>,
     pub failures: Vec<RecordFailure>,
@@ -189,6 +222,7 @@ impl SyncLogEntry {
             status: RunStatus::Running,
             counts: SyncCounts::default(),
             agencies: BTreeMap::new(),
+            agency_counts: BTreeMap::new(),
             error: None,
             failures: Vec::new(),
             requested_by: None,
@@ -249,8 +283,11 @@ pub struct CsvCounts {
     pub rows: u64,
     /// Records new to WebHR.
     pub inserted: u64,
-    /// Records that replaced an earlier CSV import or a staff-entered record.
+    /// Records that replaced an earlier CSV import.
     pub updated: u64,
+    /// Records that replaced one staff typed in by hand.
+    #[serde(default)]
+    pub replaced_staff: u64,
     /// Records already stored exactly so.
     pub unchanged: u64,
     /// Rows refused (listed in the rejection report, counted by reason in
@@ -260,7 +297,7 @@ pub struct CsvCounts {
 
 impl CsvCounts {
     pub fn imported(&self) -> u64 {
-        self.inserted + self.updated + self.unchanged
+        self.inserted + self.updated + self.replaced_staff + self.unchanged
     }
 
     pub fn accounted(&self) -> u64 {

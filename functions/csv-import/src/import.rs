@@ -402,6 +402,7 @@ impl Importer {
                 match outcome {
                     CsvOutcome::Inserted => next.counts.inserted += 1,
                     CsvOutcome::Updated => next.counts.updated += 1,
+                    CsvOutcome::ReplacedStaff => next.counts.replaced_staff += 1,
                     CsvOutcome::Unchanged => next.counts.unchanged += 1,
                     CsvOutcome::Locked(source) => rejected.push(locked_row(*line, record, *source)),
                     CsvOutcome::OtherAgency => rejected.push(other_agency_row(*line, record)),

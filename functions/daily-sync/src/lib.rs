@@ -17,11 +17,14 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use dynamodb_store::{Store, StoreError};
 use learning_core::import_log::{
-    ErrorSummary, MAX_LISTED_FAILURES, RecordFailure, RunStatus, SyncLogEntry, Trigger,
+    ErrorSummary, MAX_LISTED_FAILURES, RecordFailure, RunStatus, SyncCounts, SyncLogEntry, Trigger,
 };
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::RawRecord;
-use learning_core::{ConfigError, Env, Problem, Settings, Source};
+use learning_core::{AgencyCode, ConfigError, Env, NaturalKey, Problem, Settings, Source};
+
+/// Where a day's counts put records without a valid agency code.
+pub const UNKNOWN_AGENCY: &str = "?";
 use portal_client::{PortalClient, PortalConfig, PortalError};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -443,11 +446,18 @@ impl<P: Portal> DailySync<P> {
             .await
             .map_err(|e| ErrorSummary::new(e.code(), e.to_string()))?;
         entry.counts.fetched = raw.len() as u64;
-
+        // Everything is counted per agency too: staff see their agency's
+        // counts and failures, administrators the national totals.
+        let mut per: BTreeMap<String, SyncCounts> = BTreeMap::new();
         let mut passed = Vec::with_capacity(raw.len());
-        let mut withdrawn = Vec::new();
+        let mut withdrawn: BTreeMap<String, Vec<NaturalKey>> = BTreeMap::new();
         let mut agencies: BTreeMap<String, u64> = BTreeMap::new();
         for (index, record) in raw.iter().enumerate() {
+            let agency = AgencyCode::parse(&record.org_code)
+                .ok()
+                .map(|a| a.to_string());
+            let key = agency.clone().unwrap_or_else(|| UNKNOWN_AGENCY.to_string());
+            per.entry(key.clone()).or_default().fetched += 1;
             let problems = match record.validate() {
                 Ok(valid) if valid.changed_date != day => vec![
                     Problem::new(
@@ -457,20 +467,21 @@ impl<P: Portal> DailySync<P> {
                     .in_field("changed_date"),
                 ],
                 Ok(valid) if valid.status.is_passed() => {
-                    *agencies.entry(valid.org_code.to_string()).or_default() += 1;
+                    *agencies.entry(key).or_default() += 1;
                     passed.push(valid);
                     continue;
                 }
                 Ok(valid) => {
-                    withdrawn.push(valid.key());
+                    withdrawn.entry(key).or_default().push(valid.key());
                     continue;
                 }
                 Err(problems) => problems,
             };
-            entry.counts.failed += 1;
+            per.entry(key).or_default().failed += 1;
             if entry.failures.len() < MAX_LISTED_FAILURES {
                 let mut failure =
                     RecordFailure::new(index as u64 + 1, mask_raw_id(&record.id_no), &problems[0]);
+                failure.agency = agency;
                 failure.message = problems
                     .iter()
                     .map(|p| p.message.as_str())
@@ -479,7 +490,6 @@ impl<P: Portal> DailySync<P> {
                 entry.failures.push(failure);
             }
         }
-        entry.agencies = agencies;
 
         let store_error = |e: StoreError| ErrorSummary::new(e.code(), e.to_string());
         let now = (self.clock)();
@@ -488,18 +498,28 @@ impl<P: Portal> DailySync<P> {
             .upsert_portal_records(&passed, Source::AutoImport, &entry.log_id, now)
             .await
             .map_err(store_error)?;
-        let removed = self
-            .store
-            .withdraw(&withdrawn, None)
-            .await
-            .map_err(store_error)?;
-        let c = &mut entry.counts;
-        c.inserted = written.inserted;
-        c.updated = written.updated;
-        c.unchanged = written.unchanged;
-        c.withdrawn = removed;
-        c.skipped = (passed.len() as u64 - written.inserted - written.updated - written.unchanged)
-            + (withdrawn.len() as u64 - removed);
+        for (agency, keys) in &withdrawn {
+            let removed = self.store.withdraw(keys, None).await.map_err(store_error)?;
+            let c = per.entry(agency.clone()).or_default();
+            c.withdrawn = removed;
+            // Not held by WebHR (or not locked): nothing to remove.
+            c.skipped += keys.len() as u64 - removed;
+        }
+        for (agency, c) in &mut per {
+            let done = written.by_agency.get(agency).copied().unwrap_or_default();
+            c.inserted = done.inserted;
+            c.updated = done.updated;
+            c.replaced_staff = done.replaced_staff;
+            c.unchanged = done.unchanged;
+            // A key repeated within the day is written once.
+            c.skipped += agencies.get(agency).copied().unwrap_or(0) - done.total();
+        }
+        entry.counts = SyncCounts::default();
+        for c in per.values() {
+            entry.counts += *c;
+        }
+        entry.agencies = agencies;
+        entry.agency_counts = per;
         Ok(())
     }
 }

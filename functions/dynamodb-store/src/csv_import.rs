@@ -26,6 +26,8 @@ pub const MAX_BATCH_RECORDS: usize = 99;
 pub enum CsvOutcome {
     Inserted,
     Updated,
+    /// Replaced a record staff typed in by hand.
+    ReplacedStaff,
     Unchanged,
     /// A different version came from the portal (automatic import or
     /// download) and is locked: the row is refused.
@@ -84,8 +86,12 @@ impl Store {
                         plan.outcomes.push(CsvOutcome::Locked(source));
                         continue;
                     }
-                    _ => (
-                        CsvOutcome::Updated,
+                    source => (
+                        if source == Some(Source::StaffEntered) {
+                            CsvOutcome::ReplacedStaff
+                        } else {
+                            CsvOutcome::Updated
+                        },
                         Some(old.version),
                         old.version + 1,
                         old.created_at.clone(),

@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::Client;
 
 pub use csv_import::{CsvBatchPlan, CsvOutcome, MAX_BATCH_RECORDS, REJECTED_ROWS_KEPT};
 pub use error::StoreError;
-pub use records::{StoredRecord, UpsertCounts};
+pub use records::{StoredRecord, UpsertCounts, Upserted};
 pub use retry::BatchRetry;
 pub use sync_state::Lease;
 

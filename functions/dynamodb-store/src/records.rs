@@ -19,12 +19,48 @@ use crate::{Store, StoreError};
 const BATCH_GET_MAX: usize = 100;
 pub(crate) const BATCH_WRITE_MAX: usize = 25;
 
-/// What an upsert did with each record.
+/// What an upsert did with records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UpsertCounts {
     pub inserted: u64,
+    /// Replaced an earlier version from the portal (or a CSV import).
     pub updated: u64,
+    /// Replaced a record staff typed in by hand.
+    pub replaced_staff: u64,
     pub unchanged: u64,
+}
+
+impl UpsertCounts {
+    pub fn written(&self) -> u64 {
+        self.inserted + self.updated + self.replaced_staff
+    }
+
+    pub fn total(&self) -> u64 {
+        self.written() + self.unchanged
+    }
+}
+
+impl std::ops::AddAssign for UpsertCounts {
+    fn add_assign(&mut self, other: UpsertCounts) {
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.replaced_staff += other.replaced_staff;
+        self.unchanged += other.unchanged;
+    }
+}
+
+/// What an upsert did, in all and per agency code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Upserted {
+    pub total: UpsertCounts,
+    pub by_agency: std::collections::BTreeMap<String, UpsertCounts>,
+}
+
+impl Upserted {
+    fn count(&mut self, agency: &AgencyCode, add: impl Fn(&mut UpsertCounts)) {
+        add(&mut self.total);
+        add(self.by_agency.entry(agency.to_string()).or_default());
+    }
 }
 
 /// A record with its bookkeeping.
@@ -109,7 +145,7 @@ impl Store {
         source: Source,
         written_by: &str,
         now: DateTime<Utc>,
-    ) -> Result<UpsertCounts, StoreError> {
+    ) -> Result<Upserted, StoreError> {
         let mut position: HashMap<NaturalKey, usize> = HashMap::with_capacity(records.len());
         let mut unique: Vec<&TrainingRecord> = Vec::with_capacity(records.len());
         for record in records {
@@ -131,15 +167,15 @@ impl Store {
             .collect();
         let counts = stream::iter(chunks)
             .buffer_unordered(self.retry.concurrency)
-            .try_fold(UpsertCounts::default(), |total, part| async move {
-                Ok(UpsertCounts {
-                    inserted: total.inserted + part.inserted,
-                    updated: total.updated + part.updated,
-                    unchanged: total.unchanged + part.unchanged,
-                })
+            .try_fold(Upserted::default(), |mut all, part| async move {
+                all.total += part.total;
+                for (agency, counts) in part.by_agency {
+                    *all.by_agency.entry(agency).or_default() += counts;
+                }
+                Ok(all)
             })
             .await?;
-        debug!(?counts, "upserted");
+        debug!(counts = ?counts.total, "upserted");
         Ok(counts)
     }
 
@@ -149,9 +185,9 @@ impl Store {
         source: Source,
         written_by: &str,
         now: &str,
-    ) -> Result<UpsertCounts, StoreError> {
+    ) -> Result<Upserted, StoreError> {
         let existing = self.read_existing(chunk).await?;
-        let mut counts = UpsertCounts::default();
+        let mut counts = Upserted::default();
         let mut writes = Vec::with_capacity(chunk.len());
         for record in chunk {
             let mut item = record_attributes(record);
@@ -164,15 +200,19 @@ impl Store {
                     if old.fingerprint == text(&item, "fingerprint").unwrap_or_default()
                         && Source::parse(&old.source).is_some_and(Source::is_locked) =>
                 {
-                    counts.unchanged += 1;
+                    counts.count(&record.org_code, |c| c.unchanged += 1);
                     continue;
                 }
                 Some(old) => {
-                    counts.updated += 1;
+                    if Source::parse(&old.source) == Some(Source::StaffEntered) {
+                        counts.count(&record.org_code, |c| c.replaced_staff += 1);
+                    } else {
+                        counts.count(&record.org_code, |c| c.updated += 1);
+                    }
                     (old.version + 1, old.created_at.clone())
                 }
                 None => {
-                    counts.inserted += 1;
+                    counts.count(&record.org_code, |c| c.inserted += 1);
                     (1, now.to_string())
                 }
             };
