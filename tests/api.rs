@@ -471,12 +471,21 @@ async fn staff_see_their_agencys_counts_and_failures_of_a_night() {
             .unwrap(),
     )
     .await;
-    let seen = &page["entries"][0];
+    let listed = &page["entries"][0];
     assert_eq!(
-        seen["counts"]["fetched"], 3,
+        listed["counts"]["fetched"], 3,
         "their agency's counts, not the nation's"
     );
-    assert_eq!(seen["counts"]["failed"], 1);
+    assert_eq!(listed["counts"]["failed"], 1);
+    assert_eq!(listed["agencies"], json!({ A: 2 }));
+    assert_eq!(
+        listed["failures"],
+        json!([]),
+        "a page lists no refused records"
+    );
+    let path = format!("/v1/import-logs/{}", entry.log_id);
+    let (_, seen) = answer(api.get(&path, &token(A, "staff")).send().await.unwrap()).await;
+    assert_eq!(seen["counts"]["fetched"], 3);
     assert_eq!(seen["failures"].as_array().unwrap().len(), 1);
     assert_eq!(seen["failures"][0]["agency"], A);
     assert_eq!(seen["agency_counts"].as_object().unwrap().len(), 1);
@@ -487,9 +496,132 @@ async fn staff_see_their_agencys_counts_and_failures_of_a_night() {
             .unwrap(),
     )
     .await;
-    let all = &page["entries"][0];
-    assert_eq!(all["counts"]["fetched"], 8, "administrators see the totals");
+    assert_eq!(
+        page["entries"][0]["counts"]["fetched"], 8,
+        "administrators see the totals"
+    );
+    assert_eq!(page["entries"][0]["agencies"], json!({ A: 2, B: 3 }));
+    let (_, all) = answer(api.get(&path, &token(A, "admin")).send().await.unwrap()).await;
     assert_eq!(all["failures"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_of_four_thousand_entries_pages_to_its_end_once_each() {
+    // Years of history in a month: pages are read inside DynamoDB, across
+    // the month partitions, and every entry comes exactly once, newest
+    // first, filtered for staff by the database.
+    use futures::StreamExt;
+    let api = api().await;
+    let base = now() - Duration::days(40);
+    let writes: Vec<_> = (0..4000i64)
+        .map(|i| {
+            let started = base + Duration::minutes(i * 14);
+            let store = api.store.clone();
+            let agency = if i % 4 == 3 { B } else { A };
+            async move {
+                if i % 2 == 0 {
+                    let mut entry = SyncLogEntry::start(
+                        &format!("run{i}"),
+                        Trigger::Schedule,
+                        "2026-02-01".parse().unwrap(),
+                        started,
+                    );
+                    entry.status = RunStatus::Succeeded;
+                    store.put_sync_log(&entry).await.unwrap();
+                    (started, entry.log_id, None)
+                } else {
+                    let file = UploadedFile {
+                        bucket: "b".into(),
+                        key: format!("uploads/{agency}/{i}.csv"),
+                        version_id: None,
+                        etag: Some(i.to_string()),
+                        size: 1,
+                    };
+                    let mut entry = CsvImportEntry::start(file, Some(agency.into()), started);
+                    entry.seq = 1;
+                    store.put_csv_log(&entry).await.unwrap();
+                    (started, entry.log_id, Some(agency))
+                }
+            }
+        })
+        .collect();
+    let written: Vec<_> = futures::stream::iter(writes)
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let (mut want_all, mut want_staff) = (Vec::new(), Vec::new());
+    for (started, log_id, agency) in written {
+        if started < now() {
+            if agency != Some(B) {
+                want_staff.push((started, log_id.clone()));
+            }
+            want_all.push((started, log_id));
+        }
+    }
+    for want in [&mut want_all, &mut want_staff] {
+        want.sort();
+        want.reverse();
+    }
+    assert!(want_all.len() > 2800, "{}", want_all.len());
+    let from = (base - Duration::days(1)).date_naive();
+    for (who, want, limit) in [
+        (token(A, "admin"), &want_all, 200),
+        (token(A, "staff"), &want_staff, 150),
+    ] {
+        let mut got = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/v1/import-logs?from={from}&limit={limit}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let (status, page) = answer(api.get(&path, &who).send().await.unwrap()).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let entries = page["entries"].as_array().unwrap();
+            assert!(entries.len() <= limit);
+            got.extend(
+                entries
+                    .iter()
+                    .map(|e| e["log_id"].as_str().unwrap().to_string()),
+            );
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+        }
+        let want: Vec<String> = want.iter().map(|(_, id)| id.clone()).collect();
+        assert_eq!(got.len(), want.len(), "every entry once");
+        assert_eq!(got, want, "newest first, none missing or twice");
+    }
+    // A year at most; a made-up cursor is refused.
+    let (status, body) = answer(
+        api.get(
+            "/v1/import-logs?from=2025-03-14&to=2026-03-15",
+            &token(A, "staff"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("range_too_long"))
+    );
+    let (status, body) = answer(
+        api.get(
+            "/v1/import-logs?cursor=bm90LWEtY3Vyc29y",
+            &token(A, "staff"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_cursor"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -78,7 +78,7 @@ where
 
 fn print(name: &str, f: &Figures) {
     println!(
-        "  {name:<34} {:>6} req  {:>7.0} req/s  p50 {:>6.2} ms  p90 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms",
+        "  {name:<48} {:>6} req  {:>7.0} req/s  p50 {:>6.2} ms  p90 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms",
         f.count, f.per_sec, f.p50, f.p90, f.p99, f.max
     );
 }
@@ -210,7 +210,49 @@ async fn main() {
         }
     })
     .await;
+    // Years of history: 4,000 more entries started in the same month (as
+    // a backfill writes them); a page of the log must cost what it did.
+    let one_day = |_| {
+        let request = http
+            .get(format!("{url}/v1/import-logs?from={}", now.date_naive()))
+            .bearer_auth(&staff);
+        async move {
+            let response = request.send().await.expect("answer");
+            assert!(response.status().is_success());
+            response.bytes().await.expect("body");
+        }
+    };
+    let api_one_day = load(requests, concurrency, one_day).await;
+    let backfill: Vec<_> = (0..4000i64)
+        .map(|i| {
+            let store = store.clone();
+            async move {
+                let started = now - chrono::Duration::minutes(10 + i * 10);
+                let mut entry = learning_core::import_log::SyncLogEntry::start(
+                    &format!("backfill{i}"),
+                    learning_core::import_log::Trigger::Manual,
+                    chrono::NaiveDate::from_ymd_opt(2016, 1, 1).expect("a day")
+                        + chrono::Days::new(i as u64),
+                    started,
+                );
+                entry.status = learning_core::import_log::RunStatus::Succeeded;
+                store.put_sync_log(&entry).await.expect("an entry");
+            }
+        })
+        .collect();
+    futures::stream::iter(backfill)
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+    load(200, concurrency, logs).await;
+    let api_logs_full = load(requests, concurrency, logs).await;
+
     print("GET /v1/import-logs (last month)", &api_logs);
+    print("GET /v1/import-logs (one day)", &api_one_day);
+    print(
+        "GET /v1/import-logs (last month, +4,000 entries)",
+        &api_logs_full,
+    );
     print("GET /v1/people/…/records/… (one)", &api_record);
     print("baseline: Store::logs_between", &store_logs);
     print("baseline: Store::get_record", &store_record);
@@ -219,6 +261,19 @@ async fn main() {
         api_logs.p50 / store_logs.p50,
         api_record.p50 / store_record.p50,
         system_tests::bench::peak_mib()
+    );
+    println!(
+        "  a page of the log, 4,000 more entries in the month / as before: {:.2}× at p50; / a one-day range: {:.2}×",
+        api_logs_full.p50 / api_logs.p50,
+        api_logs_full.p50 / api_one_day.p50
+    );
+    println!(
+        "summary: log_p50_ms={:.2} log_4000_p50_ms={:.2} log_one_day_p50_ms={:.2} log_growth={:.2} record_p50_ms={:.2}",
+        api_logs.p50,
+        api_logs_full.p50,
+        api_one_day.p50,
+        api_logs_full.p50 / api_logs.p50,
+        api_record.p50
     );
     let _ = std::fs::remove_dir_all(&data);
 }

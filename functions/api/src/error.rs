@@ -71,6 +71,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => StatusCode::NOT_FOUND,
             StoreError::LeaseHeld { .. } => StatusCode::CONFLICT,
             StoreError::RetriesExhausted { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            StoreError::InvalidCursor => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {

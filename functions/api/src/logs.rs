@@ -1,10 +1,13 @@
 //! The import log (自動入檔紀錄查詢): by default the last month
-//! (Asia/Taipei), newest import first; any date range; a trigger filter;
-//! cursor paging.
+//! (Asia/Taipei), newest import first; any date range up to a year; a
+//! trigger filter; pages read page by page inside DynamoDB, an opaque
+//! cursor between them. A page lists entries without their refused
+//! records and other agencies' counts (the entry route has them).
 
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{Days, NaiveDate, TimeZone};
+use dynamodb_store::LogQuery;
 use learning_core::AgencyCode;
 use learning_core::import_log::{LogEntry, Trigger};
 use serde::{Deserialize, Serialize};
@@ -14,6 +17,8 @@ use crate::{ApiError, AppState, Caller};
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 200;
+/// The longest range a query may ask for: a year, leap day included.
+const MAX_RANGE_DAYS: i64 = 366;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,14 +40,6 @@ pub struct Page {
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
-}
-
-fn cursor_of(entry: &LogEntry) -> String {
-    format!(
-        "{}|{}",
-        entry.started_at().timestamp_millis(),
-        entry.log_id()
-    )
 }
 
 /// What of an entry a caller may see: staff see the nightly runs (with
@@ -118,6 +115,13 @@ pub async fn list(
             format!("limit 須介於 1 與 {MAX_LIMIT}"),
         ));
     }
+    if (to - from).num_days() + 1 > MAX_RANGE_DAYS {
+        return Err(ApiError::bad_request(
+            "range_too_long",
+            format!("查詢區間最多 {MAX_RANGE_DAYS} 天，請縮短區間"),
+        )
+        .with_details(serde_json::json!({ "max_days": MAX_RANGE_DAYS })));
+    }
     let start = |date: NaiveDate| {
         zone.from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
             .earliest()
@@ -125,28 +129,28 @@ pub async fn list(
             .unwrap_or_default()
     };
     let until = to.checked_add_days(Days::new(1)).unwrap_or(to);
-    let entries = state.store.logs_between(start(from), start(until)).await?;
-    let mut entries: Vec<LogEntry> = entries
-        .into_iter()
-        .filter(|e| trigger.is_none_or(|t| e.trigger() == t))
-        .filter_map(|e| visible(e, &caller))
-        .collect();
-    if let Some(cursor) = &query.cursor {
-        let at = entries
-            .iter()
-            .position(|e| &cursor_of(e) == cursor)
-            .ok_or_else(|| {
-                ApiError::bad_request("invalid_cursor", "cursor 不正確或已過期，請重新查詢")
-            })?;
-        entries.drain(..=at);
-    }
-    let next_cursor = (entries.len() > limit).then(|| cursor_of(&entries[limit - 1]));
-    entries.truncate(limit);
+    let page = state
+        .store
+        .logs_page(&LogQuery {
+            from: start(from),
+            to: start(until),
+            trigger,
+            // Staff: the nightly runs and their agency's uploads and
+            // downloads, filtered by DynamoDB; administrators: everything.
+            agency: (caller.role != crate::Role::Admin).then(|| caller.agency.to_string()),
+            limit,
+            after: query.cursor,
+        })
+        .await?;
     Ok(Json(Page {
         from,
         to,
-        entries,
-        next_cursor,
+        entries: page
+            .entries
+            .into_iter()
+            .filter_map(|e| visible(e, &caller))
+            .collect(),
+        next_cursor: page.next,
     }))
 }
 

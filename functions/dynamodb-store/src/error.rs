@@ -33,6 +33,8 @@ pub enum StoreError {
     ImportTakenOver { log_id: String },
     #[error("同一批資料在讀取後已被其他作業修改，須重新比對")]
     RecordsChanged,
+    #[error("cursor 不正確或已過期，請重新查詢")]
+    InvalidCursor,
     #[error("資料表中的項目 {key} 無法解讀：{detail}")]
     Corrupt { key: String, detail: String },
 }
@@ -51,6 +53,7 @@ impl StoreError {
             StoreError::ImportTakenOver { .. } => "import_taken_over",
             StoreError::RecordsChanged => "records_changed",
             StoreError::Corrupt { .. } => "store_corrupt",
+            StoreError::InvalidCursor => "invalid_cursor",
         }
     }
 

@@ -1,9 +1,15 @@
 //! Import-log entries: one item each, found by id or by time. A CSV
 //! import's entry also heads a partition of its rejected rows.
 
+use std::collections::{BTreeMap, HashMap};
+
 use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use learning_core::import_log::{CsvImportEntry, DownloadEntry, LogEntry, SyncLogEntry};
+use learning_core::import_log::{
+    CsvImportEntry, DownloadEntry, LogEntry, SyncCounts, SyncLogEntry, Trigger,
+};
 
 use crate::items::{Item, n, s, text};
 use crate::{Store, StoreError};
@@ -18,6 +24,30 @@ fn timestamp(at: DateTime<Utc>) -> String {
 
 pub(crate) fn log_pk(log_id: &str) -> String {
     format!("LOG#{log_id}")
+}
+
+/// The entry as the log's pages list it: without its refused records and
+/// per-agency detail, which the entry itself (GetItem) has. Those are kept
+/// beside it as map attributes (`ag`, `ac`) a page projects one agency of.
+fn summary(
+    entry: &LogEntry,
+) -> (
+    LogEntry,
+    BTreeMap<String, u64>,
+    BTreeMap<String, SyncCounts>,
+) {
+    let mut summary = entry.clone();
+    let (mut agencies, mut counts) = (BTreeMap::new(), BTreeMap::new());
+    match &mut summary {
+        LogEntry::Sync(e) => {
+            e.failures.clear();
+            agencies = std::mem::take(&mut e.agencies);
+            counts = std::mem::take(&mut e.agency_counts);
+        }
+        LogEntry::Download(e) => e.failures.clear(),
+        LogEntry::CsvImport(_) => {}
+    }
+    (summary, agencies, counts)
 }
 
 /// The item of any entry: its body as JSON, plus what queries need.
@@ -47,7 +77,14 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
         ),
     };
     let started = entry.started_at();
-    Ok([
+    let (listed, agencies, counts) = summary(entry);
+    let listed = match &listed {
+        LogEntry::Sync(e) => serde_json::to_string(e),
+        LogEntry::CsvImport(e) => serde_json::to_string(e),
+        LogEntry::Download(e) => serde_json::to_string(e),
+    }
+    .map_err(corrupt)?;
+    let mut item: Item = [
         ("pk", s(log_pk(entry.log_id()))),
         ("sk", s("LOG")),
         (
@@ -64,10 +101,80 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
         ("status", s(entry.status().as_str())),
         extra,
         ("body", s(body)),
+        ("summary", s(listed)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
-    .collect())
+    .collect();
+    if let LogEntry::CsvImport(e) = entry
+        && let Some(agency) = &e.agency
+    {
+        item.insert("agency".into(), s(agency));
+    }
+    if !agencies.is_empty() {
+        let map = agencies.into_iter().map(|(a, n_)| (a, n(n_))).collect();
+        item.insert("ag".into(), AttributeValue::M(map));
+    }
+    if !counts.is_empty() {
+        let map = counts
+            .into_iter()
+            .map(|(a, c)| Ok((a, s(serde_json::to_string(&c).map_err(corrupt)?))))
+            .collect::<Result<HashMap<_, _>, StoreError>>()?;
+        item.insert("ac".into(), AttributeValue::M(map));
+    }
+    Ok(item)
+}
+
+/// Which entries a page of the log holds.
+#[derive(Debug, Clone)]
+pub struct LogQuery {
+    /// Entries started in `[from, to)`.
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub trigger: Option<Trigger>,
+    /// `Some`: the nightly runs (with this agency's counts) and this
+    /// agency's uploads and downloads only; `None`: everything.
+    pub agency: Option<String>,
+    pub limit: usize,
+    /// Where the page before ended ([`LogPage::next`]).
+    pub after: Option<String>,
+}
+
+/// One page, newest first, and where the next one starts.
+#[derive(Debug, Clone)]
+pub struct LogPage {
+    pub entries: Vec<LogEntry>,
+    /// Opaque; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Where the next page starts: a month partition, and after which entry
+/// of it (its index key and id), or at its newest when `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    month: NaiveDate,
+    after: Option<(String, String)>,
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        let (gsi1sk, pk) = self.after.clone().unwrap_or_default();
+        URL_SAFE_NO_PAD.encode(format!("{}|{gsi1sk}|{pk}", self.month))
+    }
+
+    fn decode(text: &str) -> Option<Cursor> {
+        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let mut parts = text.splitn(3, '|');
+        let month: NaiveDate = parts.next()?.parse().ok()?;
+        let (gsi1sk, pk) = (parts.next()?.to_string(), parts.next()?.to_string());
+        let after = match (gsi1sk.is_empty(), pk.starts_with("LOG#")) {
+            (true, _) if pk.is_empty() => None,
+            (false, true) => Some((gsi1sk, pk)),
+            _ => return None,
+        };
+        (month.day() == 1).then_some(Cursor { month, after })
+    }
 }
 
 impl Store {
@@ -149,6 +256,150 @@ impl Store {
             .collect())
     }
 
+    /// One page of the log, read page by page inside DynamoDB: `Limit` and
+    /// `ExclusiveStartKey` across the month partitions, newest first, the
+    /// trigger and the agency filtered by the query, only the listed form
+    /// of each entry (and one agency's counts) projected. A page costs the
+    /// same whether the range holds thirty entries or thousands.
+    pub async fn logs_page(&self, query: &LogQuery) -> Result<LogPage, StoreError> {
+        let invalid = || StoreError::InvalidCursor;
+        let after = query
+            .after
+            .as_deref()
+            .map(|c| Cursor::decode(c).ok_or_else(invalid))
+            .transpose()?;
+        let first =
+            NaiveDate::from_ymd_opt(query.from.year(), query.from.month(), 1).unwrap_or_default();
+        let last =
+            NaiveDate::from_ymd_opt(query.to.year(), query.to.month(), 1).unwrap_or_default();
+        let (mut month, mut start) = match after {
+            Some(c) if c.month < first || c.month > last => return Err(invalid()),
+            Some(c) => {
+                let key = c.after.map(|(gsi1sk, pk)| {
+                    HashMap::from([
+                        ("pk".to_string(), s(pk)),
+                        ("sk".to_string(), s("LOG")),
+                        (
+                            "gsi1pk".to_string(),
+                            s(month_partition(c.month.year(), c.month.month())),
+                        ),
+                        ("gsi1sk".to_string(), s(gsi1sk)),
+                    ])
+                });
+                (c.month, key)
+            }
+            None => (last, None),
+        };
+        let mut projection = vec!["pk", "gsi1sk", "#kind", "summary"];
+        let mut filters = Vec::new();
+        let mut names = HashMap::from([("#kind".to_string(), "kind".to_string())]);
+        let mut values = HashMap::from([
+            (":from".to_string(), s(timestamp(query.from))),
+            (":to".to_string(), s(timestamp(query.to))),
+        ]);
+        match &query.agency {
+            Some(agency) => {
+                projection.extend(["ag.#own", "ac.#own"]);
+                names.insert("#own".into(), agency.clone());
+                names.insert("#agency".into(), "agency".into());
+                values.insert(":agency".into(), s(agency));
+                filters.push("(#kind = :sync OR #agency = :agency)");
+                values.insert(":sync".into(), s("sync"));
+            }
+            None => projection.push("ag"),
+        }
+        if let Some(trigger) = query.trigger {
+            names.insert("#trigger".into(), "trigger".into());
+            values.insert(":trigger".into(), s(trigger.as_str()));
+            filters.push("#trigger = :trigger");
+        }
+        let projection = projection.join(", ");
+        let filter = filters.join(" AND ");
+        let mut entries = Vec::with_capacity(query.limit);
+        let mut next = None;
+        while month >= first && entries.len() < query.limit {
+            let partition = month_partition(month.year(), month.month());
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(crate::table::GSI1)
+                .key_condition_expression("gsi1pk = :month AND gsi1sk BETWEEN :from AND :to")
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .expression_attribute_values(":month", s(&partition))
+                .projection_expression(&projection)
+                .scan_index_forward(false)
+                .limit((query.limit - entries.len()) as i32)
+                .set_exclusive_start_key(start.take());
+            if !filter.is_empty() {
+                request = request.filter_expression(&filter);
+            }
+            let output = request
+                .send()
+                .await
+                .map_err(|e| StoreError::sdk("Query", e))?;
+            let items = output.items();
+            let mut rest_unread = false;
+            for (at, item) in items.iter().enumerate() {
+                let entry = self.listed_entry(item).await?;
+                // `to` is exclusive; BETWEEN includes it.
+                if entry.started_at() >= query.to {
+                    continue;
+                }
+                entries.push(entry);
+                next = Some(Cursor {
+                    month,
+                    after: Some((
+                        text(item, "gsi1sk").unwrap_or_default(),
+                        text(item, "pk").unwrap_or_default(),
+                    )),
+                });
+                if entries.len() == query.limit {
+                    rest_unread = at + 1 < items.len();
+                    break;
+                }
+            }
+            let previous = month
+                .checked_sub_months(chrono::Months::new(1))
+                .unwrap_or(NaiveDate::MIN);
+            match output.last_evaluated_key() {
+                // More of this month; a full page ends at its last entry.
+                Some(key) => start = Some(key.clone()),
+                None if rest_unread => {}
+                None => {
+                    month = previous;
+                    // A full page that ended its month: the next starts at
+                    // the newest of the month before, if it is in range.
+                    if entries.len() == query.limit {
+                        next = (month >= first).then_some(Cursor { month, after: None });
+                    }
+                }
+            }
+        }
+        let next = if entries.len() == query.limit {
+            next.map(|c| c.encode())
+        } else {
+            None
+        };
+        Ok(LogPage { entries, next })
+    }
+
+    /// An entry as a page lists it, from its projected attributes; an
+    /// entry written before the listed form existed is read whole.
+    async fn listed_entry(&self, item: &Item) -> Result<LogEntry, StoreError> {
+        let Some(summary) = text(item, "summary") else {
+            let pk = text(item, "pk").unwrap_or_default();
+            let log_id = pk.strip_prefix("LOG#").unwrap_or(&pk);
+            let entry = self.get_log(log_id).await?.ok_or(StoreError::NotFound)?;
+            return Ok(summary_of(entry, item));
+        };
+        let mut whole = item.clone();
+        whole.insert("body".into(), s(summary));
+        let entry = entry_from_item(&whole)?;
+        Ok(summary_of(entry, item))
+    }
+
     /// Entries of every kind started in `[from, to)`, newest first.
     pub async fn logs_between(
         &self,
@@ -190,6 +441,27 @@ impl Store {
         }
         Ok(entries)
     }
+}
+
+/// `entry` as listed: its detail dropped, the projected agencies' counts
+/// (`ag`, `ac`) put back.
+fn summary_of(entry: LogEntry, item: &Item) -> LogEntry {
+    let (mut listed, _, _) = summary(&entry);
+    if let LogEntry::Sync(e) = &mut listed {
+        if let Some(AttributeValue::M(map)) = item.get("ag") {
+            e.agencies = map
+                .iter()
+                .filter_map(|(a, v)| Some((a.clone(), v.as_n().ok()?.parse().ok()?)))
+                .collect();
+        }
+        if let Some(AttributeValue::M(map)) = item.get("ac") {
+            e.agency_counts = map
+                .iter()
+                .filter_map(|(a, v)| Some((a.clone(), serde_json::from_str(v.as_s().ok()?).ok()?)))
+                .collect();
+        }
+    }
+    listed
 }
 
 fn entry_from_item(item: &Item) -> Result<LogEntry, StoreError> {

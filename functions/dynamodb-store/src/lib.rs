@@ -20,6 +20,7 @@ use aws_sdk_dynamodb::Client;
 
 pub use csv_import::{CsvBatchPlan, CsvOutcome, MAX_BATCH_RECORDS, REJECTED_ROWS_KEPT};
 pub use error::StoreError;
+pub use import_log::{LogPage, LogQuery};
 pub use records::{StoredRecord, UpsertCounts, Upserted};
 pub use retry::BatchRetry;
 pub use sync_state::Lease;
