@@ -102,7 +102,7 @@ async fn re_running_a_day_changes_nothing() {
     let records_before = record_items(&store).await;
 
     let entry = sync
-        .sync_day(&request("again"), day("2016-01-04"))
+        .sync_day(&request("again"), day("2016-01-04"), false)
         .await
         .unwrap();
     assert_eq!(entry.status, RunStatus::Succeeded);
@@ -538,6 +538,77 @@ async fn a_backfill_of_dirty_portal_data_ends_at_yesterday_and_stays_there() {
     let again = sync.run(&request("next"), |_, _| {}).await.unwrap();
     assert_eq!(again.outcome, Outcome::UpToDate);
     assert!(again.days.is_empty());
+}
+
+#[tokio::test]
+async fn the_nightly_lookback_catches_a_change_back_dated_to_a_day_already_done() {
+    // The watermark trusts the portal's change dates: a correction the
+    // portal records on the 21st under the 16th, a day already done, is
+    // found by the next scheduled run reading the last 7 days again, and
+    // its entry says it was the lookback.
+    let store = fresh_store().await;
+    let portal = simulator(data(40), day("2016-01-19")).await;
+    let scheduled = |run: &str| RunRequest {
+        trigger: learning_core::import_log::Trigger::Schedule,
+        ..request(run)
+    };
+    let first = sync_on(&portal, &store, &settings(), day("2016-01-20"))
+        .with_lookback(7)
+        .run(&scheduled("night-20"), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(first.watermark, Some(day("2016-01-19")));
+
+    let mut late = portal
+        .portal
+        .day(day("2016-01-16"))
+        .iter()
+        .find(|r| r.is_passed())
+        .expect("a passed record on the 16th")
+        .clone();
+    late.total_hours = format!("{:.1}", late.total_hours.parse::<f64>().unwrap() + 1.0);
+    late.physical_hours = format!("{:.1}", late.physical_hours.parse::<f64>().unwrap() + 1.0);
+    portal.portal.backdate(late.clone(), day("2016-01-21"));
+    portal.portal.set_as_of(day("2016-01-21"));
+
+    let second = sync_on(&portal, &store, &settings(), day("2016-01-22"))
+        .with_lookback(7)
+        .run(&scheduled("night-22"), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(second.watermark, Some(day("2016-01-21")));
+    let worked: Vec<NaiveDate> = second.days.iter().map(|d| d.date).collect();
+    assert_eq!(
+        worked,
+        days("2016-01-20", "2016-01-21")
+            .chain(days("2016-01-15", "2016-01-19"))
+            .collect::<Vec<_>>(),
+        "the due days, then the lookback"
+    );
+    for d in &second.days {
+        let entry = store.get_sync_log(&d.log_id).await.unwrap().unwrap();
+        let found = entry.counts.inserted + entry.counts.updated + entry.counts.withdrawn;
+        if d.date == day("2016-01-16") {
+            assert!(entry.lookback);
+            assert_eq!(entry.counts.updated, 1, "the back-dated correction");
+            assert_eq!(found, 1);
+        } else if d.date < day("2016-01-20") {
+            assert!(entry.lookback);
+            assert_eq!(found, 0, "{}: nothing late, nothing written", d.date);
+        } else {
+            assert!(!entry.lookback);
+        }
+    }
+    let key = late.key();
+    assert_eq!(stored(&store).await[&key], late.total_hours);
+    // A run an operator starts works the due days only.
+    let manual = sync_on(&portal, &store, &settings(), day("2016-01-22"))
+        .with_lookback(7)
+        .run(&request("by-hand"), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(manual.outcome, Outcome::UpToDate);
+    assert!(manual.days.is_empty());
 }
 
 #[test]

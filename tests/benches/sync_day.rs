@@ -138,7 +138,7 @@ async fn bench(per_day: u32) {
         rerun: None,
     };
     let started = Instant::now();
-    let entry = sync.sync_day(&request, the_day).await.expect("sync");
+    let entry = sync.sync_day(&request, the_day, false).await.expect("sync");
     let secs = started.elapsed().as_secs_f64();
     let written = entry.counts.inserted + entry.counts.updated;
     let sync_rate = entry.counts.fetched as f64 / secs;
@@ -152,7 +152,10 @@ async fn bench(per_day: u32) {
     );
 
     let started = Instant::now();
-    let again = sync.sync_day(&request, the_day).await.expect("re-run");
+    let again = sync
+        .sync_day(&request, the_day, false)
+        .await
+        .expect("re-run");
     let secs = started.elapsed().as_secs_f64();
     println!(
         "re-run of the same day (all unchanged, no writes): {} records in {secs:.2} s = {:.0} records/s",

@@ -208,6 +208,11 @@ pub struct SyncLogEntry {
     /// nightly schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
+    /// A day the watermark had already passed, read again by the nightly
+    /// run's lookback (`SYNC_LOOKBACK_DAYS`): its counts are the late
+    /// changes the portal recorded under that day since.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lookback: bool,
 }
 
 impl SyncLogEntry {
@@ -226,6 +231,7 @@ impl SyncLogEntry {
             error: None,
             failures: Vec::new(),
             requested_by: None,
+            lookback: false,
         }
     }
 }

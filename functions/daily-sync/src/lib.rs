@@ -151,6 +151,9 @@ pub struct SyncConfig {
     pub portal: PortalConfig,
     /// `SYNC_RESERVE_SECS` (60): time kept free before the Lambda deadline.
     pub reserve: Duration,
+    /// `SYNC_LOOKBACK_DAYS` (7): days before today each nightly run reads
+    /// again, for changes the portal records under a day already passed.
+    pub lookback_days: u32,
 }
 
 impl SyncConfig {
@@ -160,6 +163,7 @@ impl SyncConfig {
             table: env.required("TABLE_NAME", "DynamoDB 資料表名稱")?,
             portal: PortalConfig::from_env(env)?,
             reserve: Duration::from_secs(env.number("SYNC_RESERVE_SECS", 60, 5..=600)?),
+            lookback_days: env.number("SYNC_LOOKBACK_DAYS", 7, 0..=31)?,
         })
     }
 }
@@ -242,6 +246,7 @@ pub struct DailySync<P> {
     store: Store,
     settings: Settings,
     reserve: Duration,
+    lookback_days: u32,
     clock: Clock,
 }
 
@@ -252,8 +257,18 @@ impl<P: Portal> DailySync<P> {
             store,
             settings,
             reserve,
+            lookback_days: 0,
             clock: Arc::new(Utc::now),
         }
+    }
+
+    /// Reads the last `days` days again on every scheduled run: the
+    /// watermark trusts the portal's change dates, and a change recorded
+    /// under a day already passed (a back-dated correction, a late batch)
+    /// would otherwise never be fetched. Identical records cost no write.
+    pub fn with_lookback(mut self, days: u32) -> Self {
+        self.lookback_days = days;
+        self
     }
 
     /// Replaces the wall clock (tests travel in time with it).
@@ -356,10 +371,13 @@ impl<P: Portal> DailySync<P> {
                 .take_while(|d| Some(*d) <= yesterday)
                 .collect()
         });
+        let lookback = self.lookback(request, &days);
         if days.is_empty() {
             summary.outcome = Outcome::UpToDate;
             summary.watermark = watermark;
-            return Ok(());
+            return self
+                .look_back(request, &lookback, Duration::ZERO, summary, on_day)
+                .await;
         }
         info!(first = %days[0], last = %days[days.len() - 1], days = days.len(), "syncing");
         let mut slowest = Duration::ZERO;
@@ -372,7 +390,7 @@ impl<P: Portal> DailySync<P> {
                 break;
             }
             let started = Instant::now();
-            let entry = self.sync_day(request, day).await?;
+            let entry = self.sync_day(request, day, false).await?;
             slowest = slowest.max(started.elapsed());
             on_day(&entry, (days.len() - done - 1) as u64);
             summary.days.push(DaySummary {
@@ -405,6 +423,64 @@ impl<P: Portal> DailySync<P> {
             }
         }
         summary.watermark = watermark;
+        if summary.outcome == Outcome::DeadlineReached {
+            return Ok(());
+        }
+        self.look_back(request, &lookback, slowest, summary, on_day)
+            .await
+    }
+
+    /// The days a scheduled run reads again: the last `lookback_days`
+    /// through yesterday that it is not working anyway, from the start date.
+    fn lookback(&self, request: &RunRequest, due: &[NaiveDate]) -> Vec<NaiveDate> {
+        if request.trigger != Trigger::Schedule || request.rerun.is_some() {
+            return Vec::new();
+        }
+        let Some(yesterday) = self.settings.today((self.clock)()).pred_opt() else {
+            return Vec::new();
+        };
+        let first = (yesterday - chrono::Days::new(u64::from(self.lookback_days)))
+            .succ_opt()
+            .unwrap_or(yesterday)
+            .max(self.settings.start_date);
+        first
+            .iter_days()
+            .take_while(|d| *d <= yesterday && self.lookback_days > 0)
+            .filter(|d| !due.contains(d))
+            .collect()
+    }
+
+    /// Works the lookback days after the due ones. The watermark is past
+    /// them already; a day that fails is logged and counted (the next
+    /// night reads it again) but does not fail the run.
+    async fn look_back(
+        &self,
+        request: &RunRequest,
+        days: &[NaiveDate],
+        mut slowest: Duration,
+        summary: &mut RunSummary,
+        on_day: &mut impl FnMut(&SyncLogEntry, u64),
+    ) -> Result<(), SyncError> {
+        for (done, &day) in days.iter().enumerate() {
+            let left = request.deadline.saturating_duration_since(Instant::now());
+            if left < self.reserve + slowest * 2 {
+                warn!(day = %day, "no time left to look back further");
+                break;
+            }
+            let started = Instant::now();
+            let entry = self.sync_day(request, day, true).await?;
+            slowest = slowest.max(started.elapsed());
+            on_day(&entry, (days.len() - done - 1) as u64);
+            if entry.counts.inserted + entry.counts.updated + entry.counts.withdrawn > 0 {
+                info!(day = %day, counts = ?entry.counts, "the lookback found late changes");
+            }
+            summary.days.push(DaySummary {
+                date: day,
+                log_id: entry.log_id.clone(),
+                status: entry.status,
+                counts: entry.counts,
+            });
+        }
         Ok(())
     }
 
@@ -416,9 +492,11 @@ impl<P: Portal> DailySync<P> {
         &self,
         request: &RunRequest,
         day: NaiveDate,
+        lookback: bool,
     ) -> Result<SyncLogEntry, SyncError> {
         let mut entry = SyncLogEntry::start(&request.run_id, request.trigger, day, (self.clock)());
         entry.requested_by = request.rerun.as_ref().map(|r| r.requested_by.clone());
+        entry.lookback = lookback;
         self.store.put_sync_log(&entry).await?;
         entry.status = match self.fetch_and_write(day, &mut entry).await {
             Ok(()) if entry.counts.failed > 0 => RunStatus::Partial,

@@ -49,6 +49,7 @@ async fn main() -> Result<(), Error> {
         .await?;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table);
     let portal = PortalClient::new(config.portal)?;
-    let sync = DailySync::new(portal, store, config.settings, config.reserve);
+    let sync = DailySync::new(portal, store, config.settings, config.reserve)
+        .with_lookback(config.lookback_days);
     lambda_runtime::run(service_fn(|event| handle(&sync, event))).await
 }

@@ -75,6 +75,9 @@ pub struct Portal {
     faults: Mutex<Faults>,
     rng: Mutex<u64>,
     cache: Mutex<Vec<(DayAsOf, Arc<Vec<WireRecord>>)>>,
+    /// Back-dated changes: each listed under its change date once the
+    /// portal's "today" reaches the day it was recorded.
+    late: Mutex<Vec<(NaiveDate, WireRecord)>>,
     pub stats: Stats,
 }
 
@@ -93,6 +96,7 @@ impl Portal {
             as_of: Mutex::new(as_of),
             faults: Mutex::new(Faults::default()),
             cache: Mutex::new(Vec::new()),
+            late: Mutex::new(Vec::new()),
             stats: Stats::default(),
         }
     }
@@ -113,13 +117,29 @@ impl Portal {
         *lock(&self.faults) = faults;
     }
 
+    /// Records a change under its own `changed_date`, recorded on
+    /// `recorded_on` (later): a back-dated correction or a late batch, which
+    /// a sync whose watermark passed that day can only find by looking back.
+    pub fn backdate(&self, record: WireRecord, recorded_on: NaiveDate) {
+        lock(&self.late).push((recorded_on, record));
+        lock(&self.cache).clear();
+    }
+
     /// The changes on `day` as known today, shared between pages.
     pub fn day(&self, day: NaiveDate) -> Arc<Vec<WireRecord>> {
         let key = (day, self.as_of());
         if let Some((_, hit)) = lock(&self.cache).iter().find(|(k, _)| *k == key) {
             return hit.clone();
         }
-        let records = Arc::new(self.generator.changes_on(day, key.1));
+        let mut records = self.generator.changes_on(day, key.1);
+        for (recorded_on, late) in lock(&self.late).iter() {
+            if late.changed_date == day.to_string() && *recorded_on <= key.1 {
+                // The portal lists a record under its latest change only.
+                records.retain(|r| r.key() != late.key());
+                records.push(late.clone());
+            }
+        }
+        let records = Arc::new(records);
         let mut cache = lock(&self.cache);
         if cache.len() >= CACHED_DAYS {
             cache.remove(0);
