@@ -884,6 +884,135 @@ async fn another_agencys_record_is_told_as_missing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_removes_a_locked_record_the_portal_cannot_reach_with_a_reason() {
+    // The portal corrected the class start date: the old key stays locked
+    // and the portal never withdraws it. Only an administrator removes it,
+    // with a reason, logged with who and what (masked).
+    let api = api().await;
+    let stale = record(&[]);
+    api.store
+        .upsert_portal_records(
+            std::slice::from_ref(&stale),
+            Source::AutoImport,
+            "sync-x",
+            now(),
+        )
+        .await
+        .unwrap();
+    let typed = record(&[("course_code", "STAFF1")]);
+    api.store
+        .create_staff_record(&typed, "a-staff", now())
+        .await
+        .unwrap();
+    let path = "/v1/people/A123456789/records/EC10400123/1/2016-03-01/removal";
+    let reason = json!({"reason": "入口網已更正開課日期為 2016-03-02，舊紀錄無法再由入口網撤回"});
+    let admin = token(A, "admin");
+    let send = |token: &str, if_match: Option<&str>, body: &Value, path: &str| {
+        let mut request = api.send(reqwest::Method::POST, path, token).json(body);
+        if let Some(tag) = if_match {
+            request = request.header("if-match", tag);
+        }
+        request.send()
+    };
+    for (who, if_match, body, status, code) in [
+        (
+            token(A, "staff"),
+            Some("\"1\""),
+            &reason,
+            StatusCode::FORBIDDEN,
+            "admin_only",
+        ),
+        (
+            admin.clone(),
+            None,
+            &reason,
+            StatusCode::PRECONDITION_REQUIRED,
+            "if_match_required",
+        ),
+        (
+            admin.clone(),
+            Some("\"1\""),
+            &json!({"reason": "x"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_reason",
+        ),
+        (
+            admin.clone(),
+            Some("\"2\""),
+            &reason,
+            StatusCode::PRECONDITION_FAILED,
+            "version_mismatch",
+        ),
+    ] {
+        let (got, body) = answer(send(&who, if_match, body, path).await.unwrap()).await;
+        assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
+        assert!(
+            api.store.get_record(&stale.key()).await.unwrap().is_some(),
+            "{code}: kept"
+        );
+    }
+    // A staff-entered record is deleted by its staff, not removed.
+    let (got, body) = answer(
+        send(
+            &admin,
+            Some("\"1\""),
+            &reason,
+            "/v1/people/A123456789/records/STAFF1/1/2016-03-01/removal",
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (got, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("not_locked"))
+    );
+
+    let (got, entry) = answer(send(&admin, Some("\"1\""), &reason, path).await.unwrap()).await;
+    assert_eq!(got, StatusCode::OK, "{entry}");
+    assert_eq!(entry["kind"], "removal");
+    assert_eq!(entry["trigger"], "removal");
+    assert_eq!(entry["requested_by"], "user-376550000A-admin");
+    assert_eq!(entry["agency"], A);
+    assert!(entry["reason"].as_str().unwrap().contains("開課日期"));
+    assert_eq!(entry["record"]["id_no"], "A12345****");
+    assert_eq!(entry["record"]["name"], "林○君");
+    assert_eq!(entry["record"]["course_code"], "EC10400123");
+    assert_eq!(entry["record"]["source"], "auto_import");
+    assert!(!entry.to_string().contains("A123456789"));
+    assert!(api.store.get_record(&stale.key()).await.unwrap().is_none());
+    // In the log: the agency's staff see it, another agency's do not.
+    let log_id = entry["log_id"].as_str().unwrap();
+    let (got, _) = answer(
+        api.get(&format!("/v1/import-logs/{log_id}"), &token(A, "staff"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got, StatusCode::OK);
+    let (got, _) = answer(
+        api.get(&format!("/v1/import-logs/{log_id}"), &token(B, "staff"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got, StatusCode::FORBIDDEN);
+    let (_, page) = answer(
+        api.get("/v1/import-logs?trigger=removal", &admin)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page["entries"][0]["log_id"], log_id);
+    // Removed once: again, it is not there.
+    let (got, _) = answer(send(&admin, Some("\"1\""), &reason, path).await.unwrap()).await;
+    assert_eq!(got, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn portal_records_are_locked_and_staff_records_editable() {
     let api = api().await;
     let portal = record(&[]);
@@ -2005,6 +2134,13 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
         ),
         (Method::GET, "/v1/settings", api.get("/v1/settings", &them)),
         (
+            Method::POST,
+            "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}/removal",
+            api.send(Method::POST, &format!("{record_path}/removal"), &them)
+                .header("if-match", "\"1\"")
+                .json(&json!({"reason": "not theirs to remove"})),
+        ),
+        (
             Method::GET,
             "/v1/import-logs/{log_id}",
             api.get(&format!("/v1/import-logs/{our_log}"), &them),
@@ -2076,7 +2212,10 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
             // A list answers, with nothing of ours in it.
             let body: Value = serde_json::from_str(&text).unwrap();
             assert_eq!(method, Method::GET, "{route}: {body}");
-        } else if route.starts_with("/v1/people/") && route.contains("{course_code}") {
+        } else if route.starts_with("/v1/people/")
+            && route.contains("{course_code}")
+            && !route.ends_with("/removal")
+        {
             // Another agency's record is told as a missing one.
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {route}: {text}");
         } else {

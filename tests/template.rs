@@ -285,16 +285,21 @@ fn each_function_has_a_role_of_its_own_matching_its_code() {
 fn administrators_routes_need_the_admin_scope_at_the_gateway() {
     let template = template();
     let events = &template["Resources"]["ApiFunction"]["Properties"]["Events"];
-    let reruns = events
-        .as_mapping()
-        .expect("events")
-        .values()
-        .find(|e| e["Properties"]["Path"].as_str() == Some("/v1/syncs"))
-        .expect("a route of its own for re-runs");
-    assert_eq!(str_of(&reruns["Properties"], "Method"), "POST");
-    let auth = &reruns["Properties"]["Auth"];
-    assert_eq!(str_of(auth, "Authorizer"), "Jwt");
-    assert_eq!(values(auth, "AuthorizationScopes"), [api::ADMIN_SCOPE]);
+    for path in [
+        "/v1/syncs",
+        "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}/removal",
+    ] {
+        let route = events
+            .as_mapping()
+            .expect("events")
+            .values()
+            .find(|e| e["Properties"]["Path"].as_str() == Some(path))
+            .unwrap_or_else(|| panic!("a route of its own for {path}"));
+        assert_eq!(str_of(&route["Properties"], "Method"), "POST");
+        let auth = &route["Properties"]["Auth"];
+        assert_eq!(str_of(auth, "Authorizer"), "Jwt");
+        assert_eq!(values(auth, "AuthorizationScopes"), [api::ADMIN_SCOPE]);
+    }
 }
 
 #[test]

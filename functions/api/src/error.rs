@@ -66,7 +66,9 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         let status = match &error {
-            StoreError::Locked | StoreError::AlreadyExists => StatusCode::CONFLICT,
+            StoreError::Locked | StoreError::AlreadyExists | StoreError::NotLocked => {
+                StatusCode::CONFLICT
+            }
             StoreError::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
             StoreError::NotFound => StatusCode::NOT_FOUND,
             StoreError::LeaseHeld { .. } => StatusCode::CONFLICT,

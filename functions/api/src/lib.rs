@@ -167,6 +167,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}",
             get(records::one).put(records::edit).delete(records::remove),
         )
+        .route(
+            "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}/removal",
+            post(records::remove_locked),
+        )
         // Answers about people and imports stay out of every cache, the
         // browser's and any shared one between.
         .layer(axum::middleware::map_response(no_store))

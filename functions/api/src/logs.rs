@@ -76,6 +76,9 @@ fn visible(entry: LogEntry, caller: &Caller) -> Option<LogEntry> {
         LogEntry::Download(download) => AgencyCode::parse(&download.agency)
             .is_ok_and(|a| caller.may_access(&a))
             .then_some(LogEntry::Download(download)),
+        LogEntry::Removal(removal) => AgencyCode::parse(&removal.agency)
+            .is_ok_and(|a| caller.may_access(&a))
+            .then_some(LogEntry::Removal(removal)),
     }
 }
 
@@ -104,7 +107,7 @@ pub async fn list(
         Some(v) => Some(Trigger::parse(v).ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_trigger",
-                "trigger 須為 schedule、manual、upload 或 download",
+                "trigger 須為 schedule、manual、upload、download 或 removal",
             )
         })?),
     };

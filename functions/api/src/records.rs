@@ -9,9 +9,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dynamodb_store::StoredRecord;
-use learning_core::record::Field;
+use learning_core::import_log::{LogEntry, RemovalEntry, RunStatus, Trigger};
+use learning_core::national_id::mask_raw_id;
+use learning_core::record::{Field, mask_birth_date, mask_name};
 use learning_core::{NaturalKey, RawRecord, Source, TrainingRecord};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::input::{JsonBody, Person, RecordKey};
 use crate::{ApiError, AppState, Caller};
@@ -132,6 +134,7 @@ async fn read(
 
 const PERSON: &str = "/v1/people/{id_no}/records";
 const RECORD: &str = "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}";
+const REMOVAL: &str = "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}/removal";
 
 pub async fn of_person(
     State(state): State<AppState>,
@@ -226,4 +229,86 @@ pub async fn remove(
         .await?;
     state.audit.record(&caller, &key.id_no, RECORD, "delete");
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemovalRequest {
+    /// Why the record goes, for the log.
+    reason: String,
+}
+
+/// What a removal entry keeps of the record: every field, the ID, name
+/// and birth date masked, with its source and version.
+fn kept_of(stored: &StoredRecord) -> std::collections::BTreeMap<String, String> {
+    let mut kept: std::collections::BTreeMap<String, String> = serde_json::to_value(&stored.record)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect();
+    for (field, mask) in [
+        ("id_no", mask_raw_id as fn(&str) -> String),
+        ("name", mask_name),
+        ("birth_date", mask_birth_date),
+    ] {
+        if let Some(value) = kept.get_mut(field) {
+            *value = mask(value);
+        }
+    }
+    kept.insert("source".into(), stored.source.as_str().to_string());
+    kept.insert("version".into(), stored.version.to_string());
+    kept
+}
+
+/// `POST …/removal`: administrators remove a locked record the portal
+/// can no longer reach (its class start date or term corrected at the
+/// portal, so the old key is never withdrawn). With a reason, at the
+/// version read (`If-Match`); the record and the removal's log entry go
+/// and come in one transaction.
+pub async fn remove_locked(
+    State(state): State<AppState>,
+    caller: Caller,
+    RecordKey(key): RecordKey,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<RemovalRequest>,
+) -> Result<Response, ApiError> {
+    caller.require_admin()?;
+    let expected = if_match(&headers)?;
+    let reason = learning_core::national_id::redact(request.reason.trim()).into_owned();
+    let length = reason.chars().count();
+    if !(4..=500).contains(&length) || reason.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_reason",
+            "請說明移除原因（4 到 500 字，不含控制字元）",
+        ));
+    }
+    let stored = read(&state, &caller, &key).await?;
+    if !stored.locked {
+        return Err(dynamodb_store::StoreError::NotLocked.into());
+    }
+    let now = state.now();
+    let entry = RemovalEntry {
+        log_id: format!(
+            "removal-{}-{:04x}",
+            now.format("%Y%m%dT%H%M%S%3f"),
+            fastrand::u16(..)
+        ),
+        trigger: Trigger::Removal,
+        requested_by: caller.user.clone(),
+        reason,
+        agency: stored.record.org_code.to_string(),
+        started_at: now,
+        finished_at: Some(now),
+        status: RunStatus::Succeeded,
+        record: kept_of(&stored),
+    };
+    state
+        .store
+        .remove_locked_record(&key, expected, &entry)
+        .await?;
+    state.audit.record(&caller, &key.id_no, REMOVAL, "remove");
+    Ok((StatusCode::OK, Json(LogEntry::Removal(Box::new(entry)))).into_response())
 }

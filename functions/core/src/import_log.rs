@@ -20,6 +20,9 @@ pub enum Trigger {
     Upload,
     /// Staff downloading a window of records (學員通過認證名單下載).
     Download,
+    /// An administrator removing a locked record the portal can no longer
+    /// reach.
+    Removal,
 }
 
 impl Trigger {
@@ -29,6 +32,7 @@ impl Trigger {
             Trigger::Manual => "manual",
             Trigger::Upload => "upload",
             Trigger::Download => "download",
+            Trigger::Removal => "removal",
         }
     }
 
@@ -38,6 +42,7 @@ impl Trigger {
             Trigger::Manual,
             Trigger::Upload,
             Trigger::Download,
+            Trigger::Removal,
         ]
         .into_iter()
         .find(|t| t.as_str() == input)
@@ -418,11 +423,34 @@ pub struct DownloadEntry {
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub status: RunStatus,
-    /// As for a day of the automatic import; `withdrawn` stays 0 (a
-    /// download only adds).
+    /// As for a day of the automatic import; `withdrawn` counts the
+    /// agency's locked records the portal now reports as not passed.
     pub counts: SyncCounts,
     pub error: Option<ErrorSummary>,
     pub failures: Vec<RecordFailure>,
+}
+
+/// An administrator's removal of a locked record: a record whose key
+/// (class start date, term) the portal has since corrected stays locked for
+/// ever otherwise — staff cannot delete it and the portal never withdraws
+/// that key. Who, why, and what was removed (personal data masked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovalEntry {
+    /// `removal-<time>-<random>`.
+    pub log_id: String,
+    pub trigger: Trigger,
+    /// The administrator (the token's subject).
+    pub requested_by: String,
+    /// Why, in the administrator's words.
+    pub reason: String,
+    /// The removed record's agency.
+    pub agency: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    /// The removed record's fields by id, the ID, name and birth date
+    /// masked; with its `source` and `version`.
+    pub record: BTreeMap<String, String>,
 }
 
 /// Any import-log entry, as the log lists them.
@@ -432,6 +460,7 @@ pub enum LogEntry {
     Sync(Box<SyncLogEntry>),
     CsvImport(Box<CsvImportEntry>),
     Download(Box<DownloadEntry>),
+    Removal(Box<RemovalEntry>),
 }
 
 impl LogEntry {
@@ -440,6 +469,7 @@ impl LogEntry {
             LogEntry::Sync(e) => &e.log_id,
             LogEntry::CsvImport(e) => &e.log_id,
             LogEntry::Download(e) => &e.log_id,
+            LogEntry::Removal(e) => &e.log_id,
         }
     }
 
@@ -448,6 +478,7 @@ impl LogEntry {
             LogEntry::Sync(e) => e.started_at,
             LogEntry::CsvImport(e) => e.started_at,
             LogEntry::Download(e) => e.started_at,
+            LogEntry::Removal(e) => e.started_at,
         }
     }
 
@@ -456,6 +487,7 @@ impl LogEntry {
             LogEntry::Sync(e) => e.status,
             LogEntry::CsvImport(e) => e.status,
             LogEntry::Download(e) => e.status,
+            LogEntry::Removal(e) => e.status,
         }
     }
 
@@ -464,6 +496,7 @@ impl LogEntry {
             LogEntry::Sync(e) => e.trigger,
             LogEntry::CsvImport(e) => e.trigger,
             LogEntry::Download(e) => e.trigger,
+            LogEntry::Removal(e) => e.trigger,
         }
     }
 }

@@ -21,6 +21,8 @@ pub enum StoreError {
     VersionMismatch { current: u64 },
     #[error("查無此筆紀錄")]
     NotFound,
+    #[error("此筆紀錄不是入口網匯入的鎖定紀錄；由人事人員建立的紀錄請直接刪除")]
+    NotLocked,
     #[error(
         "已有相同身分證字號、課程代碼、期別與開課起始日期的紀錄（可能由入口網匯入，或屬其他機關），無法新增"
     )]
@@ -47,6 +49,7 @@ impl StoreError {
             StoreError::Locked => "record_locked",
             StoreError::VersionMismatch { .. } => "version_mismatch",
             StoreError::NotFound => "not_found",
+            StoreError::NotLocked => "not_locked",
             StoreError::AlreadyExists => "record_exists",
             StoreError::LeaseHeld { .. } => "sync_in_progress",
             StoreError::WatermarkMoved { .. } => "watermark_moved",

@@ -45,7 +45,7 @@ fn summary(
             counts = std::mem::take(&mut e.agency_counts);
         }
         LogEntry::Download(e) => e.failures.clear(),
-        LogEntry::CsvImport(_) => {}
+        LogEntry::CsvImport(_) | LogEntry::Removal(_) => {}
     }
     (summary, agencies, counts)
 }
@@ -75,6 +75,12 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
             serde_json::to_string(e).map_err(corrupt)?,
             ("agency", s(&e.agency)),
         ),
+        LogEntry::Removal(e) => (
+            "removal",
+            e.trigger,
+            serde_json::to_string(e).map_err(corrupt)?,
+            ("agency", s(&e.agency)),
+        ),
     };
     let started = entry.started_at();
     let (listed, agencies, counts) = summary(entry);
@@ -82,6 +88,7 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
         LogEntry::Sync(e) => serde_json::to_string(e),
         LogEntry::CsvImport(e) => serde_json::to_string(e),
         LogEntry::Download(e) => serde_json::to_string(e),
+        LogEntry::Removal(e) => serde_json::to_string(e),
     }
     .map_err(corrupt)?;
     let mut item: Item = [
@@ -476,6 +483,9 @@ fn entry_from_item(item: &Item) -> Result<LogEntry, StoreError> {
             .map_err(corrupt),
         Some(AttributeValue::S(kind)) if kind == "download" => serde_json::from_str(&body)
             .map(LogEntry::Download)
+            .map_err(corrupt),
+        Some(AttributeValue::S(kind)) if kind == "removal" => serde_json::from_str(&body)
+            .map(LogEntry::Removal)
             .map_err(corrupt),
         _ => serde_json::from_str(&body)
             .map(LogEntry::Sync)

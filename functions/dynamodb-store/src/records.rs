@@ -498,6 +498,63 @@ impl Store {
         }
     }
 
+    /// Removes a locked record at `expected_version` and writes the
+    /// administrator's removal entry, in one transaction: the record is
+    /// gone exactly when the entry that says who removed it and why exists.
+    pub async fn remove_locked_record(
+        &self,
+        key: &NaturalKey,
+        expected_version: u64,
+        entry: &learning_core::import_log::RemovalEntry,
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Sdk {
+            operation: "TransactWriteItems",
+            message: e.to_string(),
+        };
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .condition_expression(
+                "attribute_exists(pk) AND #locked = :true AND version = :expected",
+            )
+            .expression_attribute_names("#locked", "locked")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":expected", n(expected_version))
+            .build()
+            .map_err(build)?;
+        let log = learning_core::import_log::LogEntry::Removal(Box::new(entry.clone()));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(crate::import_log::log_item(&log)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                Err(match self.get_record(key).await? {
+                    None => StoreError::NotFound,
+                    Some(current) if !current.locked => StoreError::NotLocked,
+                    Some(current) => StoreError::VersionMismatch {
+                        current: current.version,
+                    },
+                })
+            }
+            Err(e) => Err(StoreError::sdk("TransactWriteItems", e)),
+        }
+    }
+
     /// After the database refused a conditional write: which condition?
     /// Another agency's record is told as a missing one.
     async fn why_refused(&self, key: &NaturalKey, agency: &AgencyCode) -> StoreError {
