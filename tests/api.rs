@@ -1517,6 +1517,106 @@ async fn the_settings_are_served_as_the_api_applies_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agencys_records_are_listed_by_passed_date_a_page_at_a_time() {
+    let api = api().await;
+    let mut ours = Vec::new();
+    for i in 0..23u32 {
+        let day = format!("2016-03-{:02}", 1 + i % 9);
+        let passed = format!("2016-04-{:02}", 1 + i % 20);
+        let r = record(&[
+            ("course_code", &format!("C{i:03}")),
+            ("開課起始日期", &day),
+            ("開課結束日期", &day),
+            ("通過日期", &passed),
+            ("異動日期", &passed),
+        ]);
+        ours.push(r);
+    }
+    let theirs = record(&[
+        ("服務機關代碼", B),
+        ("course_code", "THEIRS"),
+        ("通過日期", "2016-04-05"),
+        ("異動日期", "2016-04-05"),
+    ]);
+    let mut all = ours.clone();
+    all.push(theirs);
+    api.store
+        .upsert_portal_records(&all, Source::AutoImport, "sync-x", now())
+        .await
+        .unwrap();
+    let staff = token(A, "staff");
+    let in_range: Vec<&TrainingRecord> = ours
+        .iter()
+        .filter(|r| {
+            r.passed_date.is_some_and(|d| {
+                d.to_string().as_str() >= "2016-04-03" && d.to_string().as_str() <= "2016-04-15"
+            })
+        })
+        .collect();
+    let mut got = Vec::new();
+    let mut cursor = None::<String>;
+    loop {
+        let mut path = "/v1/records?from=1050403&to=2016-04-15&limit=4".to_string();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let (status, page) = answer(api.get(&path, &staff).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["agency"], A);
+        let records = page["records"].as_array().unwrap();
+        assert!(records.len() <= 4);
+        got.extend(records.iter().map(|r| {
+            (
+                r["passed_date"].as_str().unwrap().to_string(),
+                r["course_code"].as_str().unwrap().to_string(),
+            )
+        }));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let mut want: Vec<(String, String)> = in_range
+        .iter()
+        .map(|r| (r.passed_date.unwrap().to_string(), r.course_code.clone()))
+        .collect();
+    want.sort();
+    let mut sorted = got.clone();
+    sorted.sort();
+    assert_eq!(got, sorted, "by passed date");
+    assert_eq!(
+        sorted, want,
+        "each of the agency's records in range once, none of another's"
+    );
+    let (status, body) = answer(
+        api.get(
+            &format!("/v1/records?from=2016-04-01&to=2016-04-30&agency={B}"),
+            &staff,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("other_agency"))
+    );
+    let (status, page) = answer(
+        api.get(
+            &format!("/v1/records?from=2016-04-01&to=2016-04-30&agency={B}"),
+            &token(A, "admin"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["records"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_longer_or_earlier_window_is_refused_not_cut() {
     let api = api().await;
     let staff = token(A, "staff");
@@ -2133,6 +2233,11 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
             api.get("/v1/import-logs", &them),
         ),
         (Method::GET, "/v1/settings", api.get("/v1/settings", &them)),
+        (
+            Method::GET,
+            "/v1/records",
+            api.get("/v1/records?from=2016-01-01&to=2016-12-31", &them),
+        ),
         (
             Method::POST,
             "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}/removal",

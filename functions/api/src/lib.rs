@@ -8,6 +8,7 @@
 //! `/v1/openapi.json`; a test keeps the two equal). The pages staff use
 //! are served by the same router ([`web`]).
 
+mod agency_records;
 pub mod audit;
 pub mod auth;
 mod downloads;
@@ -157,6 +158,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/uploads", post(uploads::create))
         .route("/v1/syncs", post(syncs::rerun))
         .route("/v1/settings", get(settings::get))
+        .route("/v1/records", get(agency_records::list))
         .route("/v1/import-logs", get(logs::list))
         .route("/v1/import-logs/{log_id}", get(logs::detail))
         .route(

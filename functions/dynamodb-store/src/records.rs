@@ -397,6 +397,74 @@ impl Store {
         items.iter().map(stored_from_item).collect()
     }
 
+    /// One page of `agency`'s records passed in `[from, to]` (by passed
+    /// date, or change date where none), oldest first: a Query on `gsi1`
+    /// with `Limit`, continued after `after` (the `gsi1sk` a page ended
+    /// at, from [`Store::agency_records`]'s second value).
+    pub async fn agency_records(
+        &self,
+        agency: &AgencyCode,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<(Vec<StoredRecord>, Option<String>), StoreError> {
+        let pk = format!("AGENCY#{agency}");
+        // The index key starts with the date: every key of a day sorts
+        // between `<day>#` and `<day>#~`.
+        let (low, high) = (format!("{from}#"), format!("{to}#~"));
+        if after.is_some_and(|a| a < low.as_str() || a > high.as_str()) {
+            return Err(StoreError::InvalidCursor);
+        }
+        let start = match after {
+            Some(sk) => {
+                // The index key and the table key of the item the page
+                // ended at (the table key follows from the index key).
+                let mut parts = sk.splitn(5, '#');
+                let (_, id, course, term, start_date) = (
+                    parts.next(),
+                    parts.next().ok_or(StoreError::InvalidCursor)?,
+                    parts.next().ok_or(StoreError::InvalidCursor)?,
+                    parts.next().ok_or(StoreError::InvalidCursor)?,
+                    parts.next().ok_or(StoreError::InvalidCursor)?,
+                );
+                Some(HashMap::from([
+                    ("gsi1pk".to_string(), s(&pk)),
+                    ("gsi1sk".to_string(), s(sk)),
+                    ("pk".to_string(), s(format!("PERSON#{id}"))),
+                    (
+                        "sk".to_string(),
+                        s(format!("REC#{course}#{term}#{start_date}")),
+                    ),
+                ]))
+            }
+            None => None,
+        };
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(crate::table::GSI1)
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":low", s(low))
+            .expression_attribute_values(":high", s(high))
+            .limit(limit as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("Query", e))?;
+        let records = output
+            .items()
+            .iter()
+            .map(stored_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = output
+            .last_evaluated_key()
+            .and_then(|key| text(key, "gsi1sk"));
+        Ok((records, next))
+    }
+
     /// Creates a record staff typed in. Refused when any record (a portal
     /// one included) already has its natural key.
     pub async fn create_staff_record(

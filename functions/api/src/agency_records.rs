@@ -1,0 +1,93 @@
+//! `GET /v1/records`: an agency's records passed in a date range, a page
+//! at a time (the `gsi1` index, `AGENCY#<code>` by passed date): what
+//! personnel staff check their agency's learning hours with.
+
+use axum::Json;
+use axum::extract::State;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::input::{Params, day};
+use crate::records::RecordView;
+use crate::{ApiError, AppState, Caller};
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 500;
+const MAX_RANGE_DAYS: i64 = 366;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    /// First and last passed date (ISO or ROC), inclusive.
+    from: String,
+    to: String,
+    /// Administrators: another agency.
+    agency: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RecordsPage {
+    pub agency: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub records: Vec<RecordView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<Query>,
+) -> Result<Json<RecordsPage>, ApiError> {
+    let agency = caller.acting_for(query.agency.as_deref())?;
+    let (from, to) = (day("from", &query.from)?, day("to", &query.to)?);
+    if from > to {
+        return Err(ApiError::bad_request("invalid_range", "起日不可晚於迄日"));
+    }
+    if (to - from).num_days() + 1 > MAX_RANGE_DAYS {
+        return Err(ApiError::bad_request(
+            "range_too_long",
+            format!("查詢區間最多 {MAX_RANGE_DAYS} 天，請縮短區間"),
+        ));
+    }
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit 須介於 1 與 {MAX_LIMIT}"),
+        ));
+    }
+    let invalid = || ApiError::bad_request("invalid_cursor", "cursor 不正確或已過期，請重新查詢");
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| {
+            URL_SAFE_NO_PAD
+                .decode(c)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(invalid)
+        })
+        .transpose()?;
+    let (records, next) = state
+        .store
+        .agency_records(&agency, from, to, limit, after.as_deref())
+        .await?;
+    let mut people: Vec<_> = records.iter().map(|r| &r.record.id_no).collect();
+    people.dedup();
+    for person in people {
+        state.audit.record(&caller, person, "/v1/records", "list");
+    }
+    Ok(Json(RecordsPage {
+        agency: agency.to_string(),
+        from,
+        to,
+        records: records.into_iter().map(RecordView::from).collect(),
+        next_cursor: next.map(|sk| URL_SAFE_NO_PAD.encode(sk)),
+    }))
+}
