@@ -22,7 +22,9 @@ mkdir -p target
 started=$(date +%s)
 
 echo "== fault and kill tests, ${SOAK_SCALE}× (output: $log)"
-cargo nextest run -p system-tests --test reliability --no-fail-fast --cargo-quiet \
+# --workspace with a filter, not -p: the feature set of the test build,
+# so nothing is compiled again.
+cargo nextest run --workspace -E 'binary(=reliability)' --no-fail-fast --cargo-quiet \
   --success-output immediate --failure-output immediate --test-threads 1 >"$log" 2>&1 ||
   { grep -E 'FAULTS|FAIL|panicked' "$log" | tail -40; exit 1; }
 grep -o 'FAULTS |.*' "$log"
