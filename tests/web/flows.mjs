@@ -118,23 +118,21 @@ try {
     await shot("report-link");
   });
 
-  await flow("a person's records: locked ones marked with the reason, staff ones edited and deleted", async () => {
-    // A staff-entered record for the same person, through the API.
+  await flow("the agency's records by passed date, with ROC dates beside ISO", async () => {
+    await page.getByRole("tab", { name: "本機關紀錄" }).click();
+    await page.locator("#agency-form").getByRole("button", { name: "查詢" }).click();
+    const first = page.locator("#agency-table tbody tr").first();
+    await first.waitFor();
+    assert.match((await first.locator("td").nth(4).textContent()).trim(), /^1\d\d\/\d\d\/\d\d（\d{4}-\d\d-\d\d）$/);
+    await shot("agency-records");
+  });
+
+  await flow("a person's records: locked ones marked with the reason, staff ones created, edited and deleted", async () => {
     const records = await (await fetch(`${BASE}/v1/people/${person}/records`, {
       headers: { Authorization: `Bearer ${STAFF_TOKEN}` },
     })).json();
     const portal = records.find((r) => r.locked);
     assert.ok(portal, "the downloaded person has a locked record");
-    const typed = Object.fromEntries(["id_no", "name", "birth_date", "org_name", "course_name", "category_code",
-      "provider", "term", "start_date", "end_date", "mode", "digital_hours", "physical_hours", "total_hours",
-      "status", "passed_date", "changed_date"].map((f) => [f, portal[f]]));
-    Object.assign(typed, { org_code: "376550000A", course_code: "LOCAL-WEB-1" });
-    const created = await fetch(`${BASE}/v1/people/${person}/records`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${STAFF_TOKEN}`, "Content-Type": "application/json" },
-      body: JSON.stringify(typed),
-    });
-    assert.equal(created.status, 201, await created.text());
 
     await page.getByRole("tab", { name: "個人紀錄" }).click();
     await page.locator("#records-id").fill(person);
@@ -143,12 +141,27 @@ try {
     assert.match(await page.locator("#records-table .locked").first().textContent(), /鎖定：.*入口網/);
     await shot("records");
 
+    // A record staff type in by hand, through the page's form.
+    await page.getByRole("button", { name: "新增人事登錄紀錄" }).click();
+    await page.locator("#create-name").fill(portal.name);
+    await page.locator("#create-org-name").fill(portal.org_name);
+    await page.locator("#create-course-code").fill("LOCAL-WEB-1");
+    await page.locator("#create-course-name").fill(portal.course_name);
+    await page.locator("#create-start").fill(portal.start_date);
+    await page.locator("#create-end").fill(portal.end_date);
+    await page.locator("#create-mode").selectOption("2");
+    await page.locator("#create-physical").fill("3");
+    await page.locator("#create-passed").fill(portal.passed_date);
+    await shot("record-create");
+    await page.locator("#create-form").getByRole("button", { name: "儲存" }).click();
+    await page.locator("#status").filter({ hasText: "已新增" }).waitFor();
+
     const mine = page.locator("#records-table tbody tr", { hasText: "LOCAL-WEB-1" });
     await mine.getByRole("button", { name: /修改/ }).click();
     await page.locator("#edit-digital").fill("0");
     await page.locator("#edit-physical").fill("5.5");
     await shot("record-edit");
-    await page.getByRole("button", { name: "儲存" }).click();
+    await page.locator("#edit-form").getByRole("button", { name: "儲存" }).click();
     await page.locator("#status").filter({ hasText: "已儲存" }).waitFor();
     assert.equal((await mine.locator("td").nth(3).textContent()).trim(), "5.5");
 
@@ -172,7 +185,7 @@ try {
 
   await flow("a narrow screen (375 px) shows every section without a page-wide scroll", async () => {
     await page.setViewportSize({ width: 375, height: 800 });
-    for (const tab of ["匯入紀錄", "下載", "上傳 CSV", "個人紀錄"]) {
+    for (const tab of ["匯入紀錄", "下載", "上傳 CSV", "本機關紀錄", "個人紀錄"]) {
       await page.getByRole("tab", { name: tab }).click();
       const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
       assert.equal(wide, false, `${tab} scrolls sideways`);

@@ -28,6 +28,10 @@ const TEXT = {
     saved: "已儲存", deleted: "已刪除", counts: "筆數", error: "錯誤", lang: "English",
     fetched: "取得", inserted: "新增", updated: "更新", unchanged: "未變", rejected: "拒收", failed: "失敗",
     withdrawn: "撤銷", rows: "列", file: "檔案", dataDate: "資料日期", requestedBy: "執行者",
+    tabAgency: "本機關紀錄", passedFrom: "通過日期起", agencyCaption: "本機關人員的訓練紀錄（依通過日期）",
+    createOpen: "新增人事登錄紀錄", createTitle: "新增紀錄（本機關人員，由人事人員登錄）", birthDate: "出生日期（選填）",
+    orgName: "服務機關名稱", courseCode: "課程代碼", courseName: "課程名稱", endDate: "結束日期", mode: "學習性質",
+    mode1: "數位", mode2: "實體", mode3: "混成", created: "已新增", needId: "請先輸入身分證字號",
   },
   en: {
     skip: "Skip to content", title: "Learning records import", signOut: "Sign out", signInTitle: "Sign in",
@@ -54,6 +58,10 @@ const TEXT = {
     saved: "Saved", deleted: "Deleted", counts: "Counts", error: "Error", lang: "中文",
     fetched: "fetched", inserted: "new", updated: "updated", unchanged: "unchanged", rejected: "refused", failed: "failed",
     withdrawn: "withdrawn", rows: "rows", file: "File", dataDate: "Data date", requestedBy: "Requested by",
+    tabAgency: "Agency records", passedFrom: "Passed from", agencyCaption: "The agency's training records (by date passed)",
+    createOpen: "Add a staff-entered record", createTitle: "New record (a person of this agency, entered by staff)", birthDate: "Birth date (optional)",
+    orgName: "Agency name", courseCode: "Course code", courseName: "Course name", endDate: "Ends", mode: "Mode",
+    mode1: "Online", mode2: "In person", mode3: "Blended", created: "Added", needId: "Enter the national ID first",
   },
 };
 
@@ -144,6 +152,8 @@ async function loadSettings() {
   $("#log-from").value = settings.log_default_from;
   $("#download-to").value = settings.today;
   $("#download-from").value = addDays(settings.today, 1 - settings.download_max_days);
+  $("#agency-to").value = settings.today;
+  $("#agency-from").value = settings.log_default_from;
   applyLanguage();
 }
 
@@ -306,7 +316,7 @@ async function download() {
     cell(row, record.name);
     cell(row, `${record.course_code} ${record.course_name}`);
     cell(row, record.total_hours);
-    cell(row, record.passed_date);
+    cell(row, dateShown(record.passed_date));
     body.append(row);
   }
   say(t("loaded", { n: result.records.length }));
@@ -380,6 +390,58 @@ async function upload() {
   }
 }
 
+// Dates as staff read them: ROC (民國) first, ISO beside it.
+function dateShown(iso) {
+  if (!iso) return "";
+  const [y, m, d] = iso.split("-");
+  return `${String(Number(y) - 1911).padStart(3, "0")}/${m}/${d}（${iso}）`;
+}
+
+// The agency's records by passed date, a page at a time.
+let agencyCursor = null;
+async function loadAgency(more = false) {
+  const query = new URLSearchParams({ from: $("#agency-from").value, to: $("#agency-to").value });
+  if (more && agencyCursor) query.set("cursor", agencyCursor);
+  say(t("loading"));
+  const page = await (await api(`/v1/records?${query}`)).json();
+  const body = $("#agency-table tbody");
+  if (!more) body.replaceChildren();
+  for (const record of page.records) {
+    const row = document.createElement("tr");
+    cell(row, record.id_no);
+    cell(row, record.name);
+    cell(row, `${record.course_code} ${record.course_name}`);
+    cell(row, record.total_hours);
+    cell(row, dateShown(record.passed_date));
+    cell(row, t(`source_${record.source}`));
+    body.append(row);
+  }
+  agencyCursor = page.next_cursor || null;
+  $("#agency-more").hidden = !agencyCursor;
+  say(body.children.length ? t("loaded", { n: body.children.length }) : t("noEntries"));
+}
+
+// A staff-entered record for the person searched, in the caller's agency.
+async function createRecord() {
+  const id = $("#records-id").value.trim().toUpperCase();
+  if (!id) throw new Error(t("needId"));
+  const value = (field) => $(`#create-${field}`).value.trim();
+  const digital = value("digital") || "0", physical = value("physical") || "0";
+  const passed = value("passed");
+  const body = {
+    id_no: id, name: value("name"), birth_date: value("birth") || null, org_code: claims().agency,
+    org_name: value("org-name"), course_code: value("course-code"), course_name: value("course-name"),
+    term: value("term"), start_date: value("start"), end_date: value("end"), mode: value("mode"),
+    digital_hours: digital, physical_hours: physical,
+    total_hours: (Math.round((Number(digital) + Number(physical)) * 10) / 10).toFixed(1),
+    status: "通過", passed_date: passed, changed_date: passed,
+  };
+  await api(`/v1/people/${encodeURIComponent(id)}/records`, { method: "POST", json: body });
+  $("#create-form").hidden = true;
+  await loadRecords();
+  say(t("created"));
+}
+
 // A person's records: locked ones marked, staff-entered ones editable.
 async function loadRecords() {
   const id = $("#records-id").value.trim().toUpperCase();
@@ -391,7 +453,7 @@ async function loadRecords() {
     const row = document.createElement("tr");
     cell(row, `${record.course_code} ${record.course_name}`);
     cell(row, String(record.term));
-    cell(row, record.start_date);
+    cell(row, dateShown(record.start_date));
     cell(row, record.total_hours);
     cell(row, t(`source_${record.source}`));
     const actions = cell(row, "");
@@ -483,6 +545,11 @@ function start() {
   $("#records-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(loadRecords); });
   $("#edit-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(saveEdit); });
   $("#edit-cancel").addEventListener("click", () => { $("#edit-form").hidden = true; editing = null; });
+  $("#agency-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(() => loadAgency()); });
+  $("#agency-more").addEventListener("click", () => guarded(() => loadAgency(true)));
+  $("#create-open").addEventListener("click", () => { $("#create-form").hidden = false; $("#create-name").focus(); });
+  $("#create-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(createRecord); });
+  $("#create-cancel").addEventListener("click", () => { $("#create-form").hidden = true; });
   applyLanguage();
   if (token) signedIn();
 }
