@@ -34,6 +34,8 @@ status=0
 sed -n '/SUMMARY/,$p' "$data/st.log"
 if [ $status -ne 0 ]; then
   sed -n '/FAILURES\|ERRORS/,/SUMMARY/p' "$data/st.log" | head -200
+  echo "-- the local stack's last lines"
+  tail -30 "$data/stack.log"
 fi
 generated=$(grep -o '[0-9]* generated' "$data/st.log" | tail -1 || true)
 echo "SCHEMATHESIS | ${seconds}s | ${generated:-? generated} | exit $status"

@@ -593,6 +593,28 @@ async fn a_log_of_four_thousand_entries_pages_to_its_end_once_each() {
         assert_eq!(got.len(), want.len(), "every entry once");
         assert_eq!(got, want, "newest first, none missing or twice");
     }
+    // A filter no entry matches: each page reads a bounded share of the
+    // month and ends with a cursor, not with the whole month read at once.
+    let mut pages = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/v1/import-logs?from={from}&trigger=download");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let (status, page) = answer(api.get(&path, &token(A, "admin")).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["entries"], json!([]));
+        pages += 1;
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert!(
+        (4..=6).contains(&pages),
+        "about 4,000 entries, 1,000 a page: {pages}"
+    );
     // A year at most; a made-up cursor is refused.
     let (status, body) = answer(
         api.get(

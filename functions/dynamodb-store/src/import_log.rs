@@ -132,6 +132,11 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
     Ok(item)
 }
 
+/// Items a page may have DynamoDB read at most: with a filter (a trigger,
+/// an agency), a page can end short of its limit, with a cursor, rather
+/// than read a month of other entries to fill it.
+const MAX_EVALUATED: i32 = 1000;
+
 /// Which entries a page of the log holds.
 #[derive(Debug, Clone)]
 pub struct LogQuery {
@@ -266,8 +271,10 @@ impl Store {
     /// One page of the log, read page by page inside DynamoDB: `Limit` and
     /// `ExclusiveStartKey` across the month partitions, newest first, the
     /// trigger and the agency filtered by the query, only the listed form
-    /// of each entry (and one agency's counts) projected. A page costs the
-    /// same whether the range holds thirty entries or thousands.
+    /// of each entry (and one agency's counts) projected. A page reads at
+    /// most [`MAX_EVALUATED`] items, so it costs the same whether the range
+    /// holds thirty entries or thousands; a filtered page may hold fewer
+    /// than `limit` entries and still have a next one.
     pub async fn logs_page(&self, query: &LogQuery) -> Result<LogPage, StoreError> {
         let invalid = || StoreError::InvalidCursor;
         let after = query
@@ -322,9 +329,27 @@ impl Store {
         }
         let projection = projection.join(", ");
         let filter = filters.join(" AND ");
+        let filtered = !filter.is_empty();
         let mut entries = Vec::with_capacity(query.limit);
-        let mut next = None;
-        while month >= first && entries.len() < query.limit {
+        let mut evaluated = 0;
+        // Where the next page would start, were this one to end now.
+        let mut resume = None;
+        loop {
+            if month < first {
+                resume = None;
+                break;
+            }
+            if entries.len() == query.limit || evaluated >= MAX_EVALUATED {
+                break;
+            }
+            let wanted = (query.limit - entries.len()) as i32;
+            // A filter is applied after DynamoDB reads: read more per call,
+            // within the page's budget, rather than call after call.
+            let batch = if filtered {
+                (MAX_EVALUATED - evaluated).max(wanted)
+            } else {
+                wanted
+            };
             let partition = month_partition(month.year(), month.month());
             let mut request = self
                 .client
@@ -337,17 +362,18 @@ impl Store {
                 .expression_attribute_values(":month", s(&partition))
                 .projection_expression(&projection)
                 .scan_index_forward(false)
-                .limit((query.limit - entries.len()) as i32)
+                .limit(batch)
                 .set_exclusive_start_key(start.take());
-            if !filter.is_empty() {
+            if filtered {
                 request = request.filter_expression(&filter);
             }
             let output = request
                 .send()
                 .await
                 .map_err(|e| StoreError::sdk("Query", e))?;
+            evaluated += output.scanned_count();
             let items = output.items();
-            let mut rest_unread = false;
+            let mut full_at = None;
             for (at, item) in items.iter().enumerate() {
                 let entry = self.listed_entry(item).await?;
                 // `to` is exclusive; BETWEEN includes it.
@@ -355,40 +381,40 @@ impl Store {
                     continue;
                 }
                 entries.push(entry);
-                next = Some(Cursor {
-                    month,
-                    after: Some((
-                        text(item, "gsi1sk").unwrap_or_default(),
-                        text(item, "pk").unwrap_or_default(),
-                    )),
-                });
                 if entries.len() == query.limit {
-                    rest_unread = at + 1 < items.len();
+                    full_at = Some(at);
                     break;
                 }
             }
-            let previous = month
-                .checked_sub_months(chrono::Months::new(1))
-                .unwrap_or(NaiveDate::MIN);
-            match output.last_evaluated_key() {
-                // More of this month; a full page ends at its last entry.
-                Some(key) => start = Some(key.clone()),
-                None if rest_unread => {}
-                None => {
-                    month = previous;
-                    // A full page that ended its month: the next starts at
-                    // the newest of the month before, if it is in range.
-                    if entries.len() == query.limit {
-                        next = (month >= first).then_some(Cursor { month, after: None });
-                    }
+            let key_of =
+                |item: &Item| Some((text(item, "gsi1sk").unwrap_or_default(), text(item, "pk")?));
+            match (full_at, output.last_evaluated_key()) {
+                // Full before the month's end: resume after the last entry.
+                (Some(at), more) if at + 1 < items.len() || more.is_some() => {
+                    resume = Some(Cursor {
+                        month,
+                        after: key_of(&items[at]),
+                    });
+                    break;
+                }
+                // More of this month: on from where DynamoDB stopped.
+                (_, Some(key)) => {
+                    resume = Some(Cursor {
+                        month,
+                        after: key_of(key),
+                    });
+                    start = Some(key.clone());
+                }
+                // The month is read: the one before, from its newest.
+                (_, None) => {
+                    month = month
+                        .checked_sub_months(chrono::Months::new(1))
+                        .unwrap_or(NaiveDate::MIN);
+                    resume = Some(Cursor { month, after: None });
                 }
             }
         }
-        let next = if entries.len() == query.limit {
-            next.map(|c| c.encode())
-        } else {
-            None
-        };
+        let next = resume.filter(|c| c.month >= first).map(|c| c.encode());
         Ok(LogPage { entries, next })
     }
 
