@@ -271,14 +271,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 bar.inc(1);
                 bar.set_message(format!("{} {}", entry.data_date, entry.status.as_str()));
                 days += 1;
-                let c = entry.counts;
-                totals.fetched += c.fetched;
-                totals.inserted += c.inserted;
-                totals.updated += c.updated;
-                totals.unchanged += c.unchanged;
-                totals.withdrawn += c.withdrawn;
-                totals.skipped += c.skipped;
-                totals.failed += c.failed;
+                totals += entry.counts;
                 if entry.status != RunStatus::Succeeded {
                     not_succeeded.push((entry.data_date, entry.status, entry.error.clone()));
                 }
@@ -297,9 +290,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("  records fetched  {}", totals.fetched);
     println!(
-        "  inserted {} · updated {} · unchanged {} · withdrawn {} · skipped {} · failed {}",
+        "  inserted {} · updated {} · replaced staff {} · unchanged {} · withdrawn {} · skipped {} · failed {}",
         totals.inserted,
         totals.updated,
+        totals.replaced_staff,
         totals.unchanged,
         totals.withdrawn,
         totals.skipped,
