@@ -535,73 +535,55 @@ pub fn mask_birth_date(raw: &str) -> String {
 }
 
 /// `Debug` for the record types: every field but the personal ones as
-/// they are, those masked (DOMAIN.md), so a `{:?}` in a log or a panic
-/// message never carries them.
+/// they are, those masked (DOMAIN.md), so a `{:?}` in a log line or a
+/// panic message never carries them. The fields are listed once, for both.
 macro_rules! masked_debug {
-    ($type:ty, $id:expr, $name:expr, $birth:expr, [$($field:ident),* $(,)?]) => {
-        impl std::fmt::Debug for $type {
+    ([$($field:ident),* $(,)?]) => {
+        impl std::fmt::Debug for TrainingRecord {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                let this = self;
-                f.debug_struct(stringify!($type))
-                    .field("id_no", &$id(this))
-                    .field("name", &$name(this))
-                    .field("birth_date", &$birth(this))
-                    $(.field(stringify!($field), &this.$field))*
+                f.debug_struct("TrainingRecord")
+                    .field("id_no", &self.id_no.masked())
+                    .field("name", &mask_name(&self.name))
+                    .field(
+                        "birth_date",
+                        &self.birth_date.map(|d| mask_birth_date(&d.to_string())),
+                    )
+                    $(.field(stringify!($field), &self.$field))*
+                    .finish()
+            }
+        }
+
+        impl std::fmt::Debug for RawRecord {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("RawRecord")
+                    .field("id_no", &crate::national_id::mask_raw_id(&self.id_no))
+                    .field("name", &mask_name(&self.name))
+                    .field("birth_date", &mask_birth_date(&self.birth_date))
+                    $(.field(stringify!($field), &self.$field))*
                     .finish()
             }
         }
     };
 }
 
-masked_debug!(
-    TrainingRecord,
-    |r: &TrainingRecord| r.id_no.masked(),
-    |r: &TrainingRecord| mask_name(&r.name),
-    |r: &TrainingRecord| r.birth_date.map(|d| mask_birth_date(&d.to_string())),
-    [
-        org_code,
-        org_name,
-        course_code,
-        course_name,
-        category_code,
-        provider,
-        term,
-        start_date,
-        end_date,
-        mode,
-        digital_hours,
-        physical_hours,
-        total_hours,
-        status,
-        passed_date,
-        changed_date,
-    ]
-);
-
-masked_debug!(
-    RawRecord,
-    |r: &RawRecord| crate::national_id::mask_raw_id(&r.id_no),
-    |r: &RawRecord| mask_name(&r.name),
-    |r: &RawRecord| mask_birth_date(&r.birth_date),
-    [
-        org_code,
-        org_name,
-        course_code,
-        course_name,
-        category_code,
-        provider,
-        term,
-        start_date,
-        end_date,
-        mode,
-        digital_hours,
-        physical_hours,
-        total_hours,
-        status,
-        passed_date,
-        changed_date,
-    ]
-);
+masked_debug!([
+    org_code,
+    org_name,
+    course_code,
+    course_name,
+    category_code,
+    provider,
+    term,
+    start_date,
+    end_date,
+    mode,
+    digital_hours,
+    physical_hours,
+    total_hours,
+    status,
+    passed_date,
+    changed_date,
+]);
 
 pub fn mask_name(name: &str) -> String {
     let chars: Vec<char> = name.trim().chars().collect();

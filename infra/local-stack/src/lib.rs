@@ -240,14 +240,8 @@ pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
 /// Upload forms for `bucket` on the embedded S3 at `s3_url`, posted
 /// path-style (the bucket in the path), signed with the local keys.
 pub fn uploads(s3_url: &str, bucket: &str) -> ::api::Uploads {
-    let config = sdk_config(s3_url);
-    ::api::Uploads {
-        url: format!("{s3_url}/{bucket}"),
-        region: REGION.to_string(),
-        credentials: config
-            .credentials_provider()
-            .expect("the local configuration has keys"),
-    }
+    ::api::Uploads::new(&sdk_config(s3_url), format!("{s3_url}/{bucket}"))
+        .expect("the local configuration has a region and keys")
 }
 
 /// Creates the bucket unless it exists.
