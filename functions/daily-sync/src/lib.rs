@@ -7,8 +7,10 @@
 //! half-written day; writes are idempotent by natural key, so re-running a
 //! day changes nothing that is already right. The watermark moves over
 //! days whose records were all written (succeeded) or all but those the
-//! portal sent invalid (partial), never over a failed day. A lease keeps two runs off the same days, and
-//! the run stops before the Lambda deadline; the next run resumes.
+//! portal sent invalid (partial), never over a failed day. A lease keeps
+//! two runs off the same days, and the run stops before the Lambda
+//! deadline; the next run resumes. Scheduled runs then read the last days
+//! again for late changes (the lookback).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
