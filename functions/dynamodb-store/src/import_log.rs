@@ -332,6 +332,7 @@ impl Store {
         let filtered = !filter.is_empty();
         let mut entries = Vec::with_capacity(query.limit);
         let mut evaluated = 0;
+        let mut filtered_batch = (query.limit as i32).saturating_mul(2).max(20);
         // Where the next page would start, were this one to end now.
         let mut resume = None;
         loop {
@@ -343,10 +344,15 @@ impl Store {
                 break;
             }
             let wanted = (query.limit - entries.len()) as i32;
-            // A filter is applied after DynamoDB reads: read more per call,
-            // within the page's budget, rather than call after call.
+            // A filter is applied after DynamoDB reads: read twice the page
+            // first (most entries pass a staff filter: the nightly runs),
+            // then four times more per call, within the page's budget, so
+            // a page of common entries costs little and one of rare ones
+            // takes few calls.
             let batch = if filtered {
-                (MAX_EVALUATED - evaluated).max(wanted)
+                let batch = filtered_batch.min(MAX_EVALUATED - evaluated).max(wanted);
+                filtered_batch = filtered_batch.saturating_mul(4);
+                batch
             } else {
                 wanted
             };
