@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers that read what staff and the portal send, each for a
-# bounded time: scripts/fuzz.sh [SECONDS-PER-TARGET] (default 300).
+# bounded time: scripts/fuzz.sh [SECONDS-PER-TARGET] (default 300), as many
+# targets at once as there are cores; scripts/fuzz.sh --install only installs.
 #
 # Targets (fuzz/fuzz_targets): csv_decode, csv_rows, roc_date, national_id.
 # cargo-fuzz comes from crates.io into .tools/cargo; libFuzzer with
@@ -16,9 +17,11 @@ fuzz=$PWD/.tools/cargo/bin/cargo-fuzz
 if [ "$("$fuzz" --version 2>/dev/null)" != "cargo-fuzz $version" ]; then
   cargo install --quiet --locked cargo-fuzz --version "$version" --root .tools/cargo
 fi
+[ "$seconds" = --install ] && exit 0
 cd fuzz
 "$fuzz" build -s none >build.log 2>&1 || { tail -30 build.log; exit 1; }
-for target in csv_decode csv_rows roc_date national_id; do
+fuzz_one() {
+  local target=$1 log
   mkdir -p "corpus/$target"
   log=$(mktemp)
   if ! "$fuzz" run -s none "$target" "corpus/$target" "seeds/$target" -- \
@@ -26,10 +29,24 @@ for target in csv_decode csv_rows roc_date national_id; do
     -print_final_stats=1 >"$log" 2>&1; then
     tail -40 "$log"
     echo "FUZZ | $target | FAILED (input kept in fuzz/artifacts/$target)"
-    exit 1
+    return 1
   fi
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
   echo "FUZZ | $target | ${seconds}s | $runs inputs | coverage $cov edges | no panic"
   rm -f "$log"
+}
+# As many targets at once as the machine has cores.
+cores=$(nproc)
+running=()
+status=0
+for target in csv_decode csv_rows roc_date national_id; do
+  fuzz_one "$target" &
+  running+=($!)
+  if [ ${#running[@]} -ge "$cores" ]; then
+    wait "${running[0]}" || status=1
+    running=("${running[@]:1}")
+  fi
 done
+for pid in "${running[@]}"; do wait "$pid" || status=1; done
+exit $status

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Schemathesis (PyPI, pinned, into .tools/st) against the OpenAPI document
+# Schemathesis (PyPI, pinned, into .tools/st by scripts/tools.sh) against the OpenAPI document
 # the API serves, on the local stack: every operation, generated valid and
 # invalid requests with a staff token, for a bounded time.
 #   scripts/schemathesis.sh [SECONDS] (default 300)
@@ -15,19 +15,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-300}
-venv=.tools/st
-want="schemathesis==4.32.5"
-if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then
-  rm -rf "$venv"
-  python3 -m venv "$venv" >&2
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "$want" >&2
-  echo "$want" >"$venv/.installed"
-fi
+st="$(scripts/tools.sh schemathesis)/st"
 
 # shellcheck source=scripts/serve-local-stack.sh
 . scripts/serve-local-stack.sh
 status=0
-"$venv/bin/st" run "$api/v1/openapi.json" \
+"$st" run "$api/v1/openapi.json" \
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,ignored_auth,missing_required_header,unsupported_method \
   --max-time "$seconds" --workers 1 --seed 2026 --no-color >"$data/st.log" 2>&1 || status=$?

@@ -9,10 +9,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 data=$(mktemp -d)
 export LOCAL_DATA_DIR=$data LOCAL_DYNAMODB_PORT=$(free_port) LOCAL_PORTAL_PORT=$(free_port) \
   LOCAL_S3_PORT=$(free_port) LOCAL_API_PORT=$(free_port)
-# The workspace's binaries (local-stack, csv-gen), with the workspace's
-# features: `-p local-stack` alone would recompile the SDK with a feature
-# set of its own (minutes on two cores).
-cargo build --quiet --workspace --bins
+# The workspace's binaries (local-stack, csv-gen) with the feature set of
+# the test build, which scripts/test.sh has made already: `-p local-stack`
+# or `--bins` alone would recompile the SDK with a feature set of its own
+# (minutes on two cores).
+cargo build --quiet --workspace --bins --tests
 target/debug/local-stack --serve --per-day 5 >"$data/stack.log" 2>&1 &
 stack=$!
 trap 'kill $stack 2>/dev/null || true; rm -rf "$data"' EXIT

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Installs the tools the checks need into .tools/py (a Python venv) from
-# PyPI, once per pinned set: the SAM CLI and cfn-lint (template checks,
-# `sam build`, generated events), cargo-lambda and zig (building the
-# functions for Lambda, and `cargo lambda watch`, the Lambda runtime API).
-# Prints the venv's bin folder, to put first on PATH.
+# Installs a pinned set of Python tools from PyPI into a venv of its own
+# under .tools/, once per pinned set, and prints the venv's bin folder (to
+# put first on PATH):
+#
+#   scripts/tools.sh               the SAM CLI and cfn-lint (template checks,
+#                                  `sam build`, `sam local`, generated events),
+#                                  cargo-lambda and zig (building the functions
+#                                  for Lambda; `cargo lambda watch`)
+#   scripts/tools.sh schemathesis  schemathesis (scripts/schemathesis.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=.tools/py
-want="aws-sam-cli==1.170.0 cfn-lint==1.58.0 cargo-lambda==1.9.2 ziglang==0.17.1"
+case "${1:-sam}" in
+  sam) venv=.tools/py want="aws-sam-cli==1.170.0 cfn-lint==1.58.0 cargo-lambda==1.9.2 ziglang==0.17.1" ;;
+  schemathesis) venv=.tools/st want="schemathesis==4.32.5" ;;
+  *) echo "scripts/tools.sh: no tool set '$1' (sam, schemathesis)" >&2; exit 2 ;;
+esac
 if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then
   rm -rf "$venv"
   python3 -m venv "$venv" >&2

@@ -9,10 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Chromium, and CJK fonts so the screenshots show the Chinese pages.
-if ! command -v chromium >/dev/null || ! fc-list :lang=zh-tw | grep -q .; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
-fi
+scripts/debian.sh chromium fonts-noto-cjk
 (cd tests/web && npm ci --no-audit --no-fund --silent)
 
 # shellcheck source=scripts/serve-local-stack.sh

@@ -9,14 +9,16 @@
 //! Needs `.aws-sam/build` and cargo-lambda: `scripts/test.sh` builds and
 //! installs both, then runs this with `--run-ignored only`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use chrono::NaiveDate;
 use portal_sim::csv_file::{CsvEncoding, write_csv};
 use serde_json::{Value, json};
+use system_tests::lambda::{
+    Running, event, finished_rerun, free_port, gateway, http_answer, invoke, root, wait_for,
+};
 use system_tests::{AGENCY, PORTAL_TOKEN, fresh_store, record_items, simulator};
 
 const FUNCTIONS: [(&str, &str); 3] = [
@@ -26,58 +28,6 @@ const FUNCTIONS: [(&str, &str); 3] = [
 ];
 const TOKEN_PARAMETER: &str = "/webhr/portal-token";
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Kills the process when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-async fn wait_for_port(port: u16) {
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("nothing listens on {port}");
-}
-
-/// Lambda's invoke API as cargo lambda watch serves it; the function's
-/// answer and whether it reported an error.
-async fn invoke(http: &reqwest::Client, port: u16, function: &str, event: &Value) -> (Value, bool) {
-    let response = http
-        .post(format!(
-            "http://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations"
-        ))
-        .json(event)
-        .timeout(Duration::from_secs(300))
-        .send()
-        .await
-        .expect("an answer");
-    let failed =
-        response.headers().contains_key("x-amz-function-error") || !response.status().is_success();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    (body, failed)
-}
-
 /// A GET of the API through its function URL, as cargo lambda watch
 /// serves it: no API Gateway, so no authorizer's claims.
 async fn function_url(http: &reqwest::Client, port: u16, path: &str) -> reqwest::Response {
@@ -85,59 +35,6 @@ async fn function_url(http: &reqwest::Client, port: u16, path: &str) -> reqwest:
         .send()
         .await
         .expect("an answer")
-}
-
-fn event(name: &str) -> Value {
-    let path = root().join("tests/events").join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON")
-}
-
-/// SAM's HTTP API event made into `method path` with a JWT authorizer's
-/// claims and a JSON body.
-fn gateway(method: &str, path: &str, role: &str, body: Option<Value>) -> Value {
-    let mut event = event("http-api-proxy.json");
-    event["rawPath"] = json!(path);
-    event["rawQueryString"] = json!("");
-    event["queryStringParameters"] = json!({});
-    event["cookies"] = json!([]);
-    event["headers"] = json!({"content-type": "application/json"});
-    event["requestContext"]["http"]["method"] = json!(method);
-    event["requestContext"]["http"]["path"] = json!(path);
-    event["requestContext"]["authorizer"]["jwt"]["claims"] = json!({
-        "sub": format!("{role}-1"), "iss": "https://idp.example/", "aud": "webhr-api",
-        "exp": "4102444800", "agency": AGENCY, "role": role,
-    });
-    // The authorizer passes the token's scopes on their own.
-    event["requestContext"]["authorizer"]["jwt"]["scopes"] = if role == "admin" {
-        json!([api::ADMIN_SCOPE])
-    } else {
-        json!(null)
-    };
-    event["isBase64Encoded"] = json!(true);
-    event["body"] = json!(
-        base64::engine::general_purpose::STANDARD
-            .encode(body.map(|b| b.to_string()).unwrap_or_default())
-    );
-    event
-}
-
-/// An API Gateway answer's status and JSON body.
-fn http_answer(answer: &Value) -> (u64, Value) {
-    let body = answer["body"].as_str().unwrap_or_default();
-    let body = if answer["isBase64Encoded"] == json!(true) {
-        String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(body)
-                .unwrap_or_default(),
-        )
-        .unwrap_or_default()
-    } else {
-        body.to_string()
-    };
-    (
-        answer["statusCode"].as_u64().unwrap_or_default(),
-        serde_json::from_str(&body).unwrap_or(Value::Null),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,10 +89,11 @@ async fn the_three_bootstraps_run_under_the_lambda_runtime_loop() {
             .spawn()
             .expect("cargo lambda watch starts"),
     );
-    wait_for_port(port).await;
+    wait_for(([127, 0, 0, 1], port).into(), Duration::from_secs(10)).await;
 
     // The functions, as Lambda would start them.
     let http = reqwest::Client::new();
+    let lambda = format!("http://127.0.0.1:{port}");
     let mut running = Vec::new();
     let mut figures = Vec::new();
     for (name, logical_id) in FUNCTIONS {
@@ -249,12 +147,12 @@ async fn the_three_bootstraps_run_under_the_lambda_runtime_loop() {
         match name {
             "daily-sync" => {
                 let probe = json!({"rerun": {"from": "2000-01-01", "to": "2000-01-01", "requested_by": "probe"}});
-                let (answer, failed) = invoke(&http, port, name, &probe).await;
+                let (answer, failed) = invoke(&http, &lambda, name, &probe).await;
                 assert!(failed, "an impossible re-run is refused: {answer}");
                 assert_eq!(answer["errorType"], "before_start_date", "{answer}");
             }
             "csv-import" => {
-                let (answer, failed) = invoke(&http, port, name, &json!({"Records": []})).await;
+                let (answer, failed) = invoke(&http, &lambda, name, &json!({"Records": []})).await;
                 assert!(!failed, "{answer}");
                 assert_eq!(answer, json!([]));
             }
@@ -269,7 +167,8 @@ async fn the_three_bootstraps_run_under_the_lambda_runtime_loop() {
     }
 
     // The nightly sync, from a scheduled event as SAM generates it.
-    let (summary, failed) = invoke(&http, port, "daily-sync", &event("scheduled-event.json")).await;
+    let (summary, failed) =
+        invoke(&http, &lambda, "daily-sync", &event("scheduled-event.json")).await;
     assert!(!failed, "{summary}");
     assert_eq!(summary["outcome"], "completed", "{summary}");
     let days: Vec<&str> = summary["days"]
@@ -316,7 +215,7 @@ async fn the_three_bootstraps_run_under_the_lambda_runtime_loop() {
     let object = &mut put["Records"][0]["s3"]["object"];
     object["size"] = json!(file.len());
     object["eTag"] = json!(stored.e_tag().unwrap_or_default().trim_matches('"'));
-    let (handled, failed) = invoke(&http, port, "csv-import", &put).await;
+    let (handled, failed) = invoke(&http, &lambda, "csv-import", &put).await;
     assert!(!failed, "{handled}");
     let entry = &handled[0];
     assert_eq!(entry["outcome"], "finished", "{handled}");
@@ -335,7 +234,7 @@ async fn the_three_bootstraps_run_under_the_lambda_runtime_loop() {
     assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
     let (answer, failed) = invoke(
         &http,
-        port,
+        &lambda,
         "api",
         &gateway("GET", "/v1/import-logs", "staff", None),
     )
@@ -357,7 +256,7 @@ async fn the_three_bootstraps_run_under_the_lambda_runtime_loop() {
     let body = json!({"from": yesterday.to_string()});
     let (answer, failed) = invoke(
         &http,
-        port,
+        &lambda,
         "api",
         &gateway("POST", "/v1/syncs", "admin", Some(body)),
     )
@@ -365,25 +264,9 @@ async fn the_three_bootstraps_run_under_the_lambda_runtime_loop() {
     assert!(!failed, "{answer}");
     let (status, queued) = http_answer(&answer);
     assert_eq!(status, 202, "{queued}");
-    let mut rerun = None;
-    for _ in 0..200 {
-        let now = chrono::Utc::now();
-        let logs = store
-            .sync_logs_between(
-                now - chrono::Duration::hours(1),
-                now + chrono::Duration::minutes(1),
-            )
-            .await
-            .unwrap();
-        rerun = logs
-            .into_iter()
-            .find(|e| e.requested_by.as_deref() == Some("admin-1") && e.finished_at.is_some());
-        if rerun.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let rerun = rerun.expect("the re-run reached the sync and finished");
+    let rerun = finished_rerun(&store, Duration::from_secs(20))
+        .await
+        .expect("the re-run reached the sync and finished");
     assert_eq!(rerun.data_date, yesterday);
     assert_eq!(
         rerun.counts.inserted, 0,

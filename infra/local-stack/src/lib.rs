@@ -3,7 +3,7 @@
 //! plus SDK clients pointed at them. The `local-stack` binary and the tests
 //! both start their engines here.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -235,6 +235,42 @@ pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
         .force_path_style(true)
         .build();
     aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Forwards connections made to `on` (a port the system picks) to
+/// `target` on loopback: how containers on Docker's bridge reach an engine
+/// (`scripts/sam-local.sh`) while the engine itself stays on 127.0.0.1.
+/// Listens on that one address only, never on all interfaces.
+pub async fn forward(on: IpAddr, target: SocketAddr) -> Result<Running, StackError> {
+    let listener = TcpListener::bind((on, 0))
+        .await
+        .map_err(|e| e.to_string())
+        .map_err(start_error("bridge forwarder"))?;
+    let address = listener.local_addr().map_err(|e| StackError::Start {
+        what: "bridge forwarder",
+        detail: e.to_string(),
+    })?;
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        loop {
+            let mut inbound = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(_) => continue,
+                },
+                _ = &mut stopped => return,
+            };
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    Ok(Running {
+        address,
+        _stop: stop,
+    })
 }
 
 /// Upload forms for `bucket` on the embedded S3 at `s3_url`, posted
