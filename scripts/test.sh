@@ -83,7 +83,7 @@ pkill -f "DynamoDBLocal.jar.*-port $ddb_port" 2>/dev/null || true
 stage "all tests, embedded engines"
 cargo nextest run --workspace --no-fail-fast --cargo-quiet --status-level fail --final-status-level fail
 
-stage "fuzzing, 4 targets x 30 s, two at a time (scripts/fuzz.sh 300 for longer)"
+stage "fuzzing, 4 targets x 30 s, two at a time"
 scripts/fuzz.sh 30
 
 stage "schemathesis against the served OpenAPI document (120 s)"
