@@ -20,17 +20,14 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use local_stack::Running as Server;
-use portal_sim::csv_file::{CsvEncoding, write_csv};
+use portal_sim::csv_file::CsvEncoding;
 use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
 use system_tests::lambda::{
-    Running, event, finished_rerun, free_port, gateway, http_answer, invoke, root, wait_for,
+    Running, Stack, event, finished_rerun, free_port, gateway, http_answer, invoke, root, wait_for,
 };
-use system_tests::{AGENCY, AUDIT_KEY, PORTAL_TOKEN, fresh_store, record_items, simulator};
 
 const FUNCTIONS: [&str; 3] = ["DailySyncFunction", "CsvImportFunction", "ApiFunction"];
-const TOKEN_PARAMETER: &str = "/webhr/portal-token";
-const BUCKET: &str = "webhr-uploads-local";
 
 fn required(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name}: run scripts/sam-local.sh"))
@@ -173,59 +170,31 @@ async fn the_bootstraps_run_under_sam_local() {
 
     // The engines and the portal on 127.0.0.1, each reached from the
     // containers on the bridge.
-    let store = fresh_store().await;
-    let dynamodb = on_bridge(bridge, &system_tests::engine_url().await).await;
-    let s3_root = std::env::temp_dir().join(format!("webhr-sam-s3-{}", std::process::id()));
-    let s3_server = local_stack::start_s3(&s3_root, 0, None).await.unwrap();
-    let s3 = local_stack::s3_client(&s3_server.url());
-    local_stack::create_bucket(&s3, BUCKET).await.unwrap();
-    let s3_bridge = on_bridge(bridge, &s3_server.url()).await;
-    let ssm = local_stack::ssm::start_ssm(
-        [(TOKEN_PARAMETER.to_string(), PORTAL_TOKEN.to_string())].into(),
-        0,
-    )
-    .await
-    .unwrap();
-    let ssm_bridge = on_bridge(bridge, &ssm.url()).await;
-    let today = chrono::Utc::now()
-        .with_timezone(&chrono_tz::Asia::Taipei)
-        .date_naive();
-    let yesterday = today.pred_opt().unwrap();
-    let start = today - chrono::Days::new(3);
-    let portal = simulator(
-        portal_sim::DataConfig {
-            per_day: 30,
-            ..portal_sim::DataConfig::default()
-        },
-        yesterday,
-    )
-    .await;
-    let portal_bridge = on_bridge(bridge, &portal.url()).await;
+    let stack = Stack::start().await;
+    let dynamodb = on_bridge(bridge, &stack.dynamodb).await;
+    let s3 = on_bridge(bridge, &stack.s3_server.url()).await;
+    let ssm = on_bridge(bridge, &stack.ssm.url()).await;
+    let portal = on_bridge(bridge, &stack.portal.url()).await;
     // Lambda's invoke API for the API's re-runs: start-lambda, on the
     // bridge so the API's container reaches it.
     let lambda_port = free_port();
     let lambda = format!("http://{bridge}:{lambda_port}");
 
-    let environment: BTreeMap<&str, String> = [
-        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url()),
-        ("AWS_ENDPOINT_URL_S3", s3_bridge.url()),
-        ("AWS_ENDPOINT_URL_SSM", ssm_bridge.url()),
+    let mut environment: BTreeMap<&str, String> = stack
+        .environment(&dynamodb.url(), &s3.url(), &ssm.url(), &portal.url())
+        .into_iter()
+        .collect();
+    environment.extend([
         ("AWS_ENDPOINT_URL_LAMBDA", lambda.clone()),
-        ("AWS_EC2_METADATA_DISABLED", "true".into()),
-        ("TABLE_NAME", store.table().to_string()),
-        ("START_DATE", start.to_string()),
-        ("CSV_CUTOFF_DATE", start.pred_opt().unwrap().to_string()),
         ("TIME_ZONE", "Asia/Taipei".into()),
         ("STAGE", "sam-local".into()),
-        ("PORTAL_BASE_URL", portal_bridge.url()),
-        ("PORTAL_TOKEN_PARAMETER", TOKEN_PARAMETER.into()),
-        ("UPLOAD_BUCKET", BUCKET.into()),
-        ("UPLOAD_URL", format!("{}/{BUCKET}", s3_bridge.url())),
+        (
+            "UPLOAD_URL",
+            format!("{}/{}", s3.url(), system_tests::lambda::BUCKET),
+        ),
         ("SYNC_FUNCTION_NAME", "DailySyncFunction".into()),
-        ("AUDIT_KEY", AUDIT_KEY.into()),
         ("RUST_LOG", "info".into()),
-    ]
-    .into();
+    ]);
     let template = local_template(&environment);
     let mut reports = Vec::new();
 
@@ -236,60 +205,13 @@ async fn the_bootstraps_run_under_sam_local() {
         &event("scheduled-event.json"),
     );
     reports.push(("DailySyncFunction", report));
-    assert_eq!(summary["outcome"], "completed", "{summary}");
-    let days: Vec<&str> = summary["days"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["date"].as_str().unwrap_or_default())
-        .collect();
-    let want: Vec<String> = start
-        .iter_days()
-        .take_while(|d| *d <= yesterday)
-        .map(|d| d.to_string())
-        .collect();
-    assert_eq!(days, want, "every day from the start date to yesterday");
-    let synced: u64 = summary["days"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["counts"]["inserted"].as_u64().unwrap_or(0))
-        .sum();
-    assert!(synced > 0, "{summary}");
-    assert_eq!(record_items(&store).await.len() as u64, synced);
+    let synced = stack.assert_nightly(&summary).await;
 
     // A Big5 upload from before the start date, with SAM's S3 event.
-    let mut file = Vec::new();
-    write_csv(
-        &mut file,
-        40,
-        CsvEncoding::Big5,
-        (AGENCY, "範例市政府人事處"),
-        start.pred_opt().unwrap(),
-        12,
-    )
-    .unwrap();
-    let key = format!("uploads/{AGENCY}/名單 2015.csv");
-    let stored = s3
-        .put_object()
-        .bucket(BUCKET)
-        .key(&key)
-        .body(file.clone().into())
-        .send()
-        .await
-        .unwrap();
-    let mut put = event("s3-put.json");
-    let object = &mut put["Records"][0]["s3"]["object"];
-    object["size"] = json!(file.len());
-    object["eTag"] = json!(stored.e_tag().unwrap_or_default().trim_matches('"'));
+    let put = stack.uploaded(CsvEncoding::Big5).await;
     let (handled, report) = sam_invoke(&template, "CsvImportFunction", &put);
     reports.push(("CsvImportFunction", report));
-    let entry = &handled[0];
-    assert_eq!(entry["outcome"], "finished", "{handled}");
-    assert_eq!(entry["status"], "succeeded", "{handled}");
-    assert_eq!(entry["counts"]["rows"], 40, "{handled}");
-    assert_eq!(entry["counts"]["inserted"], 40, "{handled}");
-    assert_eq!(record_items(&store).await.len() as u64, synced + 40);
+    stack.assert_imported(&handled, synced).await;
 
     // The API with API Gateway's claims: the log shows both runs.
     let (answer, report) = sam_invoke(
@@ -300,14 +222,7 @@ async fn the_bootstraps_run_under_sam_local() {
     reports.push(("ApiFunction", report));
     let (status, page) = http_answer(&answer);
     assert_eq!(status, 200, "{page}");
-    let kinds: Vec<&str> = page["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "sync").count(), want.len());
-    assert_eq!(kinds.iter().filter(|k| **k == "csv_import").count(), 1);
+    stack.assert_log_shows_both(&page);
 
     // An administrator's re-run through start-lambda: the API's own
     // Invoke (asynchronous) starts the sync in a container of its own.
@@ -327,7 +242,7 @@ async fn the_bootstraps_run_under_sam_local() {
     );
     wait_for((bridge, lambda_port).into(), Duration::from_secs(60)).await;
     let http = reqwest::Client::new();
-    let body = json!({"from": yesterday.to_string()});
+    let body = json!({"from": stack.yesterday.to_string()});
     let (answer, failed) = invoke(
         &http,
         &lambda,
@@ -341,8 +256,8 @@ async fn the_bootstraps_run_under_sam_local() {
         "{answer}\n{}",
         std::fs::read_to_string(&lambda_log).unwrap_or_default()
     );
-    assert_eq!(queued["from"], yesterday.to_string(), "{queued}");
-    let rerun = finished_rerun(&store, Duration::from_secs(120))
+    assert_eq!(queued["from"], stack.yesterday.to_string(), "{queued}");
+    let rerun = finished_rerun(&stack.store, Duration::from_secs(120))
         .await
         .unwrap_or_else(|| {
             panic!(
@@ -350,7 +265,7 @@ async fn the_bootstraps_run_under_sam_local() {
                 std::fs::read_to_string(&lambda_log).unwrap_or_default()
             )
         });
-    assert_eq!(rerun.data_date, yesterday);
+    assert_eq!(rerun.data_date, stack.yesterday);
     assert_eq!(rerun.counts.inserted, 0, "the night already wrote it");
     let log = std::fs::read_to_string(&lambda_log).unwrap_or_default();
     assert!(
@@ -412,6 +327,5 @@ async fn the_bootstraps_run_under_sam_local() {
     for (function, report) in reports {
         println!("  {function:<26} {report}");
     }
-    let _ = std::fs::remove_dir_all(&s3_root);
     let _ = std::fs::remove_dir_all(&logs);
 }
