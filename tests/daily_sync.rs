@@ -289,6 +289,95 @@ async fn a_portal_outage_keeps_the_watermark_and_the_next_run_recovers() {
     assert_same_records(&stored(&store).await, &truth);
 }
 
+/// The real client, but one day answers late and then fails; counts the
+/// requests in flight at once.
+struct FailingOn {
+    client: portal_client::PortalClient,
+    bad_day: NaiveDate,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most_in_flight: std::sync::atomic::AtomicUsize,
+}
+
+impl daily_sync::Portal for FailingOn {
+    async fn changes_on(
+        &self,
+        day: NaiveDate,
+    ) -> Result<Vec<learning_core::RawRecord>, portal_client::PortalError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, SeqCst);
+        let answer = if day == self.bad_day {
+            // Late, so the days after it are fetched before it fails.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Err(portal_client::PortalError::Unavailable {
+                page: 1,
+                attempts: 3,
+                last: "HTTP 503".into(),
+            })
+        } else {
+            self.client.changes_on(day).await
+        };
+        self.in_flight.fetch_sub(1, SeqCst);
+        answer
+    }
+}
+
+#[tokio::test]
+async fn days_fetched_ahead_are_written_in_order_and_none_past_a_failed_one() {
+    let store = fresh_store().await;
+    let portal = simulator(data(20), day("2016-01-10")).await;
+    let sync = daily_sync::DailySync::new(
+        FailingOn {
+            client: portal_client(&portal),
+            bad_day: day("2016-01-05"),
+            in_flight: Default::default(),
+            most_in_flight: Default::default(),
+        },
+        store.clone(),
+        settings(),
+        Duration::from_secs(5),
+    )
+    .with_clock(clock_on(day("2016-01-11")));
+    let mut written = Vec::new();
+    let err = sync
+        .run(&request("ahead"), |entry, _| written.push(entry.data_date))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SyncError::DayFailed { date, .. } if date == day("2016-01-05")),
+        "{err}"
+    );
+    assert!(
+        sync.portal()
+            .most_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 1,
+        "the days after were fetched while one was pending"
+    );
+    assert_eq!(
+        written,
+        days("2016-01-01", "2016-01-05").collect::<Vec<_>>()
+    );
+    assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-04")));
+    // Nothing of the days fetched after the failed one was written.
+    let truth = truth(
+        &portal.portal,
+        days("2016-01-01", "2016-01-04"),
+        day("2016-01-10"),
+    );
+    assert_same_records(&stored(&store).await, &truth);
+    for later in days("2016-01-06", "2016-01-10") {
+        assert!(
+            store
+                .get_sync_log(&format!("sync-{later}-ahead"))
+                .await
+                .unwrap()
+                .is_none(),
+            "{later} has no entry"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_throttling_store_fails_the_day_and_the_next_run_recovers() {
     let direct = fresh_store().await;
@@ -416,10 +505,47 @@ async fn a_long_backfill_stops_before_the_deadline_and_the_next_run_resumes() {
         "overran the deadline"
     );
     let resumed_from = first.watermark.unwrap().succ_opt().unwrap();
+    // In the cloud the stopped run invokes its own function again with the
+    // night's event, so the backfill finishes by itself...
+    let night: daily_sync::SyncEvent =
+        serde_json::from_str(include_str!("events/scheduled-event.json")).unwrap();
+    let next = night
+        .continuation(&first)
+        .expect("days were written, days are left");
+    assert_eq!(next.trigger(), learning_core::import_log::Trigger::Schedule);
+    // ...but not after a run that wrote nothing (no time for one day)...
+    let mut no_time = request("no-time");
+    no_time.deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    let stuck = sync.run(&no_time, |_, _| {}).await.unwrap();
+    assert_eq!(stuck.outcome, Outcome::DeadlineReached);
+    assert!(stuck.days.is_empty() && stuck.days_left > 0, "{stuck:?}");
+    assert!(
+        night.continuation(&stuck).is_none(),
+        "no progress, no new invocation"
+    );
+    // ...nor for an administrator's re-run.
+    let rerun_event = daily_sync::SyncEvent {
+        rerun: rerun("2016-01-01", "2016-01-30").rerun,
+        ..Default::default()
+    };
+    assert!(rerun_event.continuation(&first).is_none());
 
     portal.portal.set_faults(Faults::default());
-    let second = sync.run(&request("resume"), |_, _| {}).await.unwrap();
+    let second = sync
+        .run(
+            &next.into_request(
+                "resume".into(),
+                tokio::time::Instant::now() + Duration::from_secs(900),
+            ),
+            |_, _| {},
+        )
+        .await
+        .unwrap();
     assert_eq!(second.outcome, Outcome::Completed);
+    assert!(
+        night.continuation(&second).is_none(),
+        "done: the chain ends"
+    );
     assert_eq!(second.days.first().unwrap().date, resumed_from);
     assert_eq!(first.days.len() + second.days.len(), 30);
     assert_same_records(

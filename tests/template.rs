@@ -264,10 +264,23 @@ fn each_function_has_a_role_of_its_own_matching_its_code() {
             "{function} writes its own log group only"
         );
     }
-    // Re-runs invoke the sync function, named exactly.
+    // Re-runs invoke the sync function, named exactly; a backfill that
+    // stops with days left invokes itself, by its own name only.
     assert_eq!(
         allowed(&template, "ApiRole", "lambda:InvokeFunction"),
         ["DailySyncFunction.Arn"]
+    );
+    let own_name = values(
+        &template["Resources"]["DailySyncFunction"]["Properties"],
+        "FunctionName",
+    );
+    assert_eq!(own_name, ["webhr-${Stage}-daily-sync"]);
+    assert_eq!(
+        allowed(&template, "DailySyncRole", "lambda:InvokeFunction"),
+        [format!(
+            "arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{}",
+            own_name[0]
+        )]
     );
     // The import deletes its continuation objects, and may list the bucket
     // so a missing object is a 404 its code handles, not a 403.

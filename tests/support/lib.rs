@@ -114,18 +114,23 @@ pub fn sync_with(
     settings: &Settings,
     today: NaiveDate,
 ) -> DailySync<PortalClient> {
-    let at = chrono_tz::Asia::Taipei
-        .from_local_datetime(&today.and_hms_opt(2, 0, 0).expect("a time"))
-        .single()
-        .expect("unambiguous")
-        .with_timezone(&chrono::Utc);
     DailySync::new(
         client,
         store.clone(),
         settings.clone(),
         Duration::from_secs(5),
     )
-    .with_clock(Arc::new(move || at))
+    .with_clock(clock_on(today))
+}
+
+/// A clock that reads 02:00 Taipei time on `today`, for ever.
+pub fn clock_on(today: NaiveDate) -> daily_sync::Clock {
+    let at = chrono_tz::Asia::Taipei
+        .from_local_datetime(&today.and_hms_opt(2, 0, 0).expect("a time"))
+        .single()
+        .expect("unambiguous")
+        .with_timezone(&chrono::Utc);
+    Arc::new(move || at)
 }
 
 pub fn request(run_id: &str) -> RunRequest {

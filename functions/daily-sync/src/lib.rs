@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use dynamodb_store::{Store, StoreError};
+use futures::StreamExt as _;
 use learning_core::import_log::{
     ErrorSummary, MAX_LISTED_FAILURES, RecordFailure, RunStatus, SyncCounts, SyncLogEntry, Trigger,
 };
@@ -130,6 +131,20 @@ impl SyncEvent {
             Some("aws.events" | "aws.scheduler") => Trigger::Schedule,
             _ => Trigger::Manual,
         }
+    }
+
+    /// What a run that stopped at its deadline with days left sends a new
+    /// invocation of its own function (asynchronously) so that a backfill
+    /// finishes by itself: this event again. Bounded: only after a run that
+    /// wrote at least one day (in order, each moving the watermark; a
+    /// failed day ends the run another way), so every invocation of the
+    /// chain makes progress and the chain ends when the days do. An
+    /// administrator's re-run is not continued (its range is re-run whole).
+    pub fn continuation(&self, summary: &RunSummary) -> Option<SyncEvent> {
+        let progressed = summary.outcome == Outcome::DeadlineReached
+            && summary.days_left > 0
+            && !summary.days.is_empty();
+        (progressed && self.rerun.is_none()).then(|| self.clone())
     }
 
     /// The run this event asks for, in an invocation with `run_id` that
@@ -249,8 +264,15 @@ pub struct DailySync<P> {
     settings: Settings,
     reserve: Duration,
     lookback_days: u32,
+    prefetch: usize,
     clock: Clock,
 }
+
+/// Days fetched from the portal ahead of the one being written, at most:
+/// a backfill waits on the portal's latency, not its capacity, so a few
+/// requests in flight multiply its speed; days are still written, and the
+/// watermark moved, strictly in order.
+pub const PREFETCH_DAYS: usize = 4;
 
 impl<P: Portal> DailySync<P> {
     pub fn new(portal: P, store: Store, settings: Settings, reserve: Duration) -> Self {
@@ -260,6 +282,7 @@ impl<P: Portal> DailySync<P> {
             settings,
             reserve,
             lookback_days: 0,
+            prefetch: PREFETCH_DAYS,
             clock: Arc::new(Utc::now),
         }
     }
@@ -273,6 +296,13 @@ impl<P: Portal> DailySync<P> {
         self
     }
 
+    /// Fetches up to `days` days ahead of the one being written (at least
+    /// 1: one after another); [`PREFETCH_DAYS`] unless set.
+    pub fn with_prefetch(mut self, days: usize) -> Self {
+        self.prefetch = days.max(1);
+        self
+    }
+
     /// Replaces the wall clock (tests travel in time with it).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
@@ -281,6 +311,10 @@ impl<P: Portal> DailySync<P> {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn portal(&self) -> &P {
+        &self.portal
     }
 
     /// Days between the last one fully done and yesterday: 0 when the
@@ -383,45 +417,77 @@ impl<P: Portal> DailySync<P> {
         }
         info!(first = %days[0], last = %days[days.len() - 1], days = days.len(), "syncing");
         let mut slowest = Duration::ZERO;
-        for (done, &day) in days.iter().enumerate() {
-            let left = request.deadline.saturating_duration_since(Instant::now());
-            if left < self.reserve + slowest * 2 {
-                warn!(day = %day, left_secs = left.as_secs(), "stopping before the deadline; the next run resumes");
-                summary.outcome = Outcome::DeadlineReached;
-                summary.days_left = (days.len() - done) as u64;
-                break;
-            }
-            let started = Instant::now();
-            let entry = self.sync_day(request, day, false).await?;
-            slowest = slowest.max(started.elapsed());
-            on_day(&entry, (days.len() - done - 1) as u64);
-            summary.days.push(DaySummary {
-                date: day,
-                log_id: entry.log_id.clone(),
-                status: entry.status,
-                counts: entry.counts,
-            });
-            match entry.status {
-                // A partial day is done once its valid records are written:
-                // the portal lists a record only under its latest change
-                // date, so one it never corrects would hold every later day
-                // back for ever. Its refused records stay in the entry, in
-                // the `RecordsRefused` metric, and with their agency's staff;
-                // a corrected record arrives under its new change date.
-                RunStatus::Succeeded | RunStatus::Partial if day == next_after(watermark) => {
-                    self.store
-                        .advance_watermark(watermark, day, (self.clock)())
-                        .await?;
-                    watermark = Some(day);
+        // The portal's answers for the next days arrive while this one is
+        // written (bounded: `prefetch` in flight, one waiting); whatever is
+        // fetched but not written when the run stops is dropped unwritten.
+        {
+            let (fetched_tx, mut fetched) = tokio::sync::mpsc::channel(1);
+            let fetch_ahead = async {
+                let mut answers = futures::stream::iter(days.iter().copied())
+                    .map(|day| async move { (day, self.portal.changes_on(day).await) })
+                    .buffered(self.prefetch);
+                while let Some(answer) = answers.next().await {
+                    if fetched_tx.send(answer).await.is_err() {
+                        break;
+                    }
                 }
-                RunStatus::Succeeded | RunStatus::Running | RunStatus::Partial => {}
-                RunStatus::Failed => {
-                    summary.outcome = Outcome::DayFailed;
-                    summary.days_left = (days.len() - done) as u64;
-                    summary.watermark = watermark;
-                    let reason = entry.error.map(|e| e.message).unwrap_or_default();
-                    return Err(SyncError::DayFailed { date: day, reason });
+            };
+            let write_in_order = async {
+                for done in 0..days.len() {
+                    let left = request.deadline.saturating_duration_since(Instant::now());
+                    if left < self.reserve + slowest * 2 {
+                        warn!(day = %days[done], left_secs = left.as_secs(), "stopping before the deadline; the next run resumes");
+                        summary.outcome = Outcome::DeadlineReached;
+                        summary.days_left = (days.len() - done) as u64;
+                        break;
+                    }
+                    let started = Instant::now();
+                    let Some((day, answer)) = fetched.recv().await else {
+                        break;
+                    };
+                    let entry = self.record_day(request, day, false, answer).await?;
+                    slowest = slowest.max(started.elapsed());
+                    on_day(&entry, (days.len() - done - 1) as u64);
+                    summary.days.push(DaySummary {
+                        date: day,
+                        log_id: entry.log_id.clone(),
+                        status: entry.status,
+                        counts: entry.counts,
+                    });
+                    match entry.status {
+                        // A partial day is done once its valid records are
+                        // written: the portal lists a record only under its
+                        // latest change date, so one it never corrects would
+                        // hold every later day back for ever. Its refused
+                        // records stay in the entry, in the `RecordsRefused`
+                        // metric, and with their agency's staff; a corrected
+                        // record arrives under its new change date.
+                        RunStatus::Succeeded | RunStatus::Partial
+                            if day == next_after(watermark) =>
+                        {
+                            self.store
+                                .advance_watermark(watermark, day, (self.clock)())
+                                .await?;
+                            watermark = Some(day);
+                        }
+                        RunStatus::Succeeded | RunStatus::Running | RunStatus::Partial => {}
+                        RunStatus::Failed => {
+                            summary.outcome = Outcome::DayFailed;
+                            summary.days_left = (days.len() - done) as u64;
+                            summary.watermark = watermark;
+                            let reason = entry.error.map(|e| e.message).unwrap_or_default();
+                            return Err(SyncError::DayFailed { date: day, reason });
+                        }
+                    }
                 }
+                Ok(())
+            };
+            // The writer decides when the run ends; the fetches stop with it.
+            let (written, fetch_ahead) =
+                (std::pin::pin!(write_in_order), std::pin::pin!(fetch_ahead));
+            match futures::future::select(written, fetch_ahead).await {
+                futures::future::Either::Left((written, _)) => written?,
+                futures::future::Either::Right(((), written)) => written.await?,
             }
         }
         summary.watermark = watermark;
@@ -496,11 +562,23 @@ impl<P: Portal> DailySync<P> {
         day: NaiveDate,
         lookback: bool,
     ) -> Result<SyncLogEntry, SyncError> {
+        let answer = self.portal.changes_on(day).await;
+        self.record_day(request, day, lookback, answer).await
+    }
+
+    /// Writes one day the portal has answered for, with its log entry.
+    async fn record_day(
+        &self,
+        request: &RunRequest,
+        day: NaiveDate,
+        lookback: bool,
+        answer: Result<Vec<RawRecord>, PortalError>,
+    ) -> Result<SyncLogEntry, SyncError> {
         let mut entry = SyncLogEntry::start(&request.run_id, request.trigger, day, (self.clock)());
         entry.requested_by = request.rerun.as_ref().map(|r| r.requested_by.clone());
         entry.lookback = lookback;
         self.store.put_sync_log(&entry).await?;
-        entry.status = match self.fetch_and_write(day, &mut entry).await {
+        entry.status = match self.write_day(day, answer, &mut entry).await {
             Ok(()) if entry.counts.failed > 0 => RunStatus::Partial,
             Ok(()) => RunStatus::Succeeded,
             Err(error) => {
@@ -515,16 +593,13 @@ impl<P: Portal> DailySync<P> {
         Ok(entry)
     }
 
-    async fn fetch_and_write(
+    async fn write_day(
         &self,
         day: NaiveDate,
+        answer: Result<Vec<RawRecord>, PortalError>,
         entry: &mut SyncLogEntry,
     ) -> Result<(), ErrorSummary> {
-        let raw = self
-            .portal
-            .changes_on(day)
-            .await
-            .map_err(|e| ErrorSummary::new(e.code(), e.to_string()))?;
+        let raw = answer.map_err(|e| ErrorSummary::new(e.code(), e.to_string()))?;
         entry.counts.fetched = raw.len() as u64;
         // Everything is counted per agency too: staff see their agency's
         // counts and failures, administrators the national totals.

@@ -11,12 +11,18 @@ use portal_client::PortalClient;
 
 async fn handle(
     sync: &DailySync<PortalClient>,
+    lambda: &aws_sdk_lambda::Client,
     event: LambdaEvent<SyncEvent>,
 ) -> Result<RunSummary, SyncError> {
     let (event, context) = event.into_parts();
     let left = learning_core::config::time_left(context.deadline(), SystemTime::now());
-    let request = event.into_request(context.request_id, tokio::time::Instant::now() + left);
+    let request = event
+        .clone()
+        .into_request(context.request_id, tokio::time::Instant::now() + left);
     let result = sync.run(&request, |_, _| {}).await;
+    if let Some(next) = result.as_ref().ok().and_then(|s| event.continuation(s)) {
+        continue_in_new_invocation(lambda, &next).await;
+    }
     let (failed, refused) = match &result {
         Ok(summary) => summary.days.iter().fold((0, 0), |(failed, refused), d| {
             (
@@ -38,6 +44,30 @@ async fn handle(
     result
 }
 
+/// Invokes this function again, asynchronously, by its own name (the one
+/// resource its role may invoke). A failure only delays the rest of the
+/// backfill to the next night.
+async fn continue_in_new_invocation(lambda: &aws_sdk_lambda::Client, next: &SyncEvent) {
+    let Ok(name) = std::env::var("AWS_LAMBDA_FUNCTION_NAME") else {
+        return;
+    };
+    let payload = serde_json::to_vec(next).unwrap_or_default();
+    match lambda
+        .invoke()
+        .function_name(&name)
+        .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+        .payload(aws_sdk_lambda::primitives::Blob::new(payload))
+        .send()
+        .await
+    {
+        Ok(_) => tracing::info!(function = %name, "days left: continued in a new invocation"),
+        Err(e) => tracing::warn!(
+            error = %aws_sdk_lambda::error::DisplayErrorContext(&e),
+            "could not continue in a new invocation; the next night carries on"
+        ),
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
@@ -51,5 +81,6 @@ async fn main() -> Result<(), Error> {
     let portal = PortalClient::new(config.portal)?;
     let sync = DailySync::new(portal, store, config.settings, config.reserve)
         .with_lookback(config.lookback_days);
-    lambda_runtime::run(service_fn(|event| handle(&sync, event))).await
+    let lambda = aws_sdk_lambda::Client::new(&aws);
+    lambda_runtime::run(service_fn(|event| handle(&sync, &lambda, event))).await
 }
