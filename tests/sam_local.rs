@@ -49,7 +49,11 @@ async fn on_bridge(bridge: IpAddr, url: &str) -> Server {
 /// pointing at the local engines (SAM passes a container only the
 /// variables its template declares), written beside it so the functions'
 /// `CodeUri`s still resolve.
-fn local_template(environment: &BTreeMap<&str, String>) -> std::path::PathBuf {
+fn local_template(
+    environment: &BTreeMap<&str, String>,
+    name: &str,
+    sync_timeout_secs: Option<u64>,
+) -> std::path::PathBuf {
     let build = root().join(".aws-sam/build");
     let text = std::fs::read_to_string(build.join("template.yaml"))
         .expect(".aws-sam/build/template.yaml: run `sam build`");
@@ -71,7 +75,10 @@ fn local_template(environment: &BTreeMap<&str, String>) -> std::path::PathBuf {
             properties.remove(cloud_only);
         }
     }
-    let path = build.join("template.sam-local.yaml");
+    if let Some(secs) = sync_timeout_secs {
+        template["Resources"]["DailySyncFunction"]["Properties"]["Timeout"] = Yaml::from(secs);
+    }
+    let path = build.join(format!("template.{name}.yaml"));
     std::fs::write(&path, serde_yaml::to_string(&template).unwrap()).unwrap();
     path
 }
@@ -195,7 +202,7 @@ async fn the_bootstraps_run_under_sam_local() {
         ("SYNC_FUNCTION_NAME", "DailySyncFunction".into()),
         ("RUST_LOG", "info".into()),
     ]);
-    let template = local_template(&environment);
+    let template = local_template(&environment, "sam-local", None);
     let mut reports = Vec::new();
 
     // The nightly sync, from SAM's scheduled event.
@@ -327,5 +334,118 @@ async fn the_bootstraps_run_under_sam_local() {
     for (function, report) in reports {
         println!("  {function:<26} {report}");
     }
+    let _ = std::fs::remove_dir_all(&logs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Docker, the SAM CLI and `sam build`: scripts/sam-local.sh runs it"]
+async fn a_backfill_out_of_time_continues_in_new_invocations_until_done() {
+    let bridge: IpAddr = required("SAM_LOCAL_BIND")
+        .parse()
+        .expect("SAM_LOCAL_BIND: the bridge's address");
+    // Four months from a slow portal, in invocations of 10 s that keep 6 s
+    // in reserve: no one invocation can do it.
+    let stack = Stack::with_days(120).await;
+    stack.portal.portal.set_faults(portal_sim::Faults {
+        latency_ms: 400,
+        ..portal_sim::Faults::default()
+    });
+    let dynamodb = on_bridge(bridge, &stack.dynamodb).await;
+    let s3 = on_bridge(bridge, &stack.s3_server.url()).await;
+    let ssm = on_bridge(bridge, &stack.ssm.url()).await;
+    let portal = on_bridge(bridge, &stack.portal.url()).await;
+    let lambda_port = free_port();
+    let lambda = format!("http://{bridge}:{lambda_port}");
+    let mut environment: BTreeMap<&str, String> = stack
+        .environment(&dynamodb.url(), &s3.url(), &ssm.url(), &portal.url())
+        .into_iter()
+        .collect();
+    environment.extend([
+        ("AWS_ENDPOINT_URL_LAMBDA", lambda.clone()),
+        ("SYNC_RESERVE_SECS", "6".into()),
+        // Only the backfill's own days in the log.
+        ("SYNC_LOOKBACK_DAYS", "0".into()),
+        ("STAGE", "sam-local".into()),
+        ("RUST_LOG", "info".into()),
+    ]);
+    let template = local_template(&environment, "sam-local-backfill", Some(10));
+    let logs = std::env::temp_dir().join(format!("sam-local-backfill-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let lambda_log = logs.join("start-lambda.log");
+    let _start_lambda = sam_server(
+        &template,
+        &[
+            "start-lambda",
+            "--host",
+            &bridge.to_string(),
+            "--port",
+            &lambda_port.to_string(),
+        ],
+        &lambda_log,
+    );
+    wait_for((bridge, lambda_port).into(), Duration::from_secs(60)).await;
+    let log = || std::fs::read_to_string(&lambda_log).unwrap_or_default();
+
+    // The night's invocation runs out of time with days left...
+    let http = reqwest::Client::new();
+    let (first, failed) = invoke(
+        &http,
+        &lambda,
+        "DailySyncFunction",
+        &event("scheduled-event.json"),
+    )
+    .await;
+    assert!(!failed, "{first}\n{}", log());
+    assert_eq!(first["outcome"], "deadline_reached", "{first}");
+    assert!(first["days_left"].as_u64().unwrap_or(0) > 0, "{first}");
+    // ...and the invocations it starts carry on until yesterday is done.
+    let until = Instant::now() + Duration::from_secs(240);
+    while stack.store.watermark().await.unwrap() != Some(stack.yesterday) {
+        assert!(
+            Instant::now() < until,
+            "the backfill stopped at {:?}:\n{}",
+            stack.store.watermark().await.unwrap(),
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let now = chrono::Utc::now();
+    let entries = stack
+        .store
+        .sync_logs_between(
+            now - chrono::Duration::hours(1),
+            now + chrono::Duration::minutes(1),
+        )
+        .await
+        .unwrap();
+    let invocations: std::collections::BTreeSet<&str> =
+        entries.iter().map(|e| e.run_id.as_str()).collect();
+    assert!(
+        invocations.len() >= 2,
+        "one invocation did it all: {invocations:?}"
+    );
+    let mut days: Vec<_> = entries.iter().map(|e| e.data_date).collect();
+    days.sort();
+    let want: Vec<_> = stack
+        .start
+        .iter_days()
+        .take_while(|d| *d <= stack.yesterday)
+        .collect();
+    assert_eq!(days, want, "every day once, none twice");
+    let truth = system_tests::truth(&stack.portal.portal, want.into_iter(), stack.yesterday);
+    system_tests::assert_same_records(&system_tests::stored(&stack.store).await, &truth);
+    // Nothing left: the last invocation started no other.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        log().matches("REPORT RequestId").count(),
+        invocations.len(),
+        "one REPORT per invocation, none after the last:\n{}",
+        log()
+    );
+    println!(
+        "a {}-day backfill in {} invocations of at most 10 s, each continued by the one before",
+        days.len(),
+        invocations.len()
+    );
     let _ = std::fs::remove_dir_all(&logs);
 }

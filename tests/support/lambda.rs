@@ -159,7 +159,8 @@ pub const TOKEN_PARAMETER: &str = "/webhr/portal-token";
 
 /// What a deployed function talks to, on 127.0.0.1: a fresh table, S3 with
 /// the upload bucket, SSM holding the portal's token, and the simulator
-/// with 30 records a day up to yesterday; the start date is three days ago.
+/// with 30 records a day up to yesterday; the start date is three days ago
+/// ([`Stack::start`]) or as many as asked ([`Stack::with_days`]).
 pub struct Stack {
     pub store: dynamodb_store::Store,
     pub dynamodb: String,
@@ -174,6 +175,11 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start() -> Self {
+        Self::with_days(3).await
+    }
+
+    /// A stack whose start date is `days` days before today.
+    pub async fn with_days(days: u64) -> Self {
         let store = crate::fresh_store().await;
         let dynamodb = crate::engine_url().await;
         let s3_root =
@@ -206,7 +212,7 @@ impl Stack {
             s3_server,
             ssm,
             portal,
-            start: today - chrono::Days::new(3),
+            start: today - chrono::Days::new(days),
             yesterday,
             s3_root,
         }
