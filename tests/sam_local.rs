@@ -168,41 +168,91 @@ fn sam_server(template: &Path, args: &[&str], log: &Path) -> Running {
     )
 }
 
+/// The stack as the containers reach it: each engine through a forwarder
+/// on the bridge's address (`SAM_LOCAL_BIND`), and a port there for
+/// `sam local start-lambda`, the functions' Lambda endpoint.
+struct Bridged {
+    bridge: IpAddr,
+    lambda_port: u16,
+    _forwarders: [Server; 4],
+    /// The functions' environment pointing at them.
+    environment: BTreeMap<&'static str, String>,
+}
+
+impl Bridged {
+    async fn new(stack: &Stack) -> Self {
+        let bridge: IpAddr = required("SAM_LOCAL_BIND")
+            .parse()
+            .expect("SAM_LOCAL_BIND: the bridge's address");
+        let dynamodb = on_bridge(bridge, &stack.dynamodb).await;
+        let s3 = on_bridge(bridge, &stack.s3_server.url()).await;
+        let ssm = on_bridge(bridge, &stack.ssm.url()).await;
+        let portal = on_bridge(bridge, &stack.portal.url()).await;
+        let lambda_port = free_port();
+        let mut environment: BTreeMap<&str, String> = stack
+            .environment(&dynamodb.url(), &s3.url(), &ssm.url(), &portal.url())
+            .into_iter()
+            .collect();
+        environment.extend([
+            (
+                "AWS_ENDPOINT_URL_LAMBDA",
+                format!("http://{bridge}:{lambda_port}"),
+            ),
+            (
+                "UPLOAD_URL",
+                format!("{}/{}", s3.url(), system_tests::lambda::BUCKET),
+            ),
+            ("STAGE", "sam-local".into()),
+            ("RUST_LOG", "info".into()),
+        ]);
+        Bridged {
+            bridge,
+            lambda_port,
+            _forwarders: [dynamodb, s3, ssm, portal],
+            environment,
+        }
+    }
+
+    fn lambda(&self) -> String {
+        self.environment["AWS_ENDPOINT_URL_LAMBDA"].clone()
+    }
+
+    /// `sam local start-lambda` on the bridge, logging to `log`, once it
+    /// listens.
+    async fn start_lambda(&self, template: &Path, log: &Path) -> Running {
+        let server = sam_server(
+            template,
+            &[
+                "start-lambda",
+                "--host",
+                &self.bridge.to_string(),
+                "--port",
+                &self.lambda_port.to_string(),
+            ],
+            log,
+        );
+        wait_for(
+            (self.bridge, self.lambda_port).into(),
+            Duration::from_secs(60),
+        )
+        .await;
+        server
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Docker, the SAM CLI and `sam build`: scripts/sam-local.sh runs it"]
 async fn the_bootstraps_run_under_sam_local() {
-    let bridge: IpAddr = required("SAM_LOCAL_BIND")
-        .parse()
-        .expect("SAM_LOCAL_BIND: the bridge's address");
-
     // The engines and the portal on 127.0.0.1, each reached from the
-    // containers on the bridge.
+    // containers on the bridge; start-lambda there too, the Lambda
+    // endpoint of the API's re-runs.
     let stack = Stack::start().await;
-    let dynamodb = on_bridge(bridge, &stack.dynamodb).await;
-    let s3 = on_bridge(bridge, &stack.s3_server.url()).await;
-    let ssm = on_bridge(bridge, &stack.ssm.url()).await;
-    let portal = on_bridge(bridge, &stack.portal.url()).await;
-    // Lambda's invoke API for the API's re-runs: start-lambda, on the
-    // bridge so the API's container reaches it.
-    let lambda_port = free_port();
-    let lambda = format!("http://{bridge}:{lambda_port}");
-
-    let mut environment: BTreeMap<&str, String> = stack
-        .environment(&dynamodb.url(), &s3.url(), &ssm.url(), &portal.url())
-        .into_iter()
-        .collect();
-    environment.extend([
-        ("AWS_ENDPOINT_URL_LAMBDA", lambda.clone()),
-        ("TIME_ZONE", "Asia/Taipei".into()),
-        ("STAGE", "sam-local".into()),
-        (
-            "UPLOAD_URL",
-            format!("{}/{}", s3.url(), system_tests::lambda::BUCKET),
-        ),
-        ("SYNC_FUNCTION_NAME", "DailySyncFunction".into()),
-        ("RUST_LOG", "info".into()),
-    ]);
-    let template = local_template(&environment, "sam-local", None);
+    let mut bridged = Bridged::new(&stack).await;
+    bridged
+        .environment
+        .insert("SYNC_FUNCTION_NAME", "DailySyncFunction".into());
+    let lambda = bridged.lambda();
+    let template = local_template(&bridged.environment, "sam-local", None);
     let mut reports = Vec::new();
 
     // The nightly sync, from SAM's scheduled event.
@@ -236,18 +286,7 @@ async fn the_bootstraps_run_under_sam_local() {
     let logs = std::env::temp_dir().join(format!("sam-local-{}", std::process::id()));
     std::fs::create_dir_all(&logs).unwrap();
     let lambda_log = logs.join("start-lambda.log");
-    let _start_lambda = sam_server(
-        &template,
-        &[
-            "start-lambda",
-            "--host",
-            &bridge.to_string(),
-            "--port",
-            &lambda_port.to_string(),
-        ],
-        &lambda_log,
-    );
-    wait_for((bridge, lambda_port).into(), Duration::from_secs(60)).await;
+    let _start_lambda = bridged.start_lambda(&template, &lambda_log).await;
     let http = reqwest::Client::new();
     let body = json!({"from": stack.yesterday.to_string()});
     let (answer, failed) = invoke(
@@ -340,9 +379,6 @@ async fn the_bootstraps_run_under_sam_local() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Docker, the SAM CLI and `sam build`: scripts/sam-local.sh runs it"]
 async fn a_backfill_out_of_time_continues_in_new_invocations_until_done() {
-    let bridge: IpAddr = required("SAM_LOCAL_BIND")
-        .parse()
-        .expect("SAM_LOCAL_BIND: the bridge's address");
     // Four months from a slow portal, in invocations of 10 s that keep 6 s
     // in reserve: no one invocation can do it.
     let stack = Stack::with_days(120).await;
@@ -350,40 +386,18 @@ async fn a_backfill_out_of_time_continues_in_new_invocations_until_done() {
         latency_ms: 400,
         ..portal_sim::Faults::default()
     });
-    let dynamodb = on_bridge(bridge, &stack.dynamodb).await;
-    let s3 = on_bridge(bridge, &stack.s3_server.url()).await;
-    let ssm = on_bridge(bridge, &stack.ssm.url()).await;
-    let portal = on_bridge(bridge, &stack.portal.url()).await;
-    let lambda_port = free_port();
-    let lambda = format!("http://{bridge}:{lambda_port}");
-    let mut environment: BTreeMap<&str, String> = stack
-        .environment(&dynamodb.url(), &s3.url(), &ssm.url(), &portal.url())
-        .into_iter()
-        .collect();
-    environment.extend([
-        ("AWS_ENDPOINT_URL_LAMBDA", lambda.clone()),
+    let mut bridged = Bridged::new(&stack).await;
+    bridged.environment.extend([
         ("SYNC_RESERVE_SECS", "6".into()),
         // Only the backfill's own days in the log.
         ("SYNC_LOOKBACK_DAYS", "0".into()),
-        ("STAGE", "sam-local".into()),
-        ("RUST_LOG", "info".into()),
     ]);
-    let template = local_template(&environment, "sam-local-backfill", Some(10));
+    let lambda = bridged.lambda();
+    let template = local_template(&bridged.environment, "sam-local-backfill", Some(10));
     let logs = std::env::temp_dir().join(format!("sam-local-backfill-{}", std::process::id()));
     std::fs::create_dir_all(&logs).unwrap();
     let lambda_log = logs.join("start-lambda.log");
-    let _start_lambda = sam_server(
-        &template,
-        &[
-            "start-lambda",
-            "--host",
-            &bridge.to_string(),
-            "--port",
-            &lambda_port.to_string(),
-        ],
-        &lambda_log,
-    );
-    wait_for((bridge, lambda_port).into(), Duration::from_secs(60)).await;
+    let _start_lambda = bridged.start_lambda(&template, &lambda_log).await;
     let log = || std::fs::read_to_string(&lambda_log).unwrap_or_default();
 
     // The night's invocation runs out of time with days left...

@@ -512,7 +512,6 @@ impl RawRecord {
     }
 }
 
-/// Masks a name the common way: 林怡君 → 林○君, 王明 → 王○, 歐陽娜娜 → 歐○○娜.
 /// A birth date with only its year left, e.g. `075****`, `1986-**-**`,
 /// `75/*/**`: enough to tell a typing slip, not enough to identify.
 pub fn mask_birth_date(raw: &str) -> String {
@@ -585,6 +584,7 @@ masked_debug!([
     changed_date,
 ]);
 
+/// Masks a name the common way: 林怡君 → 林○君, 王明 → 王○, 歐陽娜娜 → 歐○○娜.
 pub fn mask_name(name: &str) -> String {
     let chars: Vec<char> = name.trim().chars().collect();
     match chars.len() {
