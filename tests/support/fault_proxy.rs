@@ -3,6 +3,11 @@
 //! internal-error answers in the SDK's error shape, batch writes with part
 //! of their items returned unprocessed, and connections dropped before or
 //! after the call took effect. Everything else is forwarded untouched.
+//!
+//! It also models the cloud for benchmarks ([`CloudModel`]): a round trip
+//! per call and a table's write capacity, throttled the way DynamoDB does,
+//! so a benchmark measures what the import would do in AWS rather than what
+//! the embedded engine happens to allow.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -30,6 +35,65 @@ pub struct DbFaults {
     pub drop_after_rate: f64,
 }
 
+/// What a call costs in the cloud: latency, and write units against a
+/// table's capacity. DynamoDB bills a write 1 WCU per KB of item (counted
+/// here as the item's JSON size, a little above DynamoDB's own), twice that
+/// inside a transaction, and a failed condition costs as much as a write.
+#[derive(Debug, Clone, Copy)]
+pub struct CloudModel {
+    pub per_call: std::time::Duration,
+    pub per_item: std::time::Duration,
+    /// Write units per second the table sustains. A second's worth may be
+    /// spent at once (burst); past that, single-item writes and
+    /// transactions fail with `ProvisionedThroughputExceededException`
+    /// and batch writes answer the items left over as unprocessed.
+    pub wcu_per_s: f64,
+}
+
+impl CloudModel {
+    /// The model: 10 ms a call, 0.1 ms an item, `wcu_per_s`.
+    pub fn with_capacity(wcu_per_s: f64) -> Self {
+        CloudModel {
+            per_call: std::time::Duration::from_millis(10),
+            per_item: std::time::Duration::from_micros(100),
+            wcu_per_s,
+        }
+    }
+}
+
+/// The write units left, refilled as time goes by.
+struct Capacity {
+    model: CloudModel,
+    tokens: f64,
+    at: std::time::Instant,
+    consumed: f64,
+    throttled: u64,
+}
+
+impl Capacity {
+    /// Takes up to `wanted` units in whole items (`units` each): how many
+    /// items may go through.
+    fn take(&mut self, units: &[f64]) -> usize {
+        let now = std::time::Instant::now();
+        let rate = self.model.wcu_per_s;
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * rate).min(rate);
+        self.at = now;
+        let mut granted = 0;
+        for unit in units {
+            if *unit > self.tokens {
+                break;
+            }
+            self.tokens -= unit;
+            self.consumed += unit;
+            granted += 1;
+        }
+        if granted < units.len() {
+            self.throttled += 1;
+        }
+        granted
+    }
+}
+
 pub struct FaultProxy {
     pub url: String,
     /// BatchWriteItem answers every item unprocessed while above zero
@@ -46,17 +110,25 @@ struct Shared {
     faults: Mutex<DbFaults>,
     rng: Mutex<fastrand::Rng>,
     injected: Mutex<BTreeMap<&'static str, u64>>,
+    cloud: Mutex<Option<Capacity>>,
 }
 
+/// A proxy in front of the tests' shared engine.
 pub async fn fault_proxy() -> FaultProxy {
+    proxy_to(crate::engine_url().await).await
+}
+
+/// A proxy in front of the engine at `upstream`.
+pub async fn proxy_to(upstream: String) -> FaultProxy {
     let throttled_writes = Arc::new(AtomicI64::new(0));
     let state = Arc::new(Shared {
-        upstream: crate::engine_url().await,
+        upstream,
         http: reqwest::Client::new(),
         throttled_writes: throttled_writes.clone(),
         faults: Mutex::new(DbFaults::default()),
         rng: Mutex::new(fastrand::Rng::with_seed(0xDB)),
         injected: Mutex::new(BTreeMap::new()),
+        cloud: Mutex::new(None),
     });
     let handler_state = state.clone();
     let app = axum::Router::new().fallback(axum::routing::post(
@@ -93,6 +165,24 @@ impl FaultProxy {
 
     pub fn set_faults(&self, faults: DbFaults) {
         *lock(&self.state.faults) = faults;
+    }
+
+    /// From now on every call costs what `model` says.
+    pub fn set_cloud_model(&self, model: CloudModel) {
+        *lock(&self.state.cloud) = Some(Capacity {
+            model,
+            tokens: model.wcu_per_s,
+            at: std::time::Instant::now(),
+            consumed: 0.0,
+            throttled: 0,
+        });
+    }
+
+    /// Write units consumed and calls throttled under the cloud model.
+    pub fn cloud_usage(&self) -> (f64, u64) {
+        lock(&self.state.cloud)
+            .as_ref()
+            .map_or((0.0, 0), |c| (c.consumed, c.throttled))
     }
 
     /// Faults injected so far, by kind.
@@ -163,6 +253,9 @@ impl Shared {
                 &json!({"UnprocessedItems": request["RequestItems"]}),
             );
         }
+        if lock(&self.cloud).is_some() {
+            return self.as_in_the_cloud(target, &headers, body).await;
+        }
         match self.draw(batch_write) {
             None => self.forward(&headers, body).await,
             Some(Fault::Throttle) => {
@@ -218,6 +311,86 @@ impl Shared {
         }
     }
 
+    /// The call as the cloud would answer it: after its round trip, and
+    /// within the table's write capacity.
+    async fn as_in_the_cloud(&self, target: &str, headers: &HeaderMap, body: Bytes) -> Response {
+        let operation = target.rsplit('.').next().unwrap_or_default();
+        let mut request: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let per_kb = |item: &Value| (item.to_string().len() as f64 / 1024.0).ceil().max(1.0);
+        // Write units of each item, in order, and how the call is cut.
+        let units: Vec<f64> = match operation {
+            "PutItem" => vec![per_kb(&request["Item"])],
+            "UpdateItem" | "DeleteItem" => vec![1.0],
+            "TransactWriteItems" => request["TransactItems"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|action| match action.get("Put") {
+                    Some(put) => 2.0 * per_kb(&put["Item"]),
+                    None => 2.0,
+                })
+                .collect(),
+            "BatchWriteItem" => request["RequestItems"]
+                .as_object()
+                .into_iter()
+                .flat_map(|tables| tables.values())
+                .flat_map(|writes| writes.as_array().into_iter().flatten())
+                .map(|write| match write.pointer("/PutRequest/Item") {
+                    Some(item) => per_kb(item),
+                    None => 1.0,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let items = match operation {
+            "BatchGetItem" => request["RequestItems"]
+                .as_object()
+                .into_iter()
+                .flat_map(|tables| tables.values())
+                .map(|t| t["Keys"].as_array().map_or(0, Vec::len))
+                .sum(),
+            _ => units.len().max(1),
+        };
+        let (model, granted) = {
+            let mut cloud = lock(&self.cloud);
+            let Some(capacity) = cloud.as_mut() else {
+                return StatusCode::BAD_GATEWAY.into_response();
+            };
+            (capacity.model, capacity.take(&units))
+        };
+        tokio::time::sleep(model.per_call + model.per_item * items as u32).await;
+        if granted == units.len() {
+            return self.forward(headers, body).await;
+        }
+        if operation != "BatchWriteItem" || granted == 0 {
+            return error_answer(
+                StatusCode::BAD_REQUEST,
+                "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+            );
+        }
+        // A batch writes the items the capacity allows and hands the rest
+        // back as unprocessed.
+        let mut left = granted;
+        let mut held = serde_json::Map::new();
+        if let Some(tables) = request["RequestItems"].as_object_mut() {
+            for (table, writes) in tables.iter_mut() {
+                if let Some(list) = writes.as_array_mut() {
+                    let keep = left.min(list.len());
+                    left -= keep;
+                    let rest = list.split_off(keep);
+                    if !rest.is_empty() {
+                        held.insert(table.clone(), Value::Array(rest));
+                    }
+                }
+            }
+            tables.retain(|_, writes| writes.as_array().is_some_and(|w| !w.is_empty()));
+        }
+        let answer = self
+            .forward(headers, Bytes::from(request.to_string()))
+            .await;
+        self.with_unprocessed(answer, held).await
+    }
+
     /// Writes each table's first half; answers the rest as unprocessed,
     /// together with whatever the engine itself left.
     async fn write_half(&self, headers: &HeaderMap, body: &Bytes) -> Response {
@@ -236,6 +409,16 @@ impl Shared {
         let answer = self
             .forward(headers, Bytes::from(request.to_string()))
             .await;
+        self.with_unprocessed(answer, held).await
+    }
+
+    /// The engine's answer to a batch write, with `held` added to the
+    /// items it left unprocessed.
+    async fn with_unprocessed(
+        &self,
+        answer: Response,
+        mut held: serde_json::Map<String, Value>,
+    ) -> Response {
         if answer.status() != StatusCode::OK {
             return answer;
         }

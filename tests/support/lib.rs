@@ -295,7 +295,7 @@ pub async fn record_items(store: &Store) -> Vec<Item> {
 
 pub mod fault_proxy;
 pub mod lambda;
-pub use fault_proxy::{DbFaults, FaultProxy, fault_proxy};
+pub use fault_proxy::{CloudModel, DbFaults, FaultProxy, fault_proxy, proxy_to};
 
 /// The CSV import as it runs in the cloud, on 127.0.0.1: an embedded S3
 /// whose uploads raise events, delivered to the import by the local

@@ -14,4 +14,6 @@ pub mod decode;
 pub mod rows;
 
 pub use decode::{Encoding, FileProblem, sniff};
-pub use rows::{Columns, CsvRows, Rejection, RowChecker, RowOutcome, open};
+pub use rows::{
+    Columns, CsvRows, Position, Rejection, Resume, RowChecker, RowOutcome, key_hash, open, resume,
+};

@@ -2,7 +2,6 @@
 //! rejection that says, in Traditional Chinese, what to fix.
 
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
 use std::io::Read;
 
 use chrono::NaiveDate;
@@ -86,6 +85,48 @@ impl Columns {
     }
 }
 
+impl Columns {
+    /// The layout in a line, `id_no=0,name=1,…`: a continuation carries it
+    /// so the next invocation reads on without the header.
+    pub fn to_line(&self) -> String {
+        self.slots
+            .iter()
+            .map(|(field, index)| format!("{}={index}", field.id()))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn from_line(line: &str) -> Option<Columns> {
+        let slots = line
+            .split(',')
+            .map(|slot| {
+                let (id, index) = slot.split_once('=')?;
+                Some((Field::from_name(id)?, index.parse().ok()?))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Columns { slots })
+    }
+}
+
+/// A record's key as the duplicate check remembers it: 64 bits of FNV-1a
+/// over ID, course, term and start date. Stable across builds, so a
+/// continuation can hand the keys seen so far to the next invocation.
+pub fn key_hash(record: &TrainingRecord) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        // A separator, so ("ab", "c") and ("a", "bc") differ.
+        hash = (hash ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+    };
+    eat(record.id_no.as_str().as_bytes());
+    eat(record.course_code.as_bytes());
+    eat(&record.term.to_le_bytes());
+    eat(&chrono::Datelike::num_days_from_ce(&record.start_date).to_le_bytes());
+    hash
+}
+
 /// One refused row: where, what (masked), why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
@@ -144,6 +185,12 @@ impl RowChecker {
             seen: HashSet::new(),
             raw: RawRecord::default(),
         }
+    }
+
+    /// Keys of rows accepted before this checker started (by an earlier
+    /// invocation): a later row with one of them is a duplicate.
+    pub fn remember(&mut self, keys: impl IntoIterator<Item = u64>) {
+        self.seen.extend(keys);
     }
 
     pub fn check(&mut self, line: u64, row: &ByteRecord) -> RowOutcome {
@@ -224,15 +271,7 @@ impl RowChecker {
                 ),
             );
         }
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (
-            record.id_no.as_str(),
-            &record.course_code,
-            record.term,
-            record.start_date,
-        )
-            .hash(&mut hasher);
-        if !self.seen.insert(hasher.finish()) {
+        if !self.seen.insert(key_hash(&record)) {
             return reject(
                 None,
                 String::new(),
@@ -284,8 +323,8 @@ struct LineTracker<R> {
     at_line_start: bool,
     /// The last byte read was a CR (a CRLF may span two reads).
     after_cr: bool,
-    /// (byte offset, line number) of content line starts not yet reported.
-    starts: std::collections::VecDeque<(u64, u64)>,
+    /// Content line starts not yet reported: (csv offset, line, file offset).
+    starts: std::collections::VecDeque<(u64, u64, u64)>,
     quoting: Quoting,
     /// Bytes of the current row so far, and the line it started on.
     row_bytes: usize,
@@ -296,12 +335,13 @@ struct LineTracker<R> {
 }
 
 impl<R> LineTracker<R> {
-    fn new(inner: R) -> Self {
+    /// Reading `inner`, which starts at byte `at` of the file, on `line`.
+    fn new(inner: R, at: u64, line: u64) -> Self {
         LineTracker {
             inner,
-            consumed: 0,
+            consumed: at,
             offset: 0,
-            line: 1,
+            line,
             at_line_start: true,
             after_cr: false,
             starts: std::collections::VecDeque::new(),
@@ -321,8 +361,8 @@ impl<R: Read> Read for LineTracker<R> {
             if n == 0 {
                 return Ok(0);
             }
-            self.consumed += n as u64;
             let kept = self.track(&mut buf[..n]);
+            self.consumed += n as u64;
             // A read that was all dropped bytes is not the end of the file.
             if kept > 0 {
                 return Ok(kept);
@@ -359,8 +399,11 @@ impl<R> LineTracker<R> {
                 self.row_bytes = 0;
             } else {
                 if !line_end && self.at_line_start {
-                    self.starts
-                        .push_back((self.offset + kept as u64, self.line));
+                    self.starts.push_back((
+                        self.offset + kept as u64,
+                        self.line,
+                        self.consumed + i as u64,
+                    ));
                     self.at_line_start = false;
                 }
                 let before = self.quoting;
@@ -408,11 +451,17 @@ impl<R> LineTracker<R> {
 
     /// The line of the record the csv reader places at `byte` (which may
     /// point at the line ends before it); forgets earlier lines.
-    fn line_of(&mut self, byte: u64) -> u64 {
-        while self.starts.front().is_some_and(|&(at, _)| at < byte) {
+    fn line_of(&mut self, byte: u64) -> Position {
+        while self.starts.front().is_some_and(|&(at, _, _)| at < byte) {
             self.starts.pop_front();
         }
-        self.starts.front().map_or(self.line, |&(_, line)| line)
+        self.starts.front().map_or(
+            Position {
+                line: self.line,
+                offset: self.consumed,
+            },
+            |&(_, line, offset)| Position { line, offset },
+        )
     }
 
     /// The cut that the row starting on `line` ended in, if it was cut.
@@ -429,14 +478,65 @@ impl<R> LineTracker<R> {
 
 type Input<R> = LineTracker<std::io::Chain<std::io::Cursor<Vec<u8>>, R>>;
 
+/// Where a row starts: its line as staff see it, and its byte in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    pub line: u64,
+    pub offset: u64,
+}
+
 /// The rows of a file, checked one at a time as they are read, in constant
 /// memory whatever the file's size.
 pub struct CsvRows<R: Read> {
     reader: csv::Reader<Input<R>>,
     checker: RowChecker,
     row: ByteRecord,
-    line: u64,
+    start: Position,
     pub encoding: Encoding,
+    pub columns: Columns,
+}
+
+/// Where an earlier invocation stopped reading a file, and what it knew:
+/// enough to read on from `at` without the rows before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// The first row not yet read.
+    pub at: Position,
+    pub encoding: Encoding,
+    pub columns: Columns,
+}
+
+/// Reads on from `resume.at`; `input` starts at that byte. `seen` are the
+/// keys accepted before it, so duplicates are still caught file-wide.
+pub fn resume<R: Read>(
+    input: R,
+    resume: Resume,
+    seen: impl IntoIterator<Item = u64>,
+    cutoff: NaiveDate,
+    agency: AgencyCode,
+) -> CsvRows<R> {
+    let tracker = LineTracker::new(
+        std::io::Cursor::new(Vec::new()).chain(input),
+        resume.at.offset,
+        resume.at.line,
+    );
+    let mut checker = RowChecker::new(resume.columns.clone(), resume.encoding, cutoff, agency);
+    checker.remember(seen);
+    CsvRows {
+        reader: reader(tracker),
+        checker,
+        row: ByteRecord::new(),
+        start: resume.at,
+        encoding: resume.encoding,
+        columns: resume.columns,
+    }
+}
+
+fn reader<R: Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input)
 }
 
 /// Opens a file: sniffs the encoding from its first bytes, reads the
@@ -464,10 +564,11 @@ pub fn open<R: Read>(
     }
     let encoding = sniff(&head)?;
     let body = std::io::Cursor::new(head[encoding.preamble()..].to_vec());
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(LineTracker::new(body.chain(input)));
+    let mut reader = reader(LineTracker::new(
+        body.chain(input),
+        encoding.preamble() as u64,
+        1,
+    ));
     let mut header = ByteRecord::new();
     match reader.read_byte_record(&mut header) {
         Ok(true) => {}
@@ -482,10 +583,11 @@ pub fn open<R: Read>(
     let columns = Columns::from_header(&header, encoding)?;
     Ok(CsvRows {
         reader,
-        checker: RowChecker::new(columns, encoding, cutoff, agency),
+        checker: RowChecker::new(columns.clone(), encoding, cutoff, agency),
         row: ByteRecord::new(),
-        line: 1,
+        start: Position::default(),
         encoding,
+        columns,
     })
 }
 
@@ -498,7 +600,12 @@ impl<R: Read> CsvRows<R> {
 
     /// The line the last row yielded starts on.
     pub fn line(&self) -> u64 {
-        self.line
+        self.start.line
+    }
+
+    /// Where the last row yielded starts.
+    pub fn start(&self) -> Position {
+        self.start
     }
 }
 
@@ -561,11 +668,12 @@ impl<R: Read> Iterator for CsvRows<R> {
                 Ok(true) => {
                     let byte = self.row.position().map_or(0, |p| p.byte());
                     let tracker = self.reader.get_mut();
-                    self.line = tracker.line_of(byte);
-                    if let Some(cut) = tracker.cut_at(self.line) {
+                    self.start = tracker.line_of(byte);
+                    let line = self.start.line;
+                    if let Some(cut) = tracker.cut_at(line) {
                         return Some(Ok(RowOutcome::Rejected(too_long(cut))));
                     }
-                    return Some(Ok(self.checker.check(self.line, &self.row)));
+                    return Some(Ok(self.checker.check(line, &self.row)));
                 }
             }
         }

@@ -351,3 +351,53 @@ fn quotes_in_and_around_fields_are_followed_as_the_csv_reader_does() {
     };
     assert_eq!(r.line, 4, "the multi-line cell counts as two lines");
 }
+
+/// The outcomes from row `k` on, read by a reader that resumes at row
+/// `k`'s start with the keys accepted before it.
+fn resumed_at(bytes: &[u8], k: usize) -> Vec<RowOutcome> {
+    let mut rows = open(bytes, cutoff(), agency()).unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..k {
+        if let Some(Ok(RowOutcome::Accepted(record))) = rows.next() {
+            seen.push(csv_rows::key_hash(&record));
+        }
+    }
+    // The position is known once the row is read: read it, then resume
+    // from its start as a fresh invocation would.
+    if rows.next().is_none() {
+        return Vec::new();
+    }
+    let resume = csv_rows::Resume {
+        at: rows.start(),
+        encoding: rows.encoding,
+        columns: rows.columns.clone(),
+    };
+    let columns = csv_rows::Columns::from_line(&resume.columns.to_line()).unwrap();
+    assert_eq!(columns, resume.columns, "the layout survives its line");
+    let from = resume.at.offset as usize;
+    csv_rows::resume(&bytes[from..], resume, seen, cutoff(), agency())
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn a_reader_resumed_at_any_row_reads_on_exactly_as_one_that_never_stopped() {
+    // CRLF, a CR alone, blank lines, a two-line cell, a BOM and Big5, a
+    // cut row, and the duplicate of a row read before the resume.
+    let long = "x".repeat(70 * 1024);
+    let text = format!(
+        "{HEADER}\r\n\r\n{}\r\n\"{}\"\r{long}\n{}\n\n{}\r\n{}\r\n",
+        ROWS[0], "多行\n備註", ROWS[2], ROWS[6], ROWS[4]
+    );
+    let mut utf8_bom = b"\xEF\xBB\xBF".to_vec();
+    utf8_bom.extend_from_slice(text.as_bytes());
+    let big5 = encoding_rs::BIG5.encode(&text).0.into_owned();
+    for bytes in [text.into_bytes(), utf8_bom, big5] {
+        let (_, all) = outcomes(&bytes).unwrap();
+        assert!(codes(&all).contains(&"duplicate_in_file"));
+        assert!(codes(&all).contains(&"row_too_long"));
+        for k in 0..all.len() {
+            assert_eq!(resumed_at(&bytes, k), all[k..], "resumed at row {k}");
+        }
+    }
+}
