@@ -369,7 +369,7 @@ fn the_csv_import_hears_what_the_local_stack_raises_events_for() {
         "uploads/376550000A/名單.CSV",
         "uploads/376550000A/名單.Csv",
         "uploads/376550000A/名單.xlsx",
-        "continuations/csv-1/000003.json",
+        "continuations/csv-1/000003.resume",
         "reports/376550000A/csv-1/rejected.csv",
         "x.csv",
     ] {

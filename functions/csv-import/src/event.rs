@@ -11,13 +11,13 @@ use crate::decode::FileProblem;
 pub const UPLOADS: &str = "uploads/";
 /// Reports are written under `reports/<agency code>/<import id>/`.
 pub const REPORTS: &str = "reports/";
-/// An import that ran out of time leaves `continuations/<import id>/<n>.json`
+/// An import that ran out of time leaves `continuations/<import id>/<n>.resume`
 /// here; its creation starts the next invocation.
 pub const CONTINUATIONS: &str = "continuations/";
 
 /// Where an import paused at `seq` leaves its continuation.
 pub fn continuation_key(log_id: &str, seq: u64) -> String {
-    format!("{CONTINUATIONS}{log_id}/{seq:06}.json")
+    format!("{CONTINUATIONS}{log_id}/{seq:06}.resume")
 }
 
 /// One piece of work from one event record.

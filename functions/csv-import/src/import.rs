@@ -1,20 +1,27 @@
 //! One import, from the event to the final log entry.
 //!
-//! A parser thread reads the object as it downloads and hands over batches
-//! of at most 99 checked rows; each batch is written in one transaction
-//! together with the import's log entry (its counts and position), so the
-//! entry is also the checkpoint. When the invocation's time runs short the
-//! import stops after a batch, releases the entry and leaves a
-//! continuation object whose creation starts a fresh invocation, which
-//! re-reads the file up to the checkpoint (checking, not writing, so the
-//! duplicate check sees every row) and carries on.
+//! A parser thread reads the object as it downloads and hands over chunks
+//! of at most 99 checked rows. Chunks are written several at a time, each
+//! record with its own conditional put (one write unit), and counted in
+//! file order. The log entry is the checkpoint: written every second or so
+//! with the counts of the chunks done in order. A crash loses nothing: the
+//! next invocation re-reads from the checkpoint, and rows this import had
+//! already written count as they did the first time (the store keeps what
+//! each import did to each record).
+//!
+//! When the invocation's time runs short the import checkpoints, releases
+//! the entry and leaves a continuation object whose creation starts a fresh
+//! invocation. The object carries where to read on (byte and line), the
+//! header's layout and the keys accepted so far, so the next invocation
+//! reads on from there with the duplicate check still spanning the file.
 
 use std::time::Duration;
 
 use aws_lambda_events::event::s3::S3Event;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{NaiveDate, Utc};
-use dynamodb_store::{CsvBatchPlan, CsvOutcome, MAX_BATCH_RECORDS, Store, StoreError};
+use dynamodb_store::{CsvOutcome, MAX_BATCH_RECORDS, Store, StoreError};
+use futures::StreamExt;
 use learning_core::import_log::{
     CsvImportEntry, ErrorSummary, RejectedRow, RunStatus, UploadedFile,
 };
@@ -25,7 +32,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::event::{CONTINUATIONS, Job, agency_of, continuation_key, jobs};
-use crate::rows::{RowOutcome, open};
+use crate::rows::{Columns, CsvRows, Position, Resume, RowOutcome, key_hash, open, resume};
 use crate::source::{self, Replaced};
 use crate::{Encoding, FileProblem, ImportConfig, ImportError, report, s3_error};
 
@@ -34,8 +41,10 @@ const MAX_BATCH_ROWS: u64 = 1_000;
 /// Invocations in a row without a committed batch before an import is
 /// declared stuck (a guard against a continuation loop).
 const MAX_STALLED: u32 = 3;
-/// Attempts to write a batch whose records moved under it.
-const MAX_REPLANS: u32 = 5;
+/// Chunks written at once (each with its own puts in flight).
+const CHUNKS_IN_FLIGHT: usize = 4;
+/// How often the entry records progress while an import runs.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// What an invocation did with one job (also its answer to Lambda).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -60,13 +69,84 @@ struct Batch {
     rejections: Vec<RejectedRow>,
     rows: u64,
     bytes: u64,
+    /// Keys of the rows accepted since the last batch (skipped ones too).
+    keys: Vec<u64>,
+    /// Where the row after this batch starts; `None` at the end.
+    next: Option<Position>,
 }
 
 enum Piece {
-    Opened(Encoding),
+    Opened(Encoding, Columns),
     Refused(FileProblem),
     Batch(Batch),
     Broken(String),
+}
+
+/// A batch written: its rows refused by the table too, in line order.
+struct Written {
+    batch: Batch,
+    outcomes: Vec<CsvOutcome>,
+}
+
+/// Where a continuation reads on, as the paused invocation left it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct ResumeState {
+    log_id: String,
+    /// Rows done at the checkpoint it belongs to.
+    rows: u64,
+    line: u64,
+    offset: u64,
+    encoding: String,
+    columns: String,
+    /// The keys accepted so far follow the JSON line, 8 bytes each.
+    keys: usize,
+}
+
+/// What an invocation starts from: a continuation's state, with the keys.
+struct Resumed {
+    state: ResumeState,
+    keys: Vec<u64>,
+}
+
+impl Resumed {
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut body = serde_json::to_vec(&self.state).unwrap_or_default();
+        body.push(b'\n');
+        body.reserve(self.keys.len() * 8);
+        for key in &self.keys {
+            body.extend_from_slice(&key.to_le_bytes());
+        }
+        body
+    }
+
+    fn from_bytes(body: &[u8]) -> Option<Resumed> {
+        let end = body.iter().position(|&b| b == b'\n')?;
+        let state: ResumeState = serde_json::from_slice(&body[..end]).ok()?;
+        let keys: Vec<u64> = body[end + 1..]
+            .chunks_exact(8)
+            .map(|k| u64::from_le_bytes(k.try_into().unwrap_or_default()))
+            .collect();
+        (keys.len() == state.keys).then_some(Resumed { state, keys })
+    }
+
+    fn resume(&self) -> Option<Resume> {
+        Some(Resume {
+            at: Position {
+                line: self.state.line,
+                offset: self.state.offset,
+            },
+            encoding: Encoding::from_label(&self.state.encoding)?,
+            columns: Columns::from_line(&self.state.columns)?,
+        })
+    }
+}
+
+/// Where the parser thread starts.
+enum Start {
+    /// At the top, passing over the first `skip` rows (done already).
+    Top { skip: u64 },
+    /// Where a continuation says.
+    At(Resume, Vec<u64>),
 }
 
 enum Stop {
@@ -117,26 +197,44 @@ impl Importer {
         invocation: &str,
         deadline: Instant,
     ) -> Result<Handled, ImportError> {
-        let claimed = match job {
-            Job::Import(file) => self.claim(file, invocation, deadline).await?,
+        let (claimed, continuation) = match job {
+            Job::Import(file) => (self.claim(file, invocation, deadline).await?, None),
             Job::Continue { bucket, key } => {
-                self.claim_continuation(&bucket, &key, invocation, deadline)
-                    .await?
+                let (claimed, resumed) = self
+                    .claim_continuation(&bucket, &key, invocation, deadline)
+                    .await?;
+                (claimed, Some((bucket, key, resumed)))
             }
         };
-        let entry = match claimed {
-            Ok(entry) => entry,
-            Err(skipped) => return Ok(skipped),
+        let (continuation, resumed) = match continuation {
+            Some((bucket, key, resumed)) => (Some((bucket, key)), resumed),
+            None => (None, None),
         };
-        match self.work(entry, deadline).await {
-            Err(ImportError::Store(StoreError::ImportTakenOver { log_id })) => {
-                Ok(Handled::Skipped {
-                    log_id,
-                    reason: "taken_over",
-                })
-            }
-            other => other,
+        let handled = match claimed {
+            Ok(entry) => match self.work(entry, resumed, deadline).await {
+                Err(ImportError::Store(StoreError::ImportTakenOver { log_id })) => {
+                    Ok(Handled::Skipped {
+                        log_id,
+                        reason: "taken_over",
+                    })
+                }
+                other => other,
+            },
+            Err(skipped) => Ok(skipped),
+        };
+        // The continuation has done its job, unless a retry needs it.
+        if let (Ok(_), Some((bucket, key))) = (&handled, continuation)
+            && let Err(e) = self
+                .s3
+                .delete_object()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await
+        {
+            warn!(error = %aws_sdk_s3::error::DisplayErrorContext(&e), key, "continuation not deleted");
         }
+        handled
     }
 
     /// Starts the import of an object version, or finds it started.
@@ -181,19 +279,40 @@ impl Importer {
         key: &str,
         invocation: &str,
         deadline: Instant,
-    ) -> Result<Result<CsvImportEntry, Handled>, ImportError> {
-        // continuations/<import id>/<seq>.json
+    ) -> Result<(Result<CsvImportEntry, Handled>, Option<Resumed>), ImportError> {
+        // continuations/<import id>/<seq>.resume
         let log_id = key
             .strip_prefix(CONTINUATIONS)
             .and_then(|rest| rest.split('/').next())
             .unwrap_or_default()
             .to_string();
         let claimed = self.take_over(&log_id, invocation, deadline).await?;
-        // The object has done its job either way.
-        if let Err(e) = self.s3.delete_object().bucket(bucket).key(key).send().await {
-            warn!(error = %aws_sdk_s3::error::DisplayErrorContext(&e), key, "continuation not deleted");
-        }
-        Ok(claimed)
+        let resumed = match &claimed {
+            Ok(entry) => self.read_resume(bucket, key, entry).await,
+            Err(_) => None,
+        };
+        Ok((claimed, resumed))
+    }
+
+    /// The continuation's state, when it belongs to the entry's checkpoint
+    /// (an invocation may have moved on since and failed): without it the
+    /// import re-reads the file from the top.
+    async fn read_resume(
+        &self,
+        bucket: &str,
+        key: &str,
+        entry: &CsvImportEntry,
+    ) -> Option<Resumed> {
+        let object = self.s3.get_object().bucket(bucket).key(key).send().await;
+        let body = match object {
+            Ok(object) => object.body.collect().await.ok()?.into_bytes(),
+            Err(e) => {
+                warn!(error = %aws_sdk_s3::error::DisplayErrorContext(&e), key, "continuation unreadable; reading from the top");
+                return None;
+            }
+        };
+        Resumed::from_bytes(&body)
+            .filter(|r| r.state.log_id == entry.log_id && r.state.rows == entry.counts.rows)
     }
 
     /// Takes over an existing import unless it is over or held.
@@ -250,6 +369,7 @@ impl Importer {
     async fn work(
         &self,
         mut entry: CsvImportEntry,
+        resumed: Option<Resumed>,
         deadline: Instant,
     ) -> Result<Handled, ImportError> {
         let agency = match agency_of(&entry.file.key) {
@@ -267,7 +387,17 @@ impl Importer {
             );
             return self.finish(entry, Some(problem)).await;
         }
-        let (reader, feeder) = match source::open(&self.s3, &entry.file).await? {
+        let start = match resumed.as_ref().and_then(|r| Some((r.resume()?, r))) {
+            Some((at, resumed)) => Start::At(at, resumed.keys.clone()),
+            None => Start::Top {
+                skip: entry.counts.rows,
+            },
+        };
+        let from = match &start {
+            Start::At(at, _) => at.at.offset,
+            Start::Top { .. } => 0,
+        };
+        let (reader, feeder) = match source::open(&self.s3, &entry.file, from).await? {
             Ok(opened) => opened,
             Err(Replaced) => {
                 let problem = FileProblem::new(
@@ -277,62 +407,80 @@ impl Importer {
                 return self.finish(entry, Some(problem)).await;
             }
         };
-        let (tx, mut rx) = mpsc::channel(2);
-        let skip = entry.counts.rows;
+        // What a continuation needs: the layout, the keys accepted up to
+        // the checkpoint and where the row after it starts.
+        let mut keys = resumed.as_ref().map(|r| r.keys.clone()).unwrap_or_default();
+        let (mut layout, mut at) = match &start {
+            Start::At(resume, _) => (
+                Some((resume.encoding, resume.columns.clone())),
+                Some(resume.at),
+            ),
+            Start::Top { .. } => (None, None),
+        };
+        let (tx, mut rx) = mpsc::channel::<Piece>(2);
         let cutoff = self.cutoff;
-        let parser = tokio::task::spawn_blocking(move || parse(reader, cutoff, agency, skip, &tx));
+        let parser = tokio::task::spawn_blocking(move || parse(reader, start, cutoff, agency, &tx));
         let rows_before = entry.counts.rows;
-        // Reading a batch's keys overlaps writing the one before: keys never
-        // repeat across batches (a repeat is refused as a duplicate).
-        let mut planned: Option<(Batch, CsvBatchPlan)> = None;
         let log_id = entry.log_id.clone();
+        let mut written = futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+            .map(|piece| self.write(&log_id, piece))
+            .buffered(CHUNKS_IN_FLIGHT);
+        let mut checkpointed = Instant::now();
         let stop = loop {
-            match rx.recv().await {
-                None => {
-                    if let Some((batch, plan)) = planned.take()
-                        && let Err(e) = self.commit(&mut entry, &batch, plan).await
-                    {
-                        break Err(e);
-                    }
-                    break Ok(Stop::End);
+            let piece = match written.next().await {
+                None => break Ok(Stop::End),
+                Some(Err(e)) => break Err(e),
+                Some(Ok(piece)) => piece,
+            };
+            let done = match piece {
+                Ok(done) => done,
+                Err(Piece::Opened(encoding, columns)) => {
+                    entry.encoding = Some(encoding.label().to_string());
+                    layout = Some((encoding, columns));
+                    continue;
                 }
-                Some(Piece::Opened(encoding)) => {
-                    entry.encoding = Some(encoding.label().to_string())
-                }
-                Some(Piece::Refused(problem)) if problem.code == "file_unreadable" => {
+                Err(Piece::Refused(problem)) if problem.code == "file_unreadable" => {
                     break Err(ImportError::Read(problem.message));
                 }
-                Some(Piece::Refused(problem)) => break Ok(Stop::Refused(problem)),
-                Some(Piece::Broken(message)) => break Err(ImportError::Read(message)),
-                Some(Piece::Batch(batch)) => {
-                    let Some((previous, plan)) = planned.take() else {
-                        match self.plan(&log_id, &batch).await {
-                            Ok(plan) => planned = Some((batch, plan)),
-                            Err(e) => break Err(e),
-                        }
-                        continue;
-                    };
-                    let (committed, next) = tokio::join!(
-                        self.commit(&mut entry, &previous, plan),
-                        self.plan(&log_id, &batch)
-                    );
-                    match committed.and(next) {
-                        Ok(plan) => planned = Some((batch, plan)),
-                        Err(e) => break Err(e),
-                    }
-                    if entry.counts.rejected >= self.max_rejected {
-                        break Ok(Stop::Refused(self.too_many_rejections(&entry)));
-                    }
-                    // Time is checked after a commit, so every invocation
-                    // moves the import on; the planned batch is read again
-                    // by the next one.
-                    if Instant::now() + self.reserve >= deadline {
-                        break Ok(Stop::OutOfTime);
-                    }
+                Err(Piece::Refused(problem)) => break Ok(Stop::Refused(problem)),
+                Err(Piece::Broken(message)) => break Err(ImportError::Read(message)),
+                Err(Piece::Batch(_)) => continue,
+            };
+            // Refused rows are stored in file order, so an import stopped
+            // for too many holds exactly the ones it counted.
+            if let Err(e) = self
+                .store
+                .put_rejections(&log_id, &done.batch.rejections)
+                .await
+            {
+                break Err(e.into());
+            }
+            tally(&mut entry, &done);
+            keys.extend_from_slice(&done.batch.keys);
+            at = done.batch.next;
+            if entry.counts.rejected >= self.max_rejected {
+                break Ok(Stop::Refused(self.too_many_rejections(&entry)));
+            }
+            if at.is_none() {
+                // The file's last batch.
+                break Ok(Stop::End);
+            }
+            // Time is checked after a chunk is counted, so every
+            // invocation moves the import on.
+            if Instant::now() + self.reserve >= deadline {
+                break Ok(Stop::OutOfTime);
+            }
+            if checkpointed.elapsed() >= CHECKPOINT_EVERY {
+                if let Err(e) = self.checkpoint(&mut entry).await {
+                    break Err(e);
                 }
+                checkpointed = Instant::now();
             }
         };
-        drop(rx);
+        // Chunks still being written are dropped (past the checkpoint, the
+        // next invocation writes or finds them again), and with them the
+        // channel, so the parser thread stops.
+        drop(written);
         feeder.abort();
         let stop = match (stop, parser.await) {
             (Ok(Stop::End), Err(panicked)) => {
@@ -352,7 +500,21 @@ impl Importer {
         match stop {
             Stop::End => self.finish(entry, None).await,
             Stop::Refused(problem) => self.finish(entry, Some(problem)).await,
-            Stop::OutOfTime => self.pause(entry, rows_before).await,
+            Stop::OutOfTime => {
+                let resumed = layout.zip(at).map(|((encoding, columns), at)| Resumed {
+                    state: ResumeState {
+                        log_id: entry.log_id.clone(),
+                        rows: entry.counts.rows,
+                        line: at.line,
+                        offset: at.offset,
+                        encoding: encoding.label().to_string(),
+                        columns: columns.to_line(),
+                        keys: keys.len(),
+                    },
+                    keys,
+                });
+                self.pause(entry, rows_before, resumed).await
+            }
         }
     }
 
@@ -371,59 +533,30 @@ impl Importer {
         )
     }
 
-    /// Reads the stored versions of a batch's records; each record
-    /// written will name the import (`written_by`).
-    async fn plan(&self, log_id: &str, batch: &Batch) -> Result<CsvBatchPlan, ImportError> {
-        Ok(self
+    /// Writes a batch's records and lists its refused rows (those of the
+    /// file and those the table refuses); other pieces pass through.
+    async fn write(
+        &self,
+        log_id: &str,
+        piece: Piece,
+    ) -> Result<Result<Written, Piece>, ImportError> {
+        let Piece::Batch(batch) = piece else {
+            return Ok(Err(piece));
+        };
+        let outcomes = self
             .store
-            .plan_csv_batch(&batch.records, log_id, Utc::now())
-            .await?)
+            .write_csv_records(&batch.records, log_id, Utc::now())
+            .await?;
+        let mut done = Written { batch, outcomes };
+        done.batch.rejections = refused_rows(&done);
+        Ok(Ok(done))
     }
 
-    /// Writes one planned batch and the entry that counts it, in one
-    /// transaction; plans again if a record moved since it was read.
-    async fn commit(
-        &self,
-        entry: &mut CsvImportEntry,
-        batch: &Batch,
-        mut plan: CsvBatchPlan,
-    ) -> Result<(), ImportError> {
-        let mut attempt = 0;
-        loop {
-            let mut next = entry.clone();
-            next.seq += 1;
-            next.counts.rows += batch.rows;
-            next.bytes_done = batch.bytes;
-            next.stalled = 0;
-            let mut rejected = batch.rejections.clone();
-            for ((outcome, record), line) in
-                plan.outcomes.iter().zip(&batch.records).zip(&batch.lines)
-            {
-                match outcome {
-                    CsvOutcome::Inserted => next.counts.inserted += 1,
-                    CsvOutcome::Updated => next.counts.updated += 1,
-                    CsvOutcome::ReplacedStaff => next.counts.replaced_staff += 1,
-                    CsvOutcome::Unchanged => next.counts.unchanged += 1,
-                    CsvOutcome::Locked(source) => rejected.push(locked_row(*line, record, *source)),
-                    CsvOutcome::OtherAgency => rejected.push(other_agency_row(*line, record)),
-                }
-            }
-            for row in &rejected {
-                next.reject(&row.code);
-            }
-            self.store.put_rejections(&entry.log_id, &rejected).await?;
-            match self.store.commit_csv_batch(&plan, &next).await {
-                Ok(()) => {
-                    *entry = next;
-                    return Ok(());
-                }
-                Err(StoreError::RecordsChanged) if attempt < MAX_REPLANS => {
-                    attempt += 1;
-                    plan = self.plan(&entry.log_id, batch).await?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+    /// Records progress: the counts of the chunks done in order.
+    async fn checkpoint(&self, entry: &mut CsvImportEntry) -> Result<(), ImportError> {
+        entry.seq += 1;
+        self.store.put_csv_log(entry).await?;
+        Ok(())
     }
 
     /// Gives the import up after a failure, keeping its checkpoint.
@@ -441,6 +574,7 @@ impl Importer {
         &self,
         mut entry: CsvImportEntry,
         rows_before: u64,
+        resumed: Option<Resumed>,
     ) -> Result<Handled, ImportError> {
         if entry.counts.rows == rows_before {
             entry.stalled += 1;
@@ -453,19 +587,22 @@ impl Importer {
                 );
                 return self.finish(entry, Some(problem)).await;
             }
+        } else {
+            entry.stalled = 0;
         }
         entry.seq += 1;
         entry.lease_owner = None;
         entry.lease_until = None;
         self.store.put_csv_log(&entry).await?;
         let key = continuation_key(&entry.log_id, entry.seq);
-        let body = serde_json::json!({ "log_id": entry.log_id, "rows_done": entry.counts.rows });
+        // Without a state (nothing read yet) the next one reads from the top.
+        let body = resumed.map(|r| r.to_bytes()).unwrap_or_default();
         self.s3
             .put_object()
             .bucket(&entry.file.bucket)
             .key(&key)
-            .content_type("application/json")
-            .body(ByteStream::from(body.to_string().into_bytes()))
+            .content_type("application/octet-stream")
+            .body(ByteStream::from(body))
             .send()
             .await
             .map_err(|e| s3_error("PutObject", e))?;
@@ -564,27 +701,70 @@ fn other_agency_row(line: u64, record: &TrainingRecord) -> RejectedRow {
     }
 }
 
-/// The parser thread: checks every row, skips the first `skip` (already
-/// committed) and hands the rest over in batches.
+/// The rows a batch has refused: the file's and the table's, in line order.
+fn refused_rows(done: &Written) -> Vec<RejectedRow> {
+    let batch = &done.batch;
+    let mut refused = batch.rejections.clone();
+    for ((outcome, record), line) in done.outcomes.iter().zip(&batch.records).zip(&batch.lines) {
+        match outcome {
+            CsvOutcome::Locked(source) => refused.push(locked_row(*line, record, *source)),
+            CsvOutcome::OtherAgency => refused.push(other_agency_row(*line, record)),
+            _ => {}
+        }
+    }
+    refused.sort_by_key(|row| row.line);
+    refused
+}
+
+/// Counts a written batch into the entry (its refused rows already in
+/// `batch.rejections`).
+fn tally(entry: &mut CsvImportEntry, done: &Written) {
+    entry.counts.rows += done.batch.rows;
+    entry.bytes_done = done.batch.bytes;
+    for outcome in &done.outcomes {
+        match outcome {
+            CsvOutcome::Inserted => entry.counts.inserted += 1,
+            CsvOutcome::Updated => entry.counts.updated += 1,
+            CsvOutcome::ReplacedStaff => entry.counts.replaced_staff += 1,
+            CsvOutcome::Unchanged => entry.counts.unchanged += 1,
+            CsvOutcome::Locked(_) | CsvOutcome::OtherAgency => {}
+        }
+    }
+    for row in &done.batch.rejections {
+        entry.reject(&row.code);
+    }
+}
+
+/// The parser thread: checks every row from `start` and hands them over
+/// in batches (rows already done are read, not handed over).
 fn parse(
     reader: source::ObjectReader,
+    start: Start,
     cutoff: NaiveDate,
     agency: AgencyCode,
-    skip: u64,
     tx: &mpsc::Sender<Piece>,
 ) {
-    let mut rows = match open(reader, cutoff, agency) {
-        Ok(rows) => rows,
-        Err(problem) => {
-            let _ = tx.blocking_send(Piece::Refused(problem));
-            return;
-        }
+    let (mut rows, skip): (CsvRows<_>, u64) = match start {
+        Start::Top { skip } => match open(reader, cutoff, agency) {
+            Ok(rows) => (rows, skip),
+            Err(problem) => {
+                let _ = tx.blocking_send(Piece::Refused(problem));
+                return;
+            }
+        },
+        Start::At(at, keys) => (resume(reader, at, keys, cutoff, agency), 0),
     };
-    if tx.blocking_send(Piece::Opened(rows.encoding)).is_err() {
+    if tx
+        .blocking_send(Piece::Opened(rows.encoding, rows.columns.clone()))
+        .is_err()
+    {
         return;
     }
     let mut seen = 0u64;
     let mut batch = Batch::default();
+    // A full batch goes once the next row is read: where that row starts
+    // is where a continuation reads on.
+    let mut full: Option<Batch> = None;
     while let Some(outcome) = rows.next() {
         let outcome = match outcome {
             Ok(outcome) => outcome,
@@ -593,7 +773,16 @@ fn parse(
                 return;
             }
         };
+        if let Some(mut ready) = full.take() {
+            ready.next = Some(rows.start());
+            if tx.blocking_send(Piece::Batch(ready)).is_err() {
+                return;
+            }
+        }
         seen += 1;
+        if let RowOutcome::Accepted(record) = &outcome {
+            batch.keys.push(key_hash(record));
+        }
         if seen <= skip {
             continue;
         }
@@ -607,15 +796,13 @@ fn parse(
         }
         if batch.records.len() == MAX_BATCH_RECORDS || batch.rows >= MAX_BATCH_ROWS {
             batch.bytes = rows.bytes_read();
-            if tx
-                .blocking_send(Piece::Batch(std::mem::take(&mut batch)))
-                .is_err()
-            {
-                return;
-            }
+            full = Some(std::mem::take(&mut batch));
         }
     }
-    if batch.rows > 0 {
+    if let Some(ready) = full {
+        let _ = tx.blocking_send(Piece::Batch(ready));
+    }
+    if batch.rows > 0 || !batch.keys.is_empty() {
         batch.bytes = rows.bytes_read();
         let _ = tx.blocking_send(Piece::Batch(batch));
     }

@@ -43,13 +43,15 @@ impl Read for ObjectReader {
 #[derive(Debug)]
 pub struct Replaced;
 
-/// Starts downloading `file`. Fails at once when S3 cannot be reached or
-/// the object is no longer the version the event announced.
+/// Starts downloading `file` from byte `from`. Fails at once when S3
+/// cannot be reached or the object is no longer the version the event
+/// announced.
 pub async fn open(
     s3: &Client,
     file: &UploadedFile,
+    from: u64,
 ) -> Result<Result<(ObjectReader, JoinHandle<Result<(), ImportError>>), Replaced>, ImportError> {
-    let first = match get(s3, file, 0).await? {
+    let first = match get(s3, file, from).await? {
         Ok(body) => body,
         Err(replaced) => return Ok(Err(replaced)),
     };
@@ -58,7 +60,7 @@ pub async fn open(
     let file = file.clone();
     let feeder = tokio::spawn(async move {
         let mut body = first;
-        let mut offset = 0u64;
+        let mut offset = from;
         let mut attempt = 1;
         loop {
             match body.next().await {

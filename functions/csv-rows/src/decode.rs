@@ -116,6 +116,12 @@ impl Encoding {
             Encoding::Big5 => "Big5",
         }
     }
+
+    pub fn from_label(label: &str) -> Option<Encoding> {
+        [Encoding::Utf8Bom, Encoding::Utf8, Encoding::Big5]
+            .into_iter()
+            .find(|e| e.label() == label)
+    }
 }
 
 #[cfg(test)]

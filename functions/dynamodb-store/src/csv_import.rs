@@ -1,25 +1,36 @@
-//! CSV imports: rows written in transactions that also advance the
-//! import's log entry, so a crash or a timeout can never leave rows
-//! written but uncounted (or counted but unwritten), and the lock is
-//! enforced by conditions on every record.
+//! CSV imports: each record written with its own conditional put (one
+//! write unit, many in flight), the lock and the version enforced by the
+//! condition. A record remembers which import wrote it and what that import
+//! did (`written_by`, `written_as`), so an import that replays rows after a
+//! crash counts them exactly as the first time: counts stay exact without
+//! a transaction per batch.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use learning_core::import_log::{CsvImportEntry, LogEntry, RejectedRow};
+use futures::{StreamExt, stream};
+use learning_core::import_log::RejectedRow;
 use learning_core::{Source, TrainingRecord};
 
-use crate::import_log::{log_item, log_pk};
-use crate::items::{Item, n, number, record_attributes, s, text};
-use crate::records::bookkeeping;
+use crate::import_log::log_pk;
+use crate::items::{Item, n, number, person_pk, record_attributes, record_sk, s, text};
+use crate::records::{Existing, bookkeeping};
 use crate::{Store, StoreError};
 
 /// How long refused rows are kept: as long as the bucket keeps the
 /// reports (`template.yaml`'s lifecycle rule for `reports/`).
 pub const REJECTED_ROWS_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(400);
 
-/// DynamoDB allows 100 actions per transaction; one is the log entry.
+/// Records per call to [`Store::write_csv_records`]: one BatchGetItem
+/// reads them all (at most 100 keys).
 pub const MAX_BATCH_RECORDS: usize = 99;
+
+/// Conditional puts in flight per call.
+const PUTS_IN_FLIGHT: usize = 16;
+
+/// Times a record that moved under its put is read and decided again.
+const MAX_REPLANS: u32 = 5;
 
 /// What a CSV row's record does to the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,173 +48,208 @@ pub enum CsvOutcome {
     OtherAgency,
 }
 
-/// The writes of one batch, decided from what the table held when read.
-#[derive(Debug, Default)]
-pub struct CsvBatchPlan {
-    /// One per record, in order.
-    pub outcomes: Vec<CsvOutcome>,
-    /// Items to put, each with the version it expects to replace (of its
-    /// own agency).
-    puts: Vec<(Item, Option<u64>)>,
+impl CsvOutcome {
+    /// Stored as `written_as` on the records an import writes.
+    fn as_str(self) -> &'static str {
+        match self {
+            CsvOutcome::Inserted => "inserted",
+            CsvOutcome::Updated => "updated",
+            CsvOutcome::ReplacedStaff => "replaced_staff",
+            _ => "",
+        }
+    }
+
+    fn written_as(text: &str) -> Option<CsvOutcome> {
+        [
+            CsvOutcome::Inserted,
+            CsvOutcome::Updated,
+            CsvOutcome::ReplacedStaff,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == text)
+    }
 }
 
 fn rejection_sk(line: u64) -> String {
     format!("REJ#{line:012}")
 }
 
+/// One record's decided write: the item, and the version it replaces (of
+/// its own agency), `None` for a new record.
+struct Put {
+    index: usize,
+    item: Item,
+    expected: Option<u64>,
+}
+
+/// A record's outcome from what the table holds for its key. CSV rows
+/// replace the same agency's earlier CSV imports and staff-entered
+/// records, never a locked portal record and never another agency's.
+fn decide(
+    record: &TrainingRecord,
+    old: Option<&Existing>,
+    written_by: &str,
+    now: &str,
+) -> (CsvOutcome, Option<(Item, Option<u64>)>) {
+    let mut item = record_attributes(record);
+    let fingerprint = text(&item, "fingerprint").unwrap_or_default();
+    let (outcome, expected, version, created_at) = match old {
+        Some(old) if old.org_code != record.org_code.as_str() => {
+            return (CsvOutcome::OtherAgency, None);
+        }
+        // This import wrote it already (a replay after a crash): what it
+        // did then is what the row counts as.
+        Some(old) if old.fingerprint == fingerprint && old.written_by == written_by => {
+            let outcome = old.written_as.as_deref().and_then(CsvOutcome::written_as);
+            return (outcome.unwrap_or(CsvOutcome::Unchanged), None);
+        }
+        Some(old) if old.fingerprint == fingerprint => return (CsvOutcome::Unchanged, None),
+        Some(old) => match Source::parse(&old.source) {
+            Some(source) if source.is_locked() => return (CsvOutcome::Locked(source), None),
+            source => (
+                if source == Some(Source::StaffEntered) {
+                    CsvOutcome::ReplacedStaff
+                } else {
+                    CsvOutcome::Updated
+                },
+                Some(old.version),
+                old.version + 1,
+                old.created_at.as_str(),
+            ),
+        },
+        None => (CsvOutcome::Inserted, None, 1, now),
+    };
+    bookkeeping(
+        &mut item,
+        Source::CsvImport,
+        version,
+        created_at,
+        now,
+        written_by,
+    );
+    item.insert("written_as".into(), s(outcome.as_str()));
+    (outcome, Some((item, expected)))
+}
+
+fn is_throttling(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+        )
+    )
+}
+
 impl Store {
-    /// Reads the stored versions of `records` (distinct keys) and decides
-    /// each one's outcome. CSV rows replace the same agency's earlier CSV
-    /// imports and staff-entered records, never a locked portal record and
-    /// never another agency's record.
-    pub async fn plan_csv_batch(
+    /// Writes the records of CSV rows (distinct keys, at most
+    /// [`MAX_BATCH_RECORDS`]) for the import `written_by`; returns each
+    /// one's outcome, in order. Idempotent: called again with the same
+    /// records (after a crash) it writes nothing twice and answers the
+    /// same outcomes. `RecordsChanged` means records kept moving under
+    /// their puts.
+    pub async fn write_csv_records(
         &self,
         records: &[TrainingRecord],
         written_by: &str,
         now: DateTime<Utc>,
-    ) -> Result<CsvBatchPlan, StoreError> {
-        let refs: Vec<&TrainingRecord> = records.iter().collect();
-        let existing = self.read_existing(&refs).await?;
+    ) -> Result<Vec<CsvOutcome>, StoreError> {
         let now = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let mut plan = CsvBatchPlan::default();
-        for record in records {
-            let mut item = record_attributes(record);
-            let key = (
-                text(&item, "pk").unwrap_or_default(),
-                text(&item, "sk").unwrap_or_default(),
-            );
-            let (outcome, expected, version, created_at) = match existing.get(&key) {
-                Some(old) if old.org_code != record.org_code.as_str() => {
-                    plan.outcomes.push(CsvOutcome::OtherAgency);
-                    continue;
+        let mut outcomes = vec![CsvOutcome::Unchanged; records.len()];
+        let mut pending: Vec<usize> = (0..records.len()).collect();
+        for _ in 0..MAX_REPLANS {
+            let refs: Vec<&TrainingRecord> = pending.iter().map(|&i| &records[i]).collect();
+            let existing = self.read_existing(&refs).await?;
+            let mut puts = Vec::new();
+            for &index in &pending {
+                let record = &records[index];
+                let key = record.key();
+                let old = existing.get(&(person_pk(&key.id_no), record_sk(&key)));
+                let (outcome, put) = decide(record, old, written_by, &now);
+                outcomes[index] = outcome;
+                if let Some((item, expected)) = put {
+                    puts.push(Put {
+                        index,
+                        item,
+                        expected,
+                    });
                 }
-                Some(old) if old.fingerprint == text(&item, "fingerprint").unwrap_or_default() => {
-                    plan.outcomes.push(CsvOutcome::Unchanged);
-                    continue;
-                }
-                Some(old) => match Source::parse(&old.source) {
-                    Some(source) if source.is_locked() => {
-                        plan.outcomes.push(CsvOutcome::Locked(source));
-                        continue;
-                    }
-                    source => (
-                        if source == Some(Source::StaffEntered) {
-                            CsvOutcome::ReplacedStaff
-                        } else {
-                            CsvOutcome::Updated
-                        },
-                        Some(old.version),
-                        old.version + 1,
-                        old.created_at.clone(),
-                    ),
-                },
-                None => (CsvOutcome::Inserted, None, 1, now.clone()),
-            };
-            bookkeeping(
-                &mut item,
-                Source::CsvImport,
-                version,
-                &created_at,
-                &now,
-                written_by,
-            );
-            plan.outcomes.push(outcome);
-            plan.puts.push((item, expected));
+            }
+            let moved: Vec<Option<usize>> = stream::iter(puts)
+                .map(|put| self.put_csv_record(put))
+                .buffer_unordered(PUTS_IN_FLIGHT)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()?;
+            pending = moved.into_iter().flatten().collect();
+            if pending.is_empty() {
+                return Ok(outcomes);
+            }
+            pending.sort_unstable();
         }
-        Ok(plan)
+        Err(StoreError::RecordsChanged)
     }
 
-    /// Writes a planned batch and the import's entry (its counts already
-    /// including the batch) in one transaction. `RecordsChanged` means a
-    /// record moved since it was read: plan the batch again.
-    /// `ImportTakenOver` means another invocation advanced the entry.
-    pub async fn commit_csv_batch(
-        &self,
-        plan: &CsvBatchPlan,
-        entry: &CsvImportEntry,
-    ) -> Result<(), StoreError> {
-        let mut actions = Vec::with_capacity(plan.puts.len() + 1);
-        for (item, expected) in &plan.puts {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item.clone()));
-            let put = match expected {
-                None => put.condition_expression("attribute_not_exists(pk)"),
-                // The agency in the condition too: a record another agency
-                // took over since it was read is never overwritten.
-                Some(version) => put
-                    .condition_expression(
-                        "#locked = :false AND #version = :version AND org_code = :agency",
-                    )
-                    .expression_attribute_names("#locked", "locked")
-                    .expression_attribute_names("#version", "version")
-                    .expression_attribute_values(":false", AttributeValue::Bool(false))
-                    .expression_attribute_values(":version", n(*version))
-                    .expression_attribute_values(
-                        ":agency",
-                        item.get("org_code").cloned().unwrap_or_else(|| s("")),
-                    ),
-            };
-            actions.push(put);
-        }
-        actions.push(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(log_item(&LogEntry::CsvImport(Box::new(
-                    entry.clone(),
-                )))?))
-                .condition_expression("#seq = :previous")
-                .expression_attribute_names("#seq", "seq")
-                .expression_attribute_values(":previous", n(entry.seq.saturating_sub(1))),
-        );
-        let actions: Vec<TransactWriteItem> = actions
-            .into_iter()
-            .map(|put| {
-                put.build()
-                    .map(|put| TransactWriteItem::builder().put(put).build())
-                    .map_err(|e| StoreError::Sdk {
-                        operation: "TransactWriteItems",
-                        message: e.to_string(),
-                    })
-            })
-            .collect::<Result<_, _>>()?;
-        let log_index = actions.len() - 1;
+    /// One conditional put, retried while throttled; `Some(index)` when
+    /// the record moved since it was read.
+    async fn put_csv_record(&self, put: Put) -> Result<Option<usize>, StoreError> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item.clone()));
+        let request = match put.expected {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            // The agency in the condition too: a record another agency
+            // took over since it was read is never overwritten.
+            Some(version) => request
+                .condition_expression(
+                    "#locked = :false AND #version = :version AND org_code = :agency",
+                )
+                .expression_attribute_names("#locked", "locked")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":false", AttributeValue::Bool(false))
+                .expression_attribute_values(":version", n(version))
+                .expression_attribute_values(
+                    ":agency",
+                    put.item.get("org_code").cloned().unwrap_or_else(|| s("")),
+                ),
+        };
         let mut attempt = 0;
         loop {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(actions.clone()))
-                .send()
-                .await;
-            let error = match result {
-                Ok(_) => return Ok(()),
+            let error = match request.clone().send().await {
+                Ok(_) => return Ok(None),
                 Err(error) => error,
             };
-            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-                error.as_service_error()
-            else {
-                return Err(StoreError::sdk("TransactWriteItems", error));
-            };
-            let failed = |index: usize| {
-                cancelled
-                    .cancellation_reasons()
-                    .get(index)
-                    .and_then(|r| r.code())
-                    == Some("ConditionalCheckFailed")
-            };
-            if failed(log_index) {
-                return Err(StoreError::ImportTakenOver {
-                    log_id: entry.log_id.clone(),
-                });
+            if let Some(PutItemError::ConditionalCheckFailedException(_)) = error.as_service_error()
+            {
+                return Ok(Some(put.index));
             }
-            if (0..log_index).any(failed) {
-                return Err(StoreError::RecordsChanged);
+            // Throttled, a 5xx or a lost connection, after the SDK's own
+            // retries: this write is one of thousands, so it tries longer
+            // than the SDK does. A put that took effect before its answer
+            // was lost fails its condition next time and is found then.
+            let throttled = error
+                .as_service_error()
+                .is_some_and(|e| is_throttling(ProvideErrorMetadata::code(e)));
+            let transient = throttled
+                || match &error {
+                    SdkError::ServiceError(e) => e.raw().status().is_server_error(),
+                    SdkError::DispatchFailure(_)
+                    | SdkError::TimeoutError(_)
+                    | SdkError::ResponseError(_) => true,
+                    _ => false,
+                };
+            if !transient {
+                return Err(StoreError::sdk("PutItem", error));
             }
-            // Throttled or in conflict with another transaction: again.
-            self.retry
-                .again(&mut attempt, "TransactWriteItems", actions.len())
-                .await?;
+            match self.retry.again(&mut attempt, "PutItem", 1).await {
+                Ok(()) => {}
+                Err(exhausted) if throttled => return Err(exhausted),
+                Err(_) => return Err(StoreError::sdk("PutItem", error)),
+            }
         }
     }
 

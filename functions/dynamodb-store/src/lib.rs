@@ -18,7 +18,7 @@ pub mod table;
 
 use aws_sdk_dynamodb::Client;
 
-pub use csv_import::{CsvBatchPlan, CsvOutcome, MAX_BATCH_RECORDS, REJECTED_ROWS_KEPT};
+pub use csv_import::{CsvOutcome, MAX_BATCH_RECORDS, REJECTED_ROWS_KEPT};
 pub use error::StoreError;
 pub use import_log::{LogPage, LogQuery};
 pub use records::{StoredRecord, UpsertCounts, Upserted};

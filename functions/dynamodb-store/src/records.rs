@@ -85,6 +85,10 @@ pub(crate) struct Existing {
     pub(crate) source: String,
     pub(crate) version: u64,
     pub(crate) created_at: String,
+    /// The import that wrote it, and what that import did (CSV imports
+    /// only), so an import replaying its own rows counts them as before.
+    pub(crate) written_by: String,
+    pub(crate) written_as: Option<String>,
 }
 
 pub(crate) fn bookkeeping(
@@ -238,7 +242,7 @@ impl Store {
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut keys)))
                 .projection_expression(
-                    "pk, sk, fingerprint, org_code, #source, version, created_at",
+                    "pk, sk, fingerprint, org_code, #source, version, created_at, written_by, written_as",
                 )
                 .expression_attribute_names("#source", "source")
                 .build()
@@ -270,6 +274,8 @@ impl Store {
                         source: text(&item, "source").unwrap_or_default(),
                         version: number(&item, "version").unwrap_or(0),
                         created_at: text(&item, "created_at").unwrap_or_default(),
+                        written_by: text(&item, "written_by").unwrap_or_default(),
+                        written_as: text(&item, "written_as"),
                     },
                 );
             }
