@@ -8,12 +8,15 @@
 #                                  cargo-lambda and zig (building the functions
 #                                  for Lambda; `cargo lambda watch`)
 #   scripts/tools.sh schemathesis  schemathesis (scripts/schemathesis.sh)
+#   scripts/tools.sh peer          boto3 (the CSV benchmark's peer importer,
+#                                  tests/benches/peer_import.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-sam}" in
   sam) venv=.tools/py want="aws-sam-cli==1.170.0 cfn-lint==1.58.0 cargo-lambda==1.9.2 ziglang==0.17.1" ;;
   schemathesis) venv=.tools/st want="schemathesis==4.32.5" ;;
-  *) echo "scripts/tools.sh: no tool set '$1' (sam, schemathesis)" >&2; exit 2 ;;
+  peer) venv=.tools/peer want="boto3==1.43.108" ;;
+  *) echo "scripts/tools.sh: no tool set '$1' (sam, schemathesis, peer)" >&2; exit 2 ;;
 esac
 if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then
   rm -rf "$venv"

@@ -722,3 +722,102 @@ async fn a_failed_invocation_is_retried_and_resumes_from_its_checkpoint() {
     assert_eq!(report[1][0], "152");
     assert_eq!(stored(&stack.store).await.len(), 250);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_continuation_reads_on_from_its_byte_not_from_the_top() {
+    // Invocations without time left: each one writes one chunk, pauses
+    // and hands over. The file is fetched once over all of them: every
+    // continuation asks S3 for the bytes from where the last one stopped.
+    let mut bytes = generated_csv(600, CsvEncoding::Big5, 14);
+    // The first row again at the end: still a duplicate across invocations.
+    let first_row: Vec<u8> = bytes.split(|&b| b == b'\n').nth(1).unwrap().to_vec();
+    bytes.extend_from_slice(&first_row);
+    bytes.extend_from_slice(b"\n");
+    // An S3 that raises no events: the test is Lambda here, and sees
+    // every request through a tap.
+    let root = std::env::temp_dir().join(format!("webhr-s3-read-once-{}", std::process::id()));
+    let s3 = local_stack::start_s3(&root, 0, None).await.unwrap();
+    let tap = system_tests::Tap::to(&s3.url()).await;
+    let client = local_stack::s3_client(&tap.url);
+    local_stack::create_bucket(&client, system_tests::BUCKET)
+        .await
+        .unwrap();
+    let put = client
+        .put_object()
+        .bucket(system_tests::BUCKET)
+        .key(key("read-once.csv"))
+        .body(bytes.clone().into())
+        .send()
+        .await
+        .unwrap();
+    let file = learning_core::import_log::UploadedFile {
+        bucket: system_tests::BUCKET.into(),
+        key: key("read-once.csv"),
+        version_id: None,
+        etag: put.e_tag().map(|e| e.trim_matches('"').to_string()),
+        size: bytes.len() as u64,
+    };
+    let store = system_tests::fresh_store().await;
+    let importer = csv_import::Importer::new(
+        store.clone(),
+        client,
+        &system_tests::import_config(&store, Duration::ZERO),
+    );
+    let event = |key: &str| -> aws_lambda_events::event::s3::S3Event {
+        serde_json::from_value(local_stack::s3_events::object_created(
+            &file.bucket,
+            key,
+            "Put",
+            file.size,
+            file.etag.as_deref().unwrap_or_default(),
+        ))
+        .unwrap()
+    };
+    let mut next = event(&file.key);
+    let mut invocations = 0;
+    let entry = loop {
+        invocations += 1;
+        let handled = importer
+            .handle(
+                &next,
+                &format!("i-{invocations}"),
+                tokio::time::Instant::now(),
+            )
+            .await
+            .unwrap();
+        match handled.into_iter().next() {
+            Some(Handled::Continued(entry)) => {
+                next = event(&csv_import::event::continuation_key(
+                    &entry.log_id,
+                    entry.seq,
+                ));
+            }
+            Some(Handled::Finished(entry)) => break *entry,
+            other => panic!("invocation {invocations}: {other:?}"),
+        }
+    };
+    assert_eq!(entry.status, RunStatus::Partial, "{:?}", entry.error);
+    assert_eq!(entry.counts.rows, 601);
+    assert_eq!(entry.counts.inserted, 600);
+    assert_eq!(entry.reasons.get("duplicate_in_file"), Some(&1));
+    assert!(invocations >= 6, "{invocations} invocations");
+
+    // One GET of the file per invocation, each from further on.
+    let gets = tap.gets_from(&format!("/{}/{}", file.bucket, file.key));
+    assert_eq!(gets.len(), invocations, "{gets:?}");
+    assert_eq!(gets[0], 0, "the first reads from the top");
+    assert!(
+        gets.windows(2).all(|w| w[0] < w[1]),
+        "every continuation reads on from where the last stopped: {gets:?}"
+    );
+    assert!(*gets.last().unwrap() < bytes.len() as u64);
+    // The same file in one go gives the same counts and table.
+    let stack = stack().await;
+    let once = stack
+        .finished(&stack.upload(&key("read-once.csv"), bytes).await)
+        .await;
+    assert_eq!(once.counts, entry.counts);
+    assert_eq!(stored(&stack.store).await, stored(&store).await);
+    drop(s3);
+    let _ = std::fs::remove_dir_all(root);
+}

@@ -330,6 +330,14 @@ impl Shared {
                     None => 2.0,
                 })
                 .collect(),
+            // Each statement a write of its parameters' size (the CSV
+            // import's INSERTs).
+            "BatchExecuteStatement" => request["Statements"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|statement| per_kb(&statement["Parameters"]))
+                .collect(),
             "BatchWriteItem" => request["RequestItems"]
                 .as_object()
                 .into_iter()
@@ -362,6 +370,9 @@ impl Shared {
         if granted == units.len() {
             return self.forward(headers, body).await;
         }
+        if operation == "BatchExecuteStatement" {
+            return self.statements_within(headers, request, granted).await;
+        }
         if operation != "BatchWriteItem" || granted == 0 {
             return error_answer(
                 StatusCode::BAD_REQUEST,
@@ -389,6 +400,41 @@ impl Shared {
             .forward(headers, Bytes::from(request.to_string()))
             .await;
         self.with_unprocessed(answer, held).await
+    }
+
+    /// A batch of statements runs the first `granted`; each of the others
+    /// answers `ProvisionedThroughputExceeded`, as DynamoDB answers a
+    /// statement over the capacity.
+    async fn statements_within(
+        &self,
+        headers: &HeaderMap,
+        mut request: Value,
+        granted: usize,
+    ) -> Response {
+        let statements = request["Statements"]
+            .as_array_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let refused = statements.len() - granted;
+        let mut responses = Vec::new();
+        if granted > 0 {
+            request["Statements"] = Value::Array(statements[..granted].to_vec());
+            let answer = self
+                .forward(headers, Bytes::from(request.to_string()))
+                .await;
+            if answer.status() != StatusCode::OK {
+                return answer;
+            }
+            let bytes = axum::body::to_bytes(answer.into_body(), usize::MAX)
+                .await
+                .unwrap_or_default();
+            let answer: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            responses = answer["Responses"].as_array().cloned().unwrap_or_default();
+        }
+        responses.extend((0..refused).map(|_| {
+            json!({"Error": {"Code": "ProvisionedThroughputExceeded", "Message": "over the modelled capacity"}})
+        }));
+        json_answer(StatusCode::OK, &json!({ "Responses": responses }))
     }
 
     /// Writes each table's first half; answers the rest as unprocessed,

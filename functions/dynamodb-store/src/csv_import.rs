@@ -1,13 +1,16 @@
-//! CSV imports: each record written with its own conditional put (one
-//! write unit, many in flight), the lock and the version enforced by the
-//! condition. A record remembers which import wrote it and what that import
+//! CSV imports: each record written with its own condition, one write
+//! unit each, many at once — new records as PartiQL `INSERT`s, 25 to a
+//! `BatchExecuteStatement` (an `INSERT` fails where the key exists), the
+//! rare replacements as conditional puts (the lock, the version and the
+//! agency in the condition). A record remembers which import wrote it and what that import
 //! did (`written_by`, `written_as`), so an import that replays rows after a
 //! crash counts them exactly as the first time: counts stay exact without
 //! a transaction per batch.
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, BatchStatementErrorCodeEnum, BatchStatementRequest};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 use learning_core::import_log::RejectedRow;
@@ -26,8 +29,11 @@ pub const REJECTED_ROWS_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(400);
 /// reads them all (at most 100 keys).
 pub const MAX_BATCH_RECORDS: usize = 99;
 
-/// Conditional puts in flight per call.
+/// Writes in flight per call: single puts, or batches of inserts.
 const PUTS_IN_FLIGHT: usize = 16;
+
+/// Statements per `BatchExecuteStatement`, DynamoDB's limit.
+const STATEMENTS_PER_BATCH: usize = 25;
 
 /// Times a record that moved under its put is read and decided again.
 const MAX_REPLANS: u32 = 5;
@@ -131,6 +137,44 @@ fn decide(
     (outcome, Some((item, expected)))
 }
 
+impl Store {
+    /// After a CSV write failed: waits and returns `Ok` when it is worth
+    /// another try — throttled, a 5xx or a lost connection, after the
+    /// SDK's own retries (this write is one of thousands, so it tries
+    /// longer than the SDK does; a write that took effect before its answer
+    /// was lost fails its condition next time and is found then).
+    async fn again_after<E>(
+        &self,
+        operation: &'static str,
+        error: SdkError<E, HttpResponse>,
+        attempt: &mut u32,
+        remaining: usize,
+    ) -> Result<(), StoreError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let throttled = error
+            .as_service_error()
+            .is_some_and(|e| is_throttling(e.code()));
+        let transient = throttled
+            || match &error {
+                SdkError::ServiceError(e) => e.raw().status().is_server_error(),
+                SdkError::DispatchFailure(_)
+                | SdkError::TimeoutError(_)
+                | SdkError::ResponseError(_) => true,
+                _ => false,
+            };
+        if !transient {
+            return Err(StoreError::sdk(operation, error));
+        }
+        match self.retry.again(attempt, operation, remaining).await {
+            Ok(()) => Ok(()),
+            Err(exhausted) if throttled => Err(exhausted),
+            Err(_) => Err(StoreError::sdk(operation, error)),
+        }
+    }
+}
+
 fn is_throttling(code: Option<&str>) -> bool {
     matches!(
         code,
@@ -176,10 +220,27 @@ impl Store {
                     });
                 }
             }
-            let moved: Vec<Option<usize>> = stream::iter(puts)
-                .map(|put| self.put_csv_record(put))
-                .buffer_unordered(PUTS_IN_FLIGHT)
-                .collect::<Vec<_>>()
+            let (inserts, replacements): (Vec<Put>, Vec<Put>) =
+                puts.into_iter().partition(|put| put.expected.is_none());
+            let mut inserts = inserts.into_iter().peekable();
+            let mut batches = Vec::new();
+            while inserts.peek().is_some() {
+                batches.push(
+                    inserts
+                        .by_ref()
+                        .take(STATEMENTS_PER_BATCH)
+                        .collect::<Vec<_>>(),
+                );
+            }
+            let inserted = stream::iter(batches)
+                .map(|batch| self.insert_csv_records(batch))
+                .buffer_unordered(PUTS_IN_FLIGHT);
+            let replaced = stream::iter(replacements)
+                .map(|put| async move { Ok(self.put_csv_record(put).await?.into_iter().collect()) })
+                .buffer_unordered(PUTS_IN_FLIGHT);
+            let moved: Vec<Vec<usize>> = inserted
+                .chain(replaced)
+                .collect::<Vec<Result<Vec<usize>, StoreError>>>()
                 .await
                 .into_iter()
                 .collect::<Result<_, _>>()?;
@@ -190,6 +251,92 @@ impl Store {
             pending.sort_unstable();
         }
         Err(StoreError::RecordsChanged)
+    }
+
+    /// New records, one `INSERT` each in one `BatchExecuteStatement`;
+    /// statements throttled (or failed on the server's side) are sent again
+    /// after a backoff. Returns the records whose key exists by now.
+    async fn insert_csv_records(&self, batch: Vec<Put>) -> Result<Vec<usize>, StoreError> {
+        let mut pending: Vec<(usize, BatchStatementRequest)> = batch
+            .into_iter()
+            .map(|put| Ok((put.index, self.insert_statement(put.item)?)))
+            .collect::<Result<_, StoreError>>()?;
+        let mut taken = Vec::new();
+        let mut attempt = 0;
+        loop {
+            let output = match self
+                .client
+                .batch_execute_statement()
+                .set_statements(Some(pending.iter().map(|(_, s)| s.clone()).collect()))
+                .send()
+                .await
+            {
+                Ok(output) => output,
+                Err(error) => {
+                    self.again_after("BatchExecuteStatement", error, &mut attempt, pending.len())
+                        .await?;
+                    continue;
+                }
+            };
+            let mut again = Vec::new();
+            for ((index, statement), response) in pending.into_iter().zip(output.responses()) {
+                let Some(error) = response.error() else {
+                    continue;
+                };
+                match error.code() {
+                    Some(
+                        BatchStatementErrorCodeEnum::DuplicateItem
+                        | BatchStatementErrorCodeEnum::ConditionalCheckFailed,
+                    ) => taken.push(index),
+                    Some(
+                        BatchStatementErrorCodeEnum::ProvisionedThroughputExceeded
+                        | BatchStatementErrorCodeEnum::ThrottlingError
+                        | BatchStatementErrorCodeEnum::RequestLimitExceeded
+                        | BatchStatementErrorCodeEnum::InternalServerError
+                        | BatchStatementErrorCodeEnum::TransactionConflict,
+                    ) => again.push((index, statement)),
+                    code => {
+                        return Err(StoreError::Sdk {
+                            operation: "BatchExecuteStatement",
+                            message: format!(
+                                "{}: {}",
+                                code.map_or("?", |c| c.as_str()),
+                                error.message().unwrap_or_default()
+                            ),
+                        });
+                    }
+                }
+            }
+            if again.is_empty() {
+                return Ok(taken);
+            }
+            self.retry
+                .again(&mut attempt, "BatchExecuteStatement", again.len())
+                .await?;
+            pending = again;
+        }
+    }
+
+    /// `INSERT INTO "table" VALUE {'a': ?, …}` with the item's values.
+    fn insert_statement(&self, item: Item) -> Result<BatchStatementRequest, StoreError> {
+        let mut attributes: Vec<(String, AttributeValue)> = item.into_iter().collect();
+        attributes.sort_by(|a, b| a.0.cmp(&b.0));
+        let names: Vec<String> = attributes
+            .iter()
+            .map(|(name, _)| format!("'{name}': ?"))
+            .collect();
+        BatchStatementRequest::builder()
+            .statement(format!(
+                "INSERT INTO \"{}\" VALUE {{{}}}",
+                self.table,
+                names.join(", ")
+            ))
+            .set_parameters(Some(attributes.into_iter().map(|(_, v)| v).collect()))
+            .build()
+            .map_err(|e| StoreError::Sdk {
+                operation: "BatchExecuteStatement",
+                message: e.to_string(),
+            })
     }
 
     /// One conditional put, retried while throttled; `Some(index)` when
@@ -231,25 +378,7 @@ impl Store {
             // retries: this write is one of thousands, so it tries longer
             // than the SDK does. A put that took effect before its answer
             // was lost fails its condition next time and is found then.
-            let throttled = error
-                .as_service_error()
-                .is_some_and(|e| is_throttling(ProvideErrorMetadata::code(e)));
-            let transient = throttled
-                || match &error {
-                    SdkError::ServiceError(e) => e.raw().status().is_server_error(),
-                    SdkError::DispatchFailure(_)
-                    | SdkError::TimeoutError(_)
-                    | SdkError::ResponseError(_) => true,
-                    _ => false,
-                };
-            if !transient {
-                return Err(StoreError::sdk("PutItem", error));
-            }
-            match self.retry.again(&mut attempt, "PutItem", 1).await {
-                Ok(()) => {}
-                Err(exhausted) if throttled => return Err(exhausted),
-                Err(_) => return Err(StoreError::sdk("PutItem", error)),
-            }
+            self.again_after("PutItem", error, &mut attempt, 1).await?;
         }
     }
 

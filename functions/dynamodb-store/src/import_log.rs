@@ -243,9 +243,22 @@ impl Store {
         match request.send().await {
             Ok(_) => Ok(()),
             Err(e) if crate::records::is_condition_failure(&e) => {
-                Err(StoreError::ImportTakenOver {
-                    log_id: entry.log_id.clone(),
-                })
+                // The SDK retries a write whose answer was lost; the retry
+                // then meets the write itself. Only another writer's entry
+                // means the import was taken over.
+                match self.get_csv_log(&entry.log_id).await? {
+                    Some(stored)
+                        if stored.seq == entry.seq
+                            && stored.lease_owner == entry.lease_owner
+                            && stored.counts == entry.counts
+                            && stored.status == entry.status =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(StoreError::ImportTakenOver {
+                        log_id: entry.log_id.clone(),
+                    }),
+                }
             }
             Err(e) => Err(StoreError::sdk("PutItem", e)),
         }
