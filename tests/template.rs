@@ -282,6 +282,14 @@ fn each_function_has_a_role_of_its_own_matching_its_code() {
             own_name[0]
         )]
     );
+    // The import inserts new records with PartiQL, into the table only.
+    assert_eq!(
+        allowed(&template, "CsvImportRole", "dynamodb:PartiQLInsert"),
+        ["LearningTable.Arn"]
+    );
+    for role in ["DailySyncRole", "ApiRole"] {
+        assert!(allowed(&template, role, "dynamodb:PartiQLInsert").is_empty());
+    }
     // The import deletes its continuation objects, and may list the bucket
     // so a missing object is a 404 its code handles, not a 403.
     assert_eq!(

@@ -387,16 +387,26 @@ impl Importer {
             );
             return self.finish(entry, Some(problem)).await;
         }
-        let start = match resumed.as_ref().and_then(|r| Some((r.resume()?, r))) {
-            Some((at, resumed)) => Start::At(at, resumed.keys.clone()),
-            None => Start::Top {
-                skip: entry.counts.rows,
-            },
-        };
-        let from = match &start {
-            Start::At(at, _) => at.at.offset,
-            Start::Top { .. } => 0,
-        };
+        // What a continuation needs: the layout, the keys accepted up to
+        // the checkpoint and where the row after it starts.
+        let (start, mut keys, mut layout, mut at) =
+            match resumed.and_then(|r| Some((r.resume()?, r.keys))) {
+                Some((resume, keys)) => (
+                    Start::At(resume.clone(), keys.clone()),
+                    keys,
+                    Some((resume.encoding, resume.columns)),
+                    Some(resume.at),
+                ),
+                None => (
+                    Start::Top {
+                        skip: entry.counts.rows,
+                    },
+                    Vec::new(),
+                    None,
+                    None,
+                ),
+            };
+        let from = at.map_or(0, |at| at.offset);
         let (reader, feeder) = match source::open(&self.s3, &entry.file, from).await? {
             Ok(opened) => opened,
             Err(Replaced) => {
@@ -406,16 +416,6 @@ impl Importer {
                 );
                 return self.finish(entry, Some(problem)).await;
             }
-        };
-        // What a continuation needs: the layout, the keys accepted up to
-        // the checkpoint and where the row after it starts.
-        let mut keys = resumed.as_ref().map(|r| r.keys.clone()).unwrap_or_default();
-        let (mut layout, mut at) = match &start {
-            Start::At(resume, _) => (
-                Some((resume.encoding, resume.columns.clone())),
-                Some(resume.at),
-            ),
-            Start::Top { .. } => (None, None),
         };
         let (tx, mut rx) = mpsc::channel::<Piece>(2);
         let cutoff = self.cutoff;
@@ -444,6 +444,7 @@ impl Importer {
                 }
                 Err(Piece::Refused(problem)) => break Ok(Stop::Refused(problem)),
                 Err(Piece::Broken(message)) => break Err(ImportError::Read(message)),
+                // `write` turns every batch into `Written`.
                 Err(Piece::Batch(_)) => continue,
             };
             // Refused rows are stored in file order, so an import stopped
