@@ -127,6 +127,27 @@ pub fn key_hash(record: &TrainingRecord) -> u64 {
     hash
 }
 
+/// The seen set's keys are hashes already ([`key_hash`]): hashing them
+/// again would only cost time.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
 /// One refused row: where, what (masked), why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
@@ -153,7 +174,7 @@ pub struct RowChecker {
     encoding: Encoding,
     cutoff: NaiveDate,
     agency: AgencyCode,
-    seen: HashSet<u64>,
+    seen: HashSet<u64, std::hash::BuildHasherDefault<KeyHasher>>,
     raw: RawRecord,
 }
 
@@ -182,7 +203,7 @@ impl RowChecker {
             encoding,
             cutoff,
             agency,
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             raw: RawRecord::default(),
         }
     }
@@ -304,6 +325,17 @@ struct Cut {
     last_line: u64,
 }
 
+/// The bytes that move [`LineTracker`]'s state other than by one more
+/// byte of a field.
+const SPECIAL: [bool; 256] = {
+    let mut special = [false; 256];
+    special[b'"' as usize] = true;
+    special[b',' as usize] = true;
+    special[b'\r' as usize] = true;
+    special[b'\n' as usize] = true;
+    special
+};
+
 /// Counts lines as the bytes go by, remembering where each line with
 /// content starts: the csv crate's own line numbers drift after CRLF line
 /// ends and blank lines, and staff need the line their spreadsheet shows.
@@ -377,8 +409,32 @@ impl<R> LineTracker<R> {
     /// looked at are written, so the buffer is never overrun.
     fn track(&mut self, buf: &mut [u8]) -> usize {
         let mut kept = 0;
-        for i in 0..buf.len() {
-            let b = buf[i];
+        let mut i = 0;
+        while i < buf.len() {
+            // Most bytes are none of `"`, `,`, CR and LF: a run of them in a
+            // row's middle moves the state once, not byte by byte.
+            if self.cutting.is_none() && !self.at_line_start {
+                let run = buf[i..]
+                    .iter()
+                    .position(|&b| SPECIAL[usize::from(b)])
+                    .unwrap_or(buf.len() - i);
+                if run > 0 && self.row_bytes + run <= MAX_ROW_BYTES {
+                    if self.row_bytes == 0 {
+                        self.row_line = self.line;
+                    }
+                    self.row_bytes += run;
+                    self.after_cr = false;
+                    if self.quoting != Quoting::Quoted {
+                        self.quoting = Quoting::Unquoted;
+                    }
+                    buf.copy_within(i..i + run, kept);
+                    kept += run;
+                    i += run;
+                    continue;
+                }
+            }
+            let (at, b) = (i, buf[i]);
+            i += 1;
             let after_cr = std::mem::replace(&mut self.after_cr, b == b'\r');
             let line_end = matches!(b, b'\r' | b'\n');
             if line_end && !(b == b'\n' && after_cr) {
@@ -402,7 +458,7 @@ impl<R> LineTracker<R> {
                     self.starts.push_back((
                         self.offset + kept as u64,
                         self.line,
-                        self.consumed + i as u64,
+                        self.consumed + at as u64,
                     ));
                     self.at_line_start = false;
                 }
