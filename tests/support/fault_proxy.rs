@@ -315,7 +315,7 @@ impl Shared {
     /// within the table's write capacity.
     async fn as_in_the_cloud(&self, target: &str, headers: &HeaderMap, body: Bytes) -> Response {
         let operation = target.rsplit('.').next().unwrap_or_default();
-        let mut request: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let request: Value = serde_json::from_slice(&body).unwrap_or_default();
         let per_kb = |item: &Value| (item.to_string().len() as f64 / 1024.0).ceil().max(1.0);
         // Write units of each item, in order, and how the call is cut.
         let units: Vec<f64> = match operation {
@@ -382,13 +382,28 @@ impl Shared {
         // A batch writes the items the capacity allows and hands the rest
         // back as unprocessed.
         let mut left = granted;
+        self.write_part(headers, request, |writes| {
+            let keep = left.min(writes);
+            left -= keep;
+            keep
+        })
+        .await
+    }
+
+    /// Forwards a batch write with each table's writes cut to what `keep`
+    /// says (given how many it has); answers the rest as unprocessed,
+    /// together with whatever the engine itself left.
+    async fn write_part(
+        &self,
+        headers: &HeaderMap,
+        mut request: Value,
+        mut keep: impl FnMut(usize) -> usize,
+    ) -> Response {
         let mut held = serde_json::Map::new();
         if let Some(tables) = request["RequestItems"].as_object_mut() {
             for (table, writes) in tables.iter_mut() {
                 if let Some(list) = writes.as_array_mut() {
-                    let keep = left.min(list.len());
-                    left -= keep;
-                    let rest = list.split_off(keep);
+                    let rest = list.split_off(keep(list.len()));
                     if !rest.is_empty() {
                         held.insert(table.clone(), Value::Array(rest));
                     }
@@ -440,22 +455,9 @@ impl Shared {
     /// Writes each table's first half; answers the rest as unprocessed,
     /// together with whatever the engine itself left.
     async fn write_half(&self, headers: &HeaderMap, body: &Bytes) -> Response {
-        let mut request: Value = serde_json::from_slice(body).unwrap_or_default();
-        let mut held = serde_json::Map::new();
-        if let Some(tables) = request["RequestItems"].as_object_mut() {
-            for (table, writes) in tables.iter_mut() {
-                if let Some(list) = writes.as_array_mut() {
-                    let rest = list.split_off(list.len().div_ceil(2));
-                    if !rest.is_empty() {
-                        held.insert(table.clone(), Value::Array(rest));
-                    }
-                }
-            }
-        }
-        let answer = self
-            .forward(headers, Bytes::from(request.to_string()))
-            .await;
-        self.with_unprocessed(answer, held).await
+        let request: Value = serde_json::from_slice(body).unwrap_or_default();
+        self.write_part(headers, request, |writes| writes.div_ceil(2))
+            .await
     }
 
     /// The engine's answer to a batch write, with `held` added to the
