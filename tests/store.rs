@@ -512,3 +512,127 @@ async fn a_store_that_keeps_throttling_fails_loudly() {
     assert_eq!(err.code(), "store_throttled");
     assert!(stored(&direct).await.is_empty());
 }
+
+#[tokio::test]
+async fn csv_writes_keep_the_rules_and_a_replay_counts_as_the_first_time() {
+    use dynamodb_store::CsvOutcome;
+    let store = fresh_store().await;
+    let now = Utc::now();
+    let portal = record(ID, "CSV-P", "2.0");
+    let staff = record(ID, "CSV-S", "2.0");
+    let other_agency = TrainingRecord {
+        org_code: learning_core::AgencyCode::parse("379000000A").unwrap(),
+        ..record(ID, "CSV-O", "2.0")
+    };
+    store
+        .upsert_portal_records(
+            std::slice::from_ref(&portal),
+            Source::AutoImport,
+            "sync-1",
+            now,
+        )
+        .await
+        .unwrap();
+    store
+        .create_staff_record(&staff, "staff-1", now)
+        .await
+        .unwrap();
+    store
+        .create_staff_record(&other_agency, "staff-2", now)
+        .await
+        .unwrap();
+    let changed = |r: &TrainingRecord| TrainingRecord {
+        digital_hours: Hours::from_tenths(30),
+        total_hours: Hours::from_tenths(30),
+        ..r.clone()
+    };
+    let rows = [
+        record(ID, "CSV-N1", "1.0"),
+        changed(&portal),
+        changed(&staff),
+        record(ID, "CSV-O", "3.0"),
+        record(ID, "CSV-N2", "1.0"),
+    ];
+    let want = [
+        CsvOutcome::Inserted,
+        CsvOutcome::Locked(Source::AutoImport),
+        CsvOutcome::ReplacedStaff,
+        CsvOutcome::OtherAgency,
+        CsvOutcome::Inserted,
+    ];
+    let first = store.write_csv_records(&rows, "csv-1", now).await.unwrap();
+    assert_eq!(first, want);
+    let stored = store.get_record(&rows[0].key()).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.source, stored.version, stored.written_by.as_str()),
+        (Source::CsvImport, 1, "csv-1")
+    );
+    let replaced = store.get_record(&staff.key()).await.unwrap().unwrap();
+    assert_eq!((replaced.source, replaced.version), (Source::CsvImport, 2));
+    assert_eq!(replaced.record, rows[2]);
+    // The portal's record and the other agency's are as they were.
+    assert_eq!(
+        store
+            .get_record(&portal.key())
+            .await
+            .unwrap()
+            .unwrap()
+            .record,
+        portal
+    );
+    assert_eq!(
+        store
+            .get_record(&other_agency.key())
+            .await
+            .unwrap()
+            .unwrap()
+            .record,
+        other_agency
+    );
+
+    // The same import again (a replay after a crash): the same outcomes,
+    // nothing written twice.
+    let replay = store.write_csv_records(&rows, "csv-1", now).await.unwrap();
+    assert_eq!(replay, want);
+    assert_eq!(
+        store
+            .get_record(&staff.key())
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        2
+    );
+    // Another import of the same rows finds them as they are.
+    let again = store.write_csv_records(&rows, "csv-2", now).await.unwrap();
+    assert_eq!(again[0], CsvOutcome::Unchanged);
+    assert_eq!(again[2], CsvOutcome::Unchanged);
+}
+
+#[tokio::test]
+async fn two_imports_inserting_the_same_new_records_at_once_insert_each_once() {
+    use dynamodb_store::CsvOutcome;
+    let store = fresh_store().await;
+    let rows: Vec<TrainingRecord> = (0..dynamodb_store::MAX_BATCH_RECORDS)
+        .map(|i| record(ID, &format!("RACE{i:03}"), "1.0"))
+        .collect();
+    let (a, b) = tokio::join!(
+        store.write_csv_records(&rows, "csv-a", Utc::now()),
+        store.write_csv_records(&rows, "csv-b", Utc::now())
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    for (i, pair) in a.iter().zip(&b).enumerate() {
+        // An INSERT that lost the race is read again: the winner's record,
+        // unchanged for the loser.
+        assert!(
+            matches!(
+                pair,
+                (CsvOutcome::Inserted, CsvOutcome::Unchanged)
+                    | (CsvOutcome::Unchanged, CsvOutcome::Inserted)
+            ),
+            "row {i}: {pair:?}"
+        );
+        let stored = store.get_record(&rows[i].key()).await.unwrap().unwrap();
+        assert_eq!(stored.version, 1);
+    }
+}

@@ -1,10 +1,12 @@
 //! Benchmark: decode + parse + check the rows of a large upload, against a
 //! bare `csv::ByteRecord` pass over the same bytes, in UTF-8 and Big5, at
 //! 100k and 1M rows. Each pass runs in a child process of its own so that
-//! its peak memory (VmHWM) is its own. Prints figures; asserts nothing.
+//! its peak memory (VmHWM) is its own; the two kinds take turns, three
+//! times each, and the medians are compared. Prints figures and a
+//! `summary:` line; asserts nothing.
 //!
 //! ```text
-//! cargo bench -p csv-import --bench parse [-- ROWS...]
+//! cargo bench -p csv-rows --bench parse [-- ROWS...]
 //! ```
 
 use std::io::BufReader;
@@ -86,6 +88,15 @@ fn run_child(kind: &str, path: &Path) -> (u64, f64, f64, u64) {
     )
 }
 
+/// Passes of each kind, taking turns.
+const RUNS: usize = 3;
+
+/// The run with the median time.
+fn median(mut runs: Vec<(u64, f64, f64, u64)>) -> (u64, f64, f64, u64) {
+    runs.sort_by(|a, b| a.1.total_cmp(&b.1));
+    runs[runs.len() / 2]
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--pass") {
@@ -105,7 +116,9 @@ fn main() {
         PathBuf::from,
     );
     std::fs::create_dir_all(&dir).expect("bench dir");
-    for rows in sizes {
+    let mut ratios = Vec::new();
+    for rows in &sizes {
+        let rows = *rows;
         for (encoding, label) in [(CsvEncoding::Utf8Bom, "utf8"), (CsvEncoding::Big5, "big5")] {
             let path = dir.join(format!("passed-{label}-{rows}.csv"));
             if !path.exists() {
@@ -122,8 +135,17 @@ fn main() {
                 .expect("write");
             }
             let mb = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
-            let (bare_rows, bare_s, bare_mib, _) = run_child("bare", &path);
-            let (rows_seen, ours_s, ours_mib, accepted) = run_child("check", &path);
+            // Turns about, three of each, and the median of each: this
+            // machine's speed drifts by half from one second to the next.
+            let mut bare = Vec::new();
+            let mut ours = Vec::new();
+            for _ in 0..RUNS {
+                bare.push(run_child("bare", &path));
+                ours.push(run_child("check", &path));
+            }
+            let (bare_rows, bare_s, bare_mib, _) = median(bare);
+            let (rows_seen, ours_s, ours_mib, accepted) = median(ours);
+            ratios.push(bare_s / ours_s);
             println!(
                 "{label} {rows} rows, {mb:.0} MB: bare ByteRecord {:.0} rows/s ({:.0} MB/s, peak {bare_mib:.0} MiB); \
                  decode+parse+check {:.0} rows/s ({:.0} MB/s, peak {ours_mib:.0} MiB, {accepted} accepted); ratio {:.2}",
@@ -135,4 +157,14 @@ fn main() {
             );
         }
     }
+    let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    println!(
+        "summary: rows={} runs={RUNS} min_ratio={min:.2} ratios={}",
+        sizes.last().copied().unwrap_or_default(),
+        ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
 }
