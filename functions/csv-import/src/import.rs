@@ -75,10 +75,12 @@ struct Batch {
     next: Option<Position>,
 }
 
-enum Piece {
+/// What the parser thread hands on, in file order; `B` is a [`Batch`] of
+/// checked rows, and after the writer the batch [`Written`].
+enum Piece<B> {
     Opened(Encoding, Columns),
     Refused(FileProblem),
-    Batch(Batch),
+    Batch(B),
     Broken(String),
 }
 
@@ -417,7 +419,7 @@ impl Importer {
                 return self.finish(entry, Some(problem)).await;
             }
         };
-        let (tx, mut rx) = mpsc::channel::<Piece>(2);
+        let (tx, mut rx) = mpsc::channel::<Piece<Batch>>(2);
         let cutoff = self.cutoff;
         let parser = tokio::task::spawn_blocking(move || parse(reader, start, cutoff, agency, &tx));
         let rows_before = entry.counts.rows;
@@ -433,19 +435,17 @@ impl Importer {
                 Some(Ok(piece)) => piece,
             };
             let done = match piece {
-                Ok(done) => done,
-                Err(Piece::Opened(encoding, columns)) => {
+                Piece::Batch(done) => done,
+                Piece::Opened(encoding, columns) => {
                     entry.encoding = Some(encoding.label().to_string());
                     layout = Some((encoding, columns));
                     continue;
                 }
-                Err(Piece::Refused(problem)) if problem.code == "file_unreadable" => {
+                Piece::Refused(problem) if problem.code == "file_unreadable" => {
                     break Err(ImportError::Read(problem.message));
                 }
-                Err(Piece::Refused(problem)) => break Ok(Stop::Refused(problem)),
-                Err(Piece::Broken(message)) => break Err(ImportError::Read(message)),
-                // `write` turns every batch into `Written`.
-                Err(Piece::Batch(_)) => continue,
+                Piece::Refused(problem) => break Ok(Stop::Refused(problem)),
+                Piece::Broken(message) => break Err(ImportError::Read(message)),
             };
             // Refused rows are stored in file order, so an import stopped
             // for too many holds exactly the ones it counted.
@@ -539,18 +539,22 @@ impl Importer {
     async fn write(
         &self,
         log_id: &str,
-        piece: Piece,
-    ) -> Result<Result<Written, Piece>, ImportError> {
-        let Piece::Batch(batch) = piece else {
-            return Ok(Err(piece));
-        };
-        let outcomes = self
-            .store
-            .write_csv_records(&batch.records, log_id, Utc::now())
-            .await?;
-        let mut done = Written { batch, outcomes };
-        done.batch.rejections = refused_rows(&done);
-        Ok(Ok(done))
+        piece: Piece<Batch>,
+    ) -> Result<Piece<Written>, ImportError> {
+        Ok(match piece {
+            Piece::Batch(batch) => {
+                let outcomes = self
+                    .store
+                    .write_csv_records(&batch.records, log_id, Utc::now())
+                    .await?;
+                let mut done = Written { batch, outcomes };
+                done.batch.rejections = refused_rows(&done);
+                Piece::Batch(done)
+            }
+            Piece::Opened(encoding, columns) => Piece::Opened(encoding, columns),
+            Piece::Refused(problem) => Piece::Refused(problem),
+            Piece::Broken(message) => Piece::Broken(message),
+        })
     }
 
     /// Records progress: the counts of the chunks done in order.
@@ -743,7 +747,7 @@ fn parse(
     start: Start,
     cutoff: NaiveDate,
     agency: AgencyCode,
-    tx: &mpsc::Sender<Piece>,
+    tx: &mpsc::Sender<Piece<Batch>>,
 ) {
     let (mut rows, skip): (CsvRows<_>, u64) = match start {
         Start::Top { skip } => match open(reader, cutoff, agency) {
