@@ -513,6 +513,18 @@ async fn a_store_that_keeps_throttling_fails_loudly() {
     assert!(stored(&direct).await.is_empty());
 }
 
+/// The stored version of `record`'s key, which must be there.
+async fn held(
+    store: &dynamodb_store::Store,
+    record: &TrainingRecord,
+) -> dynamodb_store::StoredRecord {
+    store
+        .get_record(&record.key())
+        .await
+        .unwrap()
+        .expect("a stored record")
+}
+
 #[tokio::test]
 async fn csv_writes_keep_the_rules_and_a_replay_counts_as_the_first_time() {
     use dynamodb_store::CsvOutcome;
@@ -562,47 +574,23 @@ async fn csv_writes_keep_the_rules_and_a_replay_counts_as_the_first_time() {
     ];
     let first = store.write_csv_records(&rows, "csv-1", now).await.unwrap();
     assert_eq!(first, want);
-    let stored = store.get_record(&rows[0].key()).await.unwrap().unwrap();
+    let stored = held(&store, &rows[0]).await;
     assert_eq!(
         (stored.source, stored.version, stored.written_by.as_str()),
         (Source::CsvImport, 1, "csv-1")
     );
-    let replaced = store.get_record(&staff.key()).await.unwrap().unwrap();
+    let replaced = held(&store, &staff).await;
     assert_eq!((replaced.source, replaced.version), (Source::CsvImport, 2));
     assert_eq!(replaced.record, rows[2]);
     // The portal's record and the other agency's are as they were.
-    assert_eq!(
-        store
-            .get_record(&portal.key())
-            .await
-            .unwrap()
-            .unwrap()
-            .record,
-        portal
-    );
-    assert_eq!(
-        store
-            .get_record(&other_agency.key())
-            .await
-            .unwrap()
-            .unwrap()
-            .record,
-        other_agency
-    );
+    assert_eq!(held(&store, &portal).await.record, portal);
+    assert_eq!(held(&store, &other_agency).await.record, other_agency);
 
     // The same import again (a replay after a crash): the same outcomes,
     // nothing written twice.
     let replay = store.write_csv_records(&rows, "csv-1", now).await.unwrap();
     assert_eq!(replay, want);
-    assert_eq!(
-        store
-            .get_record(&staff.key())
-            .await
-            .unwrap()
-            .unwrap()
-            .version,
-        2
-    );
+    assert_eq!(held(&store, &staff).await.version, 2);
     // Another import of the same rows finds them as they are.
     let again = store.write_csv_records(&rows, "csv-2", now).await.unwrap();
     assert_eq!(again[0], CsvOutcome::Unchanged);
@@ -632,7 +620,7 @@ async fn two_imports_inserting_the_same_new_records_at_once_insert_each_once() {
             ),
             "row {i}: {pair:?}"
         );
-        let stored = store.get_record(&rows[i].key()).await.unwrap().unwrap();
+        let stored = held(&store, &rows[i]).await;
         assert_eq!(stored.version, 1);
     }
 }
