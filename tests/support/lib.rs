@@ -85,7 +85,12 @@ pub async fn simulator(data: DataConfig, as_of: NaiveDate) -> RunningPortal {
 
 /// The client configuration the tests use: short backoffs, 3 attempts.
 pub fn portal_config(portal: &RunningPortal) -> PortalConfig {
-    let mut config = PortalConfig::new(portal.url(), Secret::new(PORTAL_TOKEN));
+    portal_config_for(&portal.url())
+}
+
+/// [`portal_config`] for the simulator at `url` (behind a proxy, say).
+pub fn portal_config_for(url: &str) -> PortalConfig {
+    let mut config = PortalConfig::new(url, Secret::new(PORTAL_TOKEN));
     config.base_backoff = Duration::from_millis(5);
     config.max_backoff = Duration::from_millis(50);
     config.max_attempts = 3;

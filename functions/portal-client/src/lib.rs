@@ -256,6 +256,10 @@ impl PortalClient {
                         .into(),
             });
         }
+        // TLS on rustls with *ring*, as the AWS SDK has it in the
+        // bootstraps: one crypto library in the binary. Installing it
+        // again (a second client) changes nothing.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
@@ -464,8 +468,14 @@ fn describe(error: &reqwest::Error) -> String {
     } else {
         "連線錯誤"
     };
-    match std::error::Error::source(error) {
-        Some(source) => format!("{kind}（{source}）"),
+    // The innermost cause says what went wrong (a refused connection, an
+    // untrusted certificate); the outer ones say where it was noticed.
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause.and_then(std::error::Error::source) {
+        cause = Some(inner);
+    }
+    match cause {
+        Some(cause) => format!("{kind}（{cause}）"),
         None => kind.to_string(),
     }
 }

@@ -206,10 +206,11 @@ pub async fn serve(router: axum::Router, port: u16) -> Result<Running, StackErro
 }
 
 /// SDK configuration for an engine on 127.0.0.1: fixed keys, no
-/// credential chain, nothing that reaches beyond the machine.
+/// credential chain, plain HTTP, nothing that reaches beyond the machine.
 pub fn sdk_config(endpoint: &str) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(

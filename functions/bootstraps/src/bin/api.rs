@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let env = Env::process();
     let config = ApiConfig::from_env(&env)?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = bootstraps::aws_config().await;
     let ssm = aws_sdk_ssm::Client::new(&aws);
     let mut portal = portal_client::PortalConfig::from_env(&env)?;
     portal.fetch_token(&ssm).await?;

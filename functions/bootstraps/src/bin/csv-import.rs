@@ -36,7 +36,7 @@ async fn handle(
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = ImportConfig::from_env(&Env::process())?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = bootstraps::aws_config().await;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table);
     let importer = Importer::new(store, aws_sdk_s3::Client::new(&aws), &config);
     lambda_runtime::run(service_fn(|event| handle(&importer, event))).await

@@ -72,7 +72,7 @@ async fn continue_in_new_invocation(lambda: &aws_sdk_lambda::Client, next: &Sync
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let mut config = SyncConfig::from_env(&Env::process())?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = bootstraps::aws_config().await;
     config
         .portal
         .fetch_token(&aws_sdk_ssm::Client::new(&aws))
