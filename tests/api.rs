@@ -166,7 +166,7 @@ async fn api_on(events: Option<tokio::sync::mpsc::UnboundedSender<Value>>) -> Ap
     Api {
         url,
         store,
-        http: reqwest::Client::new(),
+        http: system_tests::http_client(),
         s3,
         portal,
         s3_url: s3_server.url(),
@@ -1471,7 +1471,7 @@ async fn a_download_the_portal_cannot_finish_in_time_is_closed_and_said() {
     );
     state.download_timeout = std::time::Duration::from_secs(1);
     let served = local_stack::serve(api::router(state), 0).await.unwrap();
-    let response = reqwest::Client::new()
+    let response = system_tests::http_client()
         .post(format!("{}/v1/downloads", served.url()))
         .bearer_auth(token(A, "staff"))
         .json(&json!({"from": "2026-03-14", "to": "2026-03-15"}))

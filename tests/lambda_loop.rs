@@ -63,7 +63,7 @@ async fn the_three_bootstraps_run_under_the_lambda_runtime_loop() {
     wait_for(([127, 0, 0, 1], port).into(), Duration::from_secs(10)).await;
 
     // The functions, as Lambda would start them.
-    let http = reqwest::Client::new();
+    let http = system_tests::http_client();
     let lambda = format!("http://127.0.0.1:{port}");
     let mut running = Vec::new();
     let mut figures = Vec::new();

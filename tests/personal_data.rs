@@ -152,7 +152,7 @@ async fn no_full_national_id_or_name_in_any_log_line_or_error() {
     );
     let served = local_stack::serve(api::router(state), 0).await.unwrap();
     let url = served.url();
-    let http = reqwest::Client::new();
+    let http = system_tests::http_client();
     let (portal_person, portal_name) = people.iter().next().unwrap().clone();
     let bad_record = json!({"id_no": portal_person, "name": portal_name, "total_hours": "-1"});
     let requests = [

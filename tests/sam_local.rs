@@ -287,7 +287,7 @@ async fn the_bootstraps_run_under_sam_local() {
     std::fs::create_dir_all(&logs).unwrap();
     let lambda_log = logs.join("start-lambda.log");
     let _start_lambda = bridged.start_lambda(&template, &lambda_log).await;
-    let http = reqwest::Client::new();
+    let http = system_tests::http_client();
     let body = json!({"from": stack.yesterday.to_string()});
     let (answer, failed) = invoke(
         &http,
@@ -401,7 +401,7 @@ async fn a_backfill_out_of_time_continues_in_new_invocations_until_done() {
     let log = || std::fs::read_to_string(&lambda_log).unwrap_or_default();
 
     // The night's invocation runs out of time with days left...
-    let http = reqwest::Client::new();
+    let http = system_tests::http_client();
     let (first, failed) = invoke(
         &http,
         &lambda,

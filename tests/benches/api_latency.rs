@@ -148,7 +148,7 @@ async fn main() {
         .expect("API");
     let staff = local_stack::api::mint(&tokens, "bench", &agency, "staff", 1).expect("a token");
     let admin = local_stack::api::mint(&tokens, "bench", &agency, "admin", 1).expect("a token");
-    let http = reqwest::Client::new();
+    let http = system_tests::http_client();
     let url = server.url();
 
     println!(

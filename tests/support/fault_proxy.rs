@@ -123,7 +123,7 @@ pub async fn proxy_to(upstream: String) -> FaultProxy {
     let throttled_writes = Arc::new(AtomicI64::new(0));
     let state = Arc::new(Shared {
         upstream,
-        http: reqwest::Client::new(),
+        http: crate::http_client(),
         throttled_writes: throttled_writes.clone(),
         faults: Mutex::new(DbFaults::default()),
         rng: Mutex::new(fastrand::Rng::with_seed(0xDB)),

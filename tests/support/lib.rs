@@ -27,6 +27,14 @@ pub fn day(s: &str) -> NaiveDate {
     s.parse().expect("a test date")
 }
 
+/// A plain HTTP client for the tests' requests. The workspace's reqwest
+/// carries no crypto of its own (the bootstraps use *ring*, installed by
+/// the portal client), so it is installed here before any client is built.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// One engine per test binary, shared by its tests (each gets its own table).
 static ENGINE: OnceCell<(String, Option<Running>)> = OnceCell::const_new();
 
