@@ -262,7 +262,7 @@ async fn no_full_national_id_or_name_in_any_log_line_or_error() {
 fn debug_of_every_record_type_masks_id_name_and_birth_date() {
     // Whatever is formatted with {:?} — in a log line, a panic, an error —
     // shows these types masked.
-    let raw = learning_core::RawRecord {
+    let raw: learning_core::RawRecord = learning_core::RawRecord {
         id_no: "A123456789".into(),
         name: "林怡君".into(),
         birth_date: "0750412".into(),

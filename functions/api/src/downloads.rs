@@ -258,27 +258,12 @@ fn csv_response(
         .write_record(Field::ALL.map(Field::header))
         .map_err(failed)?;
     for r in records {
-        let cells = [
-            r.id_no.as_str().to_string(),
-            r.name.clone(),
-            roc(r.birth_date),
-            r.org_code.to_string(),
-            r.org_name.clone(),
-            r.course_code.clone(),
-            r.course_name.clone(),
-            r.category_code.clone(),
-            r.provider.clone(),
-            r.term.to_string(),
-            roc(Some(r.start_date)),
-            roc(Some(r.end_date)),
-            r.mode.number().to_string(),
-            r.digital_hours.to_string(),
-            r.physical_hours.to_string(),
-            r.total_hours.to_string(),
-            "通過".to_string(),
-            roc(r.passed_date),
-            roc(Some(r.changed_date)),
-        ];
+        // Staff read dates in the ROC calendar and the status in words.
+        let cells = Field::ALL.map(|field| match field {
+            Field::Status => "通過".into(),
+            field if field.is_date() => roc(r.text(field).parse().ok()).into(),
+            field => r.text(field),
+        });
         writer
             .write_record(cells.iter().map(|c| neutralise(c).into_owned()))
             .map_err(failed)?;

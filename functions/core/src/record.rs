@@ -11,108 +11,119 @@ use crate::national_id::NationalId;
 use crate::problem::Problem;
 use crate::roc_date::parse_date;
 
-/// The fields of a record: English id (API, JSON, stored attribute) and the
-/// Chinese header staff see in files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    IdNo,
-    Name,
-    BirthDate,
-    OrgCode,
-    OrgName,
-    CourseCode,
-    CourseName,
-    CategoryCode,
-    Provider,
-    Term,
-    StartDate,
-    EndDate,
-    Mode,
-    DigitalHours,
-    PhysicalHours,
-    TotalHours,
-    Status,
-    PassedDate,
-    ChangedDate,
+/// The record's fields, written once: the [`Field`] variant, the English
+/// id (the [`RawRecord`] field, the JSON key, the stored attribute), the
+/// Chinese header staff see in files, and whether it is text, a number or
+/// a date. Everything that goes field by field
+/// — [`Field::ALL`], the names, [`RawRecord`] and its accessors — comes
+/// from this one table.
+macro_rules! record_fields {
+    ($($variant:ident $id:ident $header:literal $kind:ident,)*) => {
+        /// One field of a record.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Field {
+            $($variant,)*
+        }
+
+        impl Field {
+            pub const ALL: [Field; [$(stringify!($id)),*].len()] = [$(Field::$variant),*];
+
+            pub fn id(self) -> &'static str {
+                match self {
+                    $(Field::$variant => stringify!($id),)*
+                }
+            }
+
+            pub fn header(self) -> &'static str {
+                match self {
+                    $(Field::$variant => $header,)*
+                }
+            }
+
+            /// Whether the field is a number (stored as N).
+            pub fn is_number(self) -> bool {
+                match self {
+                    $(Field::$variant => stringify!($kind) == "number",)*
+                }
+            }
+
+            /// Whether the field is a date (ISO when stored, ROC for staff).
+            pub fn is_date(self) -> bool {
+                match self {
+                    $(Field::$variant => stringify!($kind) == "date",)*
+                }
+            }
+        }
+
+        /// A record as text, straight from a CSV row or a portal page,
+        /// before any check. Empty strings stand for absent values. Its
+        /// `Debug` masks the ID, the name and the birth date.
+        ///
+        /// `RawRecord<&str>` borrows its text (a CSV row's cells are checked
+        /// where they lie); `RawRecord` owns it.
+        #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(default)]
+        pub struct RawRecord<S = String> {
+            $(pub $id: S,)*
+        }
+
+        impl<S> RawRecord<S> {
+            /// A record whose every field is `text(field)`.
+            pub fn from_fn(mut text: impl FnMut(Field) -> S) -> Self {
+                RawRecord {
+                    $($id: text(Field::$variant),)*
+                }
+            }
+        }
+
+        impl<S: AsRef<str>> RawRecord<S> {
+            /// The text of one field.
+            pub fn field(&self, field: Field) -> &str {
+                match field {
+                    $(Field::$variant => self.$id.as_ref(),)*
+                }
+            }
+        }
+
+        impl<S> RawRecord<S> {
+            pub fn field_mut(&mut self, field: Field) -> &mut S {
+                match field {
+                    $(Field::$variant => &mut self.$id,)*
+                }
+            }
+        }
+    };
+}
+
+record_fields! {
+    IdNo id_no "身分證字號" text,
+    Name name "姓名" text,
+    BirthDate birth_date "出生日期" date,
+    OrgCode org_code "服務機關代碼" text,
+    OrgName org_name "服務機關名稱" text,
+    CourseCode course_code "課程代碼" text,
+    CourseName course_name "課程名稱" text,
+    CategoryCode category_code "課程類別代碼" text,
+    Provider provider "學習機構" text,
+    Term term "期別" number,
+    StartDate start_date "開課起始日期" date,
+    EndDate end_date "開課結束日期" date,
+    Mode mode "學習性質" number,
+    DigitalHours digital_hours "數位時數" number,
+    PhysicalHours physical_hours "實體時數" number,
+    TotalHours total_hours "認證時數" number,
+    Status status "學習資料狀態" text,
+    PassedDate passed_date "通過日期" date,
+    ChangedDate changed_date "異動日期" date,
 }
 
 impl Field {
-    pub const ALL: [Field; 19] = [
-        Field::IdNo,
-        Field::Name,
-        Field::BirthDate,
-        Field::OrgCode,
-        Field::OrgName,
-        Field::CourseCode,
-        Field::CourseName,
-        Field::CategoryCode,
-        Field::Provider,
-        Field::Term,
-        Field::StartDate,
-        Field::EndDate,
-        Field::Mode,
-        Field::DigitalHours,
-        Field::PhysicalHours,
-        Field::TotalHours,
-        Field::Status,
-        Field::PassedDate,
-        Field::ChangedDate,
-    ];
-
     /// The field whose English id or Chinese header is `name`.
     pub fn from_name(name: &str) -> Option<Field> {
         let name = name.trim();
         Field::ALL
             .into_iter()
             .find(|f| f.id().eq_ignore_ascii_case(name) || f.header() == name)
-    }
-
-    pub fn id(self) -> &'static str {
-        match self {
-            Field::IdNo => "id_no",
-            Field::Name => "name",
-            Field::BirthDate => "birth_date",
-            Field::OrgCode => "org_code",
-            Field::OrgName => "org_name",
-            Field::CourseCode => "course_code",
-            Field::CourseName => "course_name",
-            Field::CategoryCode => "category_code",
-            Field::Provider => "provider",
-            Field::Term => "term",
-            Field::StartDate => "start_date",
-            Field::EndDate => "end_date",
-            Field::Mode => "mode",
-            Field::DigitalHours => "digital_hours",
-            Field::PhysicalHours => "physical_hours",
-            Field::TotalHours => "total_hours",
-            Field::Status => "status",
-            Field::PassedDate => "passed_date",
-            Field::ChangedDate => "changed_date",
-        }
-    }
-
-    pub fn header(self) -> &'static str {
-        match self {
-            Field::IdNo => "身分證字號",
-            Field::Name => "姓名",
-            Field::BirthDate => "出生日期",
-            Field::OrgCode => "服務機關代碼",
-            Field::OrgName => "服務機關名稱",
-            Field::CourseCode => "課程代碼",
-            Field::CourseName => "課程名稱",
-            Field::CategoryCode => "課程類別代碼",
-            Field::Provider => "學習機構",
-            Field::Term => "期別",
-            Field::StartDate => "開課起始日期",
-            Field::EndDate => "開課結束日期",
-            Field::Mode => "學習性質",
-            Field::DigitalHours => "數位時數",
-            Field::PhysicalHours => "實體時數",
-            Field::TotalHours => "認證時數",
-            Field::Status => "學習資料狀態",
-            Field::PassedDate => "通過日期",
-            Field::ChangedDate => "異動日期",
-        }
     }
 }
 
@@ -245,90 +256,45 @@ pub struct TrainingRecord {
 }
 
 impl TrainingRecord {
+    /// A field as canonical text: ISO dates, numbers in decimal, the mode
+    /// as its number, `passed` for a passed status, empty when absent. The
+    /// store keeps these (and fingerprints them); validating them gives
+    /// the record back.
+    pub fn text(&self, field: Field) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow::Borrowed;
+        let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default().into();
+        match field {
+            Field::IdNo => Borrowed(self.id_no.as_str()),
+            Field::Name => Borrowed(&self.name),
+            Field::BirthDate => date(self.birth_date),
+            Field::OrgCode => Borrowed(self.org_code.as_str()),
+            Field::OrgName => Borrowed(&self.org_name),
+            Field::CourseCode => Borrowed(&self.course_code),
+            Field::CourseName => Borrowed(&self.course_name),
+            Field::CategoryCode => Borrowed(&self.category_code),
+            Field::Provider => Borrowed(&self.provider),
+            Field::Term => self.term.to_string().into(),
+            Field::StartDate => date(Some(self.start_date)),
+            Field::EndDate => date(Some(self.end_date)),
+            Field::Mode => self.mode.number().to_string().into(),
+            Field::DigitalHours => self.digital_hours.to_string().into(),
+            Field::PhysicalHours => self.physical_hours.to_string().into(),
+            Field::TotalHours => self.total_hours.to_string().into(),
+            Field::Status => match &self.status {
+                LearningStatus::Passed => Borrowed("passed"),
+                LearningStatus::NotPassed(other) => Borrowed(other),
+            },
+            Field::PassedDate => date(self.passed_date),
+            Field::ChangedDate => date(Some(self.changed_date)),
+        }
+    }
+
     pub fn key(&self) -> NaturalKey {
         NaturalKey {
             id_no: self.id_no.clone(),
             course_code: self.course_code.clone(),
             term: self.term,
             start_date: self.start_date,
-        }
-    }
-}
-
-/// A record as text, straight from a CSV row or a portal page, before any
-/// check. Empty strings stand for absent values. Its `Debug` masks the ID,
-/// the name and the birth date.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RawRecord {
-    pub id_no: String,
-    pub name: String,
-    pub birth_date: String,
-    pub org_code: String,
-    pub org_name: String,
-    pub course_code: String,
-    pub course_name: String,
-    pub category_code: String,
-    pub provider: String,
-    pub term: String,
-    pub start_date: String,
-    pub end_date: String,
-    pub mode: String,
-    pub digital_hours: String,
-    pub physical_hours: String,
-    pub total_hours: String,
-    pub status: String,
-    pub passed_date: String,
-    pub changed_date: String,
-}
-
-impl RawRecord {
-    /// The text of one field.
-    pub fn field(&self, field: Field) -> &str {
-        match field {
-            Field::IdNo => &self.id_no,
-            Field::Name => &self.name,
-            Field::BirthDate => &self.birth_date,
-            Field::OrgCode => &self.org_code,
-            Field::OrgName => &self.org_name,
-            Field::CourseCode => &self.course_code,
-            Field::CourseName => &self.course_name,
-            Field::CategoryCode => &self.category_code,
-            Field::Provider => &self.provider,
-            Field::Term => &self.term,
-            Field::StartDate => &self.start_date,
-            Field::EndDate => &self.end_date,
-            Field::Mode => &self.mode,
-            Field::DigitalHours => &self.digital_hours,
-            Field::PhysicalHours => &self.physical_hours,
-            Field::TotalHours => &self.total_hours,
-            Field::Status => &self.status,
-            Field::PassedDate => &self.passed_date,
-            Field::ChangedDate => &self.changed_date,
-        }
-    }
-
-    pub fn field_mut(&mut self, field: Field) -> &mut String {
-        match field {
-            Field::IdNo => &mut self.id_no,
-            Field::Name => &mut self.name,
-            Field::BirthDate => &mut self.birth_date,
-            Field::OrgCode => &mut self.org_code,
-            Field::OrgName => &mut self.org_name,
-            Field::CourseCode => &mut self.course_code,
-            Field::CourseName => &mut self.course_name,
-            Field::CategoryCode => &mut self.category_code,
-            Field::Provider => &mut self.provider,
-            Field::Term => &mut self.term,
-            Field::StartDate => &mut self.start_date,
-            Field::EndDate => &mut self.end_date,
-            Field::Mode => &mut self.mode,
-            Field::DigitalHours => &mut self.digital_hours,
-            Field::PhysicalHours => &mut self.physical_hours,
-            Field::TotalHours => &mut self.total_hours,
-            Field::Status => &mut self.status,
-            Field::PassedDate => &mut self.passed_date,
-            Field::ChangedDate => &mut self.changed_date,
         }
     }
 }
@@ -397,7 +363,7 @@ impl Checker {
     }
 }
 
-impl RawRecord {
+impl<S: AsRef<str>> RawRecord<S> {
     /// Checks every field and the rules between them. On failure returns all
     /// problems found; messages never quote the ID or the name.
     pub fn validate(&self) -> Result<TrainingRecord, Vec<Problem>> {
@@ -405,28 +371,28 @@ impl RawRecord {
             problems: Vec::new(),
         };
 
-        let id_no = NationalId::parse(&self.id_no)
+        let id_no = NationalId::parse(self.id_no.as_ref())
             .map_err(|e| c.fail(Field::IdNo, e.code(), e.to_string()))
             .ok();
-        let name = c.text(Field::Name, &self.name, true);
-        let birth_date = c.date(Field::BirthDate, &self.birth_date, false);
-        let org_code = AgencyCode::parse(&self.org_code)
+        let name = c.text(Field::Name, self.name.as_ref(), true);
+        let birth_date = c.date(Field::BirthDate, self.birth_date.as_ref(), false);
+        let org_code = AgencyCode::parse(self.org_code.as_ref())
             .map_err(|e| c.fail(Field::OrgCode, e.code(), e.to_string()))
             .ok();
-        let org_name = c.text(Field::OrgName, &self.org_name, true);
-        let course_code = c.code(Field::CourseCode, &self.course_code);
-        let course_name = c.text(Field::CourseName, &self.course_name, true);
-        let category_code = c.text(Field::CategoryCode, &self.category_code, false);
-        let provider = c.text(Field::Provider, &self.provider, false);
-        let term = match self.term.trim().parse::<u32>() {
+        let org_name = c.text(Field::OrgName, self.org_name.as_ref(), true);
+        let course_code = c.code(Field::CourseCode, self.course_code.as_ref());
+        let course_name = c.text(Field::CourseName, self.course_name.as_ref(), true);
+        let category_code = c.text(Field::CategoryCode, self.category_code.as_ref(), false);
+        let provider = c.text(Field::Provider, self.provider.as_ref(), false);
+        let term = match self.term.as_ref().trim().parse::<u32>() {
             Ok(term) if term <= 9999 => Some(term),
             _ => {
                 c.fail(Field::Term, "term_format", "期別須為 0 到 9999 的整數");
                 None
             }
         };
-        let start_date = c.date(Field::StartDate, &self.start_date, true);
-        let end_date = c.date(Field::EndDate, &self.end_date, true);
+        let start_date = c.date(Field::StartDate, self.start_date.as_ref(), true);
+        let end_date = c.date(Field::EndDate, self.end_date.as_ref(), true);
         if let (Some(start), Some(end)) = (start_date, end_date)
             && end < start
         {
@@ -436,7 +402,7 @@ impl RawRecord {
                 "開課結束日期早於開課起始日期",
             );
         }
-        let mode = LearningMode::parse(&self.mode);
+        let mode = LearningMode::parse(self.mode.as_ref());
         if mode.is_none() {
             c.fail(
                 Field::Mode,
@@ -444,9 +410,9 @@ impl RawRecord {
                 "學習性質須為 1（數位）、2（實體）或 3（混成）",
             );
         }
-        let digital = c.hours(Field::DigitalHours, &self.digital_hours);
-        let physical = c.hours(Field::PhysicalHours, &self.physical_hours);
-        let total = c.hours(Field::TotalHours, &self.total_hours);
+        let digital = c.hours(Field::DigitalHours, self.digital_hours.as_ref());
+        let physical = c.hours(Field::PhysicalHours, self.physical_hours.as_ref());
+        let total = c.hours(Field::TotalHours, self.total_hours.as_ref());
         if let (Some(d), Some(p), Some(t)) = (digital, physical, total)
             && d.checked_add(p) != Some(t)
         {
@@ -456,12 +422,16 @@ impl RawRecord {
                 format!("認證時數 {t} 不等於數位時數 {d} 加實體時數 {p}"),
             );
         }
-        let status = LearningStatus::parse(&self.status);
-        if self.status.trim().is_empty() {
+        let status = LearningStatus::parse(self.status.as_ref());
+        if self.status.as_ref().trim().is_empty() {
             c.fail(Field::Status, "required", "必填欄位為空白");
         }
-        let passed_date = c.date(Field::PassedDate, &self.passed_date, status.is_passed());
-        let changed_date = c.date(Field::ChangedDate, &self.changed_date, true);
+        let passed_date = c.date(
+            Field::PassedDate,
+            self.passed_date.as_ref(),
+            status.is_passed(),
+        );
+        let changed_date = c.date(Field::ChangedDate, self.changed_date.as_ref(), true);
 
         match (
             id_no,
@@ -533,56 +503,37 @@ pub fn mask_birth_date(raw: &str) -> String {
         .collect()
 }
 
-/// `Debug` for the record types: every field but the personal ones as
-/// they are, those masked (DOMAIN.md), so a `{:?}` in a log line or a
-/// panic message never carries them. The fields are listed once, for both.
-macro_rules! masked_debug {
-    ([$($field:ident),* $(,)?]) => {
-        impl std::fmt::Debug for TrainingRecord {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct("TrainingRecord")
-                    .field("id_no", &self.id_no.masked())
-                    .field("name", &mask_name(&self.name))
-                    .field(
-                        "birth_date",
-                        &self.birth_date.map(|d| mask_birth_date(&d.to_string())),
-                    )
-                    $(.field(stringify!($field), &self.$field))*
-                    .finish()
-            }
-        }
-
-        impl std::fmt::Debug for RawRecord {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct("RawRecord")
-                    .field("id_no", &crate::national_id::mask_raw_id(&self.id_no))
-                    .field("name", &mask_name(&self.name))
-                    .field("birth_date", &mask_birth_date(&self.birth_date))
-                    $(.field(stringify!($field), &self.$field))*
-                    .finish()
-            }
-        }
-    };
+/// A field's text as `Debug` shows it: the ID, the name and the birth date
+/// masked (DOMAIN.md), so a `{:?}` in a log line or a panic message never
+/// carries them.
+fn shown(field: Field, text: &str) -> std::borrow::Cow<'_, str> {
+    match field {
+        Field::IdNo => crate::national_id::mask_raw_id(text).into(),
+        Field::Name => mask_name(text).into(),
+        Field::BirthDate => mask_birth_date(text).into(),
+        _ => text.into(),
+    }
 }
 
-masked_debug!([
-    org_code,
-    org_name,
-    course_code,
-    course_name,
-    category_code,
-    provider,
-    term,
-    start_date,
-    end_date,
-    mode,
-    digital_hours,
-    physical_hours,
-    total_hours,
-    status,
-    passed_date,
-    changed_date,
-]);
+impl std::fmt::Debug for TrainingRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("TrainingRecord");
+        for field in Field::ALL {
+            out.field(field.id(), &shown(field, &self.text(field)));
+        }
+        out.finish()
+    }
+}
+
+impl<S: AsRef<str>> std::fmt::Debug for RawRecord<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("RawRecord");
+        for field in Field::ALL {
+            out.field(field.id(), &shown(field, self.field(field)));
+        }
+        out.finish()
+    }
+}
 
 /// Masks a name the common way: 林怡君 → 林○君, 王明 → 王○, 歐陽娜娜 → 歐○○娜.
 pub fn mask_name(name: &str) -> String {

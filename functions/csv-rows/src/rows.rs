@@ -187,6 +187,22 @@ fn shown(field: Field, raw: &str) -> String {
     }
 }
 
+fn rejected(
+    line: u64,
+    column: Option<Field>,
+    value: String,
+    code: &'static str,
+    message: String,
+) -> RowOutcome {
+    RowOutcome::Rejected(Rejection {
+        line,
+        column: column.map(Field::header),
+        value,
+        code,
+        message,
+    })
+}
+
 fn roc(date: NaiveDate) -> String {
     format_roc(date).unwrap_or_else(|_| date.to_string())
 }
@@ -215,29 +231,52 @@ impl RowChecker {
     }
 
     pub fn check(&mut self, line: u64, row: &ByteRecord) -> RowOutcome {
-        let reject = |field: Option<Field>, value: String, code: &'static str, message: String| {
-            RowOutcome::Rejected(Rejection {
-                line,
-                column: field.map(Field::header),
-                value,
-                code,
-                message,
-            })
-        };
         if row.as_slice().len() > MAX_ROW_BYTES {
-            return reject(
+            return rejected(
+                line,
                 None,
                 String::new(),
                 "row_too_long",
                 format!("此列超過 {} KiB，不是一筆學習紀錄", MAX_ROW_BYTES / 1024),
             );
         }
-        // One RawRecord reused for every row: its strings keep their memory.
-        let raw = &mut self.raw;
+        // UTF-8: the row's text is checked once and its cells are
+        // validated where they lie, borrowed. A cell cut mid-character
+        // (possible only where the row's bytes are not text cell by cell)
+        // sends the row the way of Big5, which finds the cell at fault.
+        if self.encoding != Encoding::Big5
+            && let Ok(text) = std::str::from_utf8(row.as_slice())
+        {
+            let mut cells = [""; Field::ALL.len()];
+            let mut whole = true;
+            for &(field, index) in &self.columns.slots {
+                match row.range(index).and_then(|range| text.get(range)) {
+                    Some(cell) => cells[field as usize] = cell,
+                    None if index >= row.len() => {}
+                    None => whole = false,
+                }
+            }
+            if whole {
+                return self.judge(line, &RawRecord::from_fn(|field| cells[field as usize]));
+            }
+        }
+        // Cell by cell into one RawRecord reused for every row: its
+        // strings keep their memory.
+        let mut raw = std::mem::take(&mut self.raw);
+        let outcome = self.decode_cells(line, row, &mut raw);
+        let outcome = outcome.unwrap_or_else(|| self.judge(line, &raw));
+        self.raw = raw;
+        outcome
+    }
+
+    /// Decodes the row's cells into `raw`; the rejection when one does not
+    /// decode.
+    fn decode_cells(&self, line: u64, row: &ByteRecord, raw: &mut RawRecord) -> Option<RowOutcome> {
         for &(field, index) in &self.columns.slots {
             let bytes = row.get(index).unwrap_or_default();
             if !self.encoding.decode_into(bytes, raw.field_mut(field)) {
-                return reject(
+                return Some(rejected(
+                    line,
                     Some(field),
                     "（無法辨識的字元）".to_string(),
                     "undecodable",
@@ -245,9 +284,17 @@ impl RowChecker {
                         "{}含有無法對應的字元（可能是造字或編碼錯誤），請改用標準字或以 UTF-8 儲存",
                         field.header()
                     ),
-                );
+                ));
             }
         }
+        None
+    }
+
+    /// The rules for a decoded row.
+    fn judge<S: AsRef<str>>(&mut self, line: u64, raw: &RawRecord<S>) -> RowOutcome {
+        let reject = |field: Option<Field>, value: String, code: &'static str, message: String| {
+            rejected(line, field, value, code, message)
+        };
         let record = match raw.validate() {
             Ok(record) => record,
             Err(problems) => {
@@ -264,7 +311,7 @@ impl RowChecker {
         if !record.status.is_passed() {
             return reject(
                 Some(Field::Status),
-                raw.status.clone(),
+                raw.status.as_ref().to_string(),
                 "status_not_passed",
                 "學習資料狀態須為「通過」，只有通過的紀錄可以入檔".to_string(),
             );
@@ -272,7 +319,7 @@ impl RowChecker {
         if record.changed_date > self.cutoff {
             return reject(
                 Some(Field::ChangedDate),
-                raw.changed_date.clone(),
+                raw.changed_date.as_ref().to_string(),
                 "after_cutoff",
                 format!(
                     "異動日期 {} 晚於 {}：此後的紀錄由終身學習自動入檔每日匯入，不必以 CSV 上傳",
@@ -284,7 +331,7 @@ impl RowChecker {
         if record.org_code != self.agency {
             return reject(
                 Some(Field::OrgCode),
-                raw.org_code.clone(),
+                raw.org_code.as_ref().to_string(),
                 "other_agency",
                 format!(
                     "服務機關代碼不是上傳機關 {}，只能匯入本機關人員的紀錄",

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use learning_core::record::{LearningStatus, RawRecord};
+use learning_core::record::{Field, RawRecord};
 use learning_core::{NationalId, NaturalKey, TrainingRecord};
 
 use crate::StoreError;
@@ -58,79 +58,36 @@ pub fn describe_key(item: &Item) -> String {
     format!("{pk} / {}", text(item, "sk").unwrap_or_default())
 }
 
-/// Stable fingerprint of a record's content (FNV-1a over its fields), so an
-/// unchanged record is recognised without reading it whole.
+/// Stable fingerprint of a record's content (FNV-1a over its fields'
+/// canonical text), so an unchanged record is recognised without reading
+/// it whole.
 pub fn fingerprint(record: &TrainingRecord) -> String {
-    let status = match &record.status {
-        LearningStatus::Passed => "passed".to_string(),
-        LearningStatus::NotPassed(other) => other.clone(),
-    };
-    let fields = [
-        record.id_no.as_str().to_string(),
-        record.name.clone(),
-        record.birth_date.map(|d| d.to_string()).unwrap_or_default(),
-        record.org_code.to_string(),
-        record.org_name.clone(),
-        record.course_code.clone(),
-        record.course_name.clone(),
-        record.category_code.clone(),
-        record.provider.clone(),
-        record.term.to_string(),
-        record.start_date.to_string(),
-        record.end_date.to_string(),
-        record.mode.number().to_string(),
-        record.digital_hours.to_string(),
-        record.physical_hours.to_string(),
-        record.total_hours.to_string(),
-        status,
-        record
-            .passed_date
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
-        record.changed_date.to_string(),
-    ];
+    let fields = Field::ALL.map(|field| record.text(field));
     format!("{:016x}", learning_core::import_log::fnv1a(&fields))
 }
 
-/// The record's own attributes (no keys, no bookkeeping).
+/// The record's own attributes (no bookkeeping): each field's canonical
+/// text, numbers as N, absent values left out; then the keys.
 pub fn record_attributes(record: &TrainingRecord) -> Item {
     let mut item = Item::with_capacity(32);
     let mut put = |name: &str, value: AttributeValue| {
         item.insert(name.to_string(), value);
     };
-    put("id_no", s(record.id_no.as_str()));
-    put("name", s(&record.name));
-    if let Some(birth) = record.birth_date {
-        put("birth_date", s(birth.to_string()));
+    for field in Field::ALL {
+        let text = record.text(field);
+        if text.is_empty() {
+            continue;
+        }
+        let text = text.into_owned();
+        put(
+            field.id(),
+            if field.is_number() {
+                AttributeValue::N(text)
+            } else {
+                AttributeValue::S(text)
+            },
+        );
     }
-    put("org_code", s(record.org_code.as_str()));
-    put("org_name", s(&record.org_name));
-    put("course_code", s(&record.course_code));
-    put("course_name", s(&record.course_name));
-    if !record.category_code.is_empty() {
-        put("category_code", s(&record.category_code));
-    }
-    if !record.provider.is_empty() {
-        put("provider", s(&record.provider));
-    }
-    put("term", n(record.term));
-    put("start_date", s(record.start_date.to_string()));
-    put("end_date", s(record.end_date.to_string()));
-    put("mode", n(record.mode.number()));
-    put("digital_hours", n(record.digital_hours));
-    put("physical_hours", n(record.physical_hours));
-    put("total_hours", n(record.total_hours));
-    put(
-        "status",
-        s(match &record.status {
-            LearningStatus::Passed => "passed",
-            LearningStatus::NotPassed(other) => other,
-        }),
-    );
-    if let Some(passed) = record.passed_date {
-        put("passed_date", s(passed.to_string()));
-    }
-    put("changed_date", s(record.changed_date.to_string()));
     let key = record.key();
     put("pk", s(person_pk(&key.id_no)));
     put("sk", s(record_sk(&key)));
@@ -153,28 +110,7 @@ pub fn record_attributes(record: &TrainingRecord) -> Item {
 /// Reads a record back, through the same validation as any input: a stored
 /// item that would not pass it is reported, never served half-read.
 pub fn record_from_item(item: &Item) -> Result<TrainingRecord, StoreError> {
-    let t = |name: &str| text(item, name).unwrap_or_default();
-    let raw = RawRecord {
-        id_no: t("id_no"),
-        name: t("name"),
-        birth_date: t("birth_date"),
-        org_code: t("org_code"),
-        org_name: t("org_name"),
-        course_code: t("course_code"),
-        course_name: t("course_name"),
-        category_code: t("category_code"),
-        provider: t("provider"),
-        term: t("term"),
-        start_date: t("start_date"),
-        end_date: t("end_date"),
-        mode: t("mode"),
-        digital_hours: t("digital_hours"),
-        physical_hours: t("physical_hours"),
-        total_hours: t("total_hours"),
-        status: t("status"),
-        passed_date: t("passed_date"),
-        changed_date: t("changed_date"),
-    };
+    let raw = RawRecord::from_fn(|field| text(item, field.id()).unwrap_or_default());
     raw.validate().map_err(|problems| StoreError::Corrupt {
         key: describe_key(item),
         detail: problems
@@ -183,4 +119,58 @@ pub fn record_from_item(item: &Item) -> Result<TrainingRecord, StoreError> {
             .collect::<Vec<_>>()
             .join(", "),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> TrainingRecord {
+        RawRecord {
+            id_no: "A123456789",
+            name: "測試員",
+            birth_date: "0750412",
+            org_code: "376550000A",
+            org_name: "範例市政府人事處",
+            course_code: "C1",
+            course_name: "性別主流化基礎課程",
+            category_code: "3A",
+            provider: "e等公務園+",
+            term: "1",
+            start_date: "1140901",
+            end_date: "1140930",
+            mode: "1",
+            digital_hours: "2",
+            physical_hours: "0",
+            total_hours: "2",
+            status: "通過",
+            passed_date: "1140918",
+            changed_date: "1140919",
+        }
+        .validate()
+        .expect("a valid record")
+    }
+
+    /// Stored records carry this fingerprint: the same record must give
+    /// the same one in every build, or every record would count as
+    /// changed. The value is FNV-1a over the canonical texts in field
+    /// order, each followed by 0x1F, computed outside the code.
+    #[test]
+    fn the_fingerprint_of_a_record_is_stable() {
+        assert_eq!(fingerprint(&record()), "b919a82cabe4c7f5");
+    }
+
+    #[test]
+    fn attributes_are_canonical_text_numbers_as_n_absent_left_out() {
+        let mut record = record();
+        record.birth_date = None;
+        record.provider.clear();
+        let item = record_attributes(&record);
+        assert_eq!(item["start_date"], s("2025-09-01"));
+        assert_eq!(item["status"], s("passed"));
+        assert_eq!(item["term"], AttributeValue::N("1".into()));
+        assert_eq!(item["total_hours"], AttributeValue::N("2.0".into()));
+        assert!(!item.contains_key("birth_date") && !item.contains_key("provider"));
+        assert_eq!(record_from_item(&item).expect("reads back"), record);
+    }
 }
