@@ -411,3 +411,37 @@ fn refused_rows_expire_with_their_reports() {
         Some(dynamodb_store::REJECTED_ROWS_KEPT.num_days())
     );
 }
+
+/// The features `package` builds `api` with, as Cargo resolves them.
+fn api_features_in(package: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-e",
+            "features",
+            "-i",
+            "api",
+            "-p",
+            package,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_deployed_bootstraps_carry_no_development_code() {
+    // The local stack has the development tokens and in-process re-runs...
+    assert!(api_features_in("local-stack").contains(r#"api feature "local""#));
+    // ...the package `sam build` builds the bootstraps from does not.
+    let deployed = api_features_in("bootstraps");
+    assert!(deployed.contains("api v"), "{deployed}");
+    assert!(!deployed.contains(r#"api feature "local""#), "{deployed}");
+}

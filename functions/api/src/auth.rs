@@ -3,15 +3,12 @@
 //! In the cloud, API Gateway's JWT authorizer has verified the token; the
 //! function reads the claims it passes in the request context and trusts
 //! nothing else. Locally there is no API Gateway: the local stack verifies
-//! development tokens (HS256, signed with a local key) itself. A header
-//! without a verified signature is never believed.
+//! development tokens (HS256, signed with a local key) itself, with
+//! [`crate::local::LocalTokens`] (feature `local`, never in the deployed
+//! bootstrap). A header without a verified signature is never believed.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
 use learning_core::AgencyCode;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use crate::error::ApiError;
 
@@ -134,99 +131,9 @@ impl Claims {
     }
 }
 
-/// How development tokens are checked locally.
-#[derive(Clone)]
-pub struct LocalTokens {
-    key: Vec<u8>,
-    pub issuer: String,
-    pub audience: String,
-}
-
-impl std::fmt::Debug for LocalTokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalTokens")
-            .field("key", &"***")
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .finish()
-    }
-}
-
-const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
-
-impl LocalTokens {
-    pub fn new(key: impl Into<Vec<u8>>, issuer: &str, audience: &str) -> Self {
-        LocalTokens {
-            key: key.into(),
-            issuer: issuer.to_string(),
-            audience: audience.to_string(),
-        }
-    }
-
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC takes a key of any length.
-        Hmac::<Sha256>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!())
-    }
-
-    /// Signs a development token.
-    pub fn mint(&self, claims: &Claims) -> String {
-        let header = URL_SAFE_NO_PAD.encode(HEADER);
-        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
-        let signed = format!("{header}.{body}");
-        let mut mac = self.mac();
-        mac.update(signed.as_bytes());
-        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-        format!("{signed}.{signature}")
-    }
-
-    /// Checks a token's signature, algorithm, issuer, audience and expiry
-    /// (`now` in seconds since the epoch).
-    pub fn verify(&self, token: &str, now: i64) -> Result<Caller, ApiError> {
-        let invalid = || ApiError::unauthorized("token_invalid", "權杖無效，請重新登入");
-        let mut parts = token.split('.');
-        let (Some(header), Some(body), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid());
-        };
-        let header: serde_json::Value = URL_SAFE_NO_PAD
-            .decode(header)
-            .ok()
-            .and_then(|h| serde_json::from_slice(&h).ok())
-            .ok_or_else(invalid)?;
-        if header["alg"] != "HS256" {
-            return Err(invalid());
-        }
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| invalid())?;
-        let mut mac = self.mac();
-        let signed = token.rsplit_once('.').map_or("", |(signed, _)| signed);
-        mac.update(signed.as_bytes());
-        mac.verify_slice(&signature).map_err(|_| invalid())?;
-        let claims: Claims = URL_SAFE_NO_PAD
-            .decode(body)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(invalid)?;
-        if claims.iss != self.issuer || claims.aud != self.audience {
-            return Err(invalid());
-        }
-        if claims.exp <= now {
-            return Err(ApiError::unauthorized(
-                "token_expired",
-                "權杖已過期，請重新登入",
-            ));
-        }
-        claims.caller()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tokens() -> LocalTokens {
-        LocalTokens::new("local-dev-key", "webhr-local", "webhr-api")
-    }
 
     fn claims(exp: i64) -> Claims {
         Claims {
@@ -253,59 +160,6 @@ mod tests {
         let mut staff = claims(1);
         staff.scope = Some(ADMIN_SCOPE.into());
         assert_eq!(staff.caller().unwrap().role, Role::Staff);
-    }
-
-    #[test]
-    fn a_minted_token_verifies() {
-        let token = tokens().mint(&claims(2_000));
-        let caller = tokens().verify(&token, 1_000).unwrap();
-        assert_eq!(caller.agency.as_str(), "376550000A");
-        assert_eq!(caller.role, Role::Staff);
-    }
-
-    #[test]
-    fn expired_forged_and_foreign_tokens_are_refused() {
-        let token = tokens().mint(&claims(2_000));
-        assert_eq!(
-            tokens().verify(&token, 2_000).unwrap_err().code,
-            "token_expired"
-        );
-        let other_key = LocalTokens::new("another-key", "webhr-local", "webhr-api");
-        assert_eq!(
-            other_key.verify(&token, 1_000).unwrap_err().code,
-            "token_invalid"
-        );
-        // The body changed after signing: an admin claim slipped in.
-        let mut admin = claims(2_000);
-        admin.role = "admin".into();
-        admin.scope = Some(ADMIN_SCOPE.into());
-        let forged_body = tokens().mint(&admin);
-        let parts: Vec<&str> = token.split('.').collect();
-        let forged_parts: Vec<&str> = forged_body.split('.').collect();
-        let forged = format!("{}.{}.{}", parts[0], forged_parts[1], parts[2]);
-        assert_eq!(
-            tokens().verify(&forged, 1_000).unwrap_err().code,
-            "token_invalid"
-        );
-        // alg "none" is not accepted.
-        let none = format!(
-            "{}.{}.",
-            URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
-            forged_parts[1]
-        );
-        assert_eq!(
-            tokens().verify(&none, 1_000).unwrap_err().code,
-            "token_invalid"
-        );
-        let audience = LocalTokens::new("local-dev-key", "webhr-local", "other");
-        assert_eq!(
-            audience.verify(&token, 1_000).unwrap_err().code,
-            "token_invalid"
-        );
-        assert_eq!(
-            tokens().verify("garbage", 1_000).unwrap_err().code,
-            "token_invalid"
-        );
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub mod auth;
 mod downloads;
 pub mod error;
 mod input;
+#[cfg(feature = "local")]
+mod local;
 mod logs;
 mod records;
 mod settings;
@@ -33,8 +35,10 @@ use learning_core::Settings;
 use portal_client::PortalClient;
 
 pub use audit::AuditKey;
-pub use auth::{ADMIN_SCOPE, Caller, Claims, LocalTokens, Role};
+pub use auth::{ADMIN_SCOPE, Caller, Claims, Role};
 pub use error::ApiError;
+#[cfg(feature = "local")]
+pub use local::LocalTokens;
 pub use syncs::SyncLauncher;
 pub use uploads::Uploads;
 
@@ -116,6 +120,7 @@ pub enum Authentication {
     /// claims come in the request context.
     ApiGateway,
     /// Locally: development tokens in `Authorization: Bearer`, verified here.
+    #[cfg(feature = "local")]
     Local(LocalTokens),
 }
 
@@ -201,6 +206,7 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let missing = || ApiError::unauthorized("token_missing", "請先登入（缺少權杖）");
         match state.auth.as_ref() {
+            #[cfg(feature = "local")]
             Authentication::Local(tokens) => {
                 let token = parts
                     .headers

@@ -3,8 +3,6 @@
 //! waiting (a re-run can take minutes; API Gateway waits 30 s): each day
 //! then appears in the import log with trigger `manual` and who asked.
 
-use std::sync::Arc;
-
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use axum::Json;
@@ -28,7 +26,8 @@ pub enum SyncLauncher {
     },
     /// In this process (the local stack, tests): starts the run and
     /// returns at once.
-    Local(Arc<dyn Fn(SyncEvent) + Send + Sync>),
+    #[cfg(feature = "local")]
+    Local(std::sync::Arc<dyn Fn(SyncEvent) + Send + Sync>),
 }
 
 impl SyncLauncher {
@@ -53,6 +52,7 @@ impl SyncLauncher {
                         )
                     })?;
             }
+            #[cfg(feature = "local")]
             SyncLauncher::Local(start) => start(event),
         }
         Ok(())
