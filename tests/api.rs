@@ -2461,3 +2461,29 @@ async fn the_staff_pages_are_served_with_the_api_under_a_strict_policy() {
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
 }
+
+#[tokio::test]
+async fn a_failing_store_answers_a_fixed_message_and_keeps_the_detail_in_the_log() {
+    let api = api().await;
+    // The table goes away under the API: every read fails at DynamoDB.
+    local_stack::dynamodb_client(&system_tests::engine_url().await)
+        .delete_table()
+        .table_name(api.store.table())
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = answer(
+        api.get("/v1/import-logs", &token(A, "staff"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["code"], "store_unavailable");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("請稍後再試"), "{message}");
+    for detail in [api.store.table(), "DynamoDB", "ResourceNotFound", "Query"] {
+        assert!(!body.to_string().contains(detail), "{detail} in {body}");
+    }
+}

@@ -247,13 +247,8 @@ fn csv_response(
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    let failed = |e: csv::Error| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "csv_failed",
-            format!("無法產生 CSV：{e}"),
-        )
-    };
+    let failed =
+        |e: csv::Error| ApiError::server(StatusCode::INTERNAL_SERVER_ERROR, "csv_failed", e);
     writer
         .write_record(Field::ALL.map(Field::header))
         .map_err(failed)?;

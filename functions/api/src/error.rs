@@ -47,6 +47,19 @@ impl ApiError {
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "查無資料")
     }
+
+    /// A failure on the server's side (5xx): the caller gets the code and a
+    /// fixed message; `detail` (what failed, which may name tables, buckets
+    /// or an SDK's account) goes to the function's log only.
+    pub fn server(status: StatusCode, code: &'static str, detail: impl std::fmt::Display) -> Self {
+        tracing::error!(code, %status, detail = %detail, "request failed");
+        let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+            "系統暫時忙碌或無法連線，請稍後再試"
+        } else {
+            "系統發生錯誤，請稍後再試；若持續發生，請聯絡系統管理者"
+        };
+        Self::new(status, code, message)
+    }
 }
 
 /// Every error answer leaves with ID-shaped text masked, whatever part of
@@ -72,12 +85,14 @@ impl From<StoreError> for ApiError {
             StoreError::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
             StoreError::NotFound => StatusCode::NOT_FOUND,
             StoreError::LeaseHeld { .. } => StatusCode::CONFLICT,
-            StoreError::RetriesExhausted { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            StoreError::Sdk { .. } | StoreError::RetriesExhausted { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             StoreError::InvalidCursor => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {
-            tracing::error!(code = error.code(), error = %error, "store failed");
+            return ApiError::server(status, error.code(), &error);
         }
         ApiError::new(status, error.code(), error.to_string())
     }

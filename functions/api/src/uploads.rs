@@ -229,19 +229,19 @@ fn mac(key: &[u8], data: &[u8]) -> Vec<u8> {
 
 /// S3 could not presign a link (`what`: 上傳 or 下載).
 pub(crate) fn s3_unavailable(what: &str, error: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
+    ApiError::server(
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
         "s3_unavailable",
-        format!("暫時無法產生{what}網址：{error}"),
+        format!("{what}網址：{error}"),
     )
 }
 
 pub(crate) fn presigning() -> Result<PresigningConfig, ApiError> {
     PresigningConfig::expires_in(URL_LIFETIME).map_err(|e| {
-        ApiError::new(
+        ApiError::server(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             "presign_failed",
-            e.to_string(),
+            e,
         )
     })
 }
