@@ -7,6 +7,7 @@ use axum::extract::State;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDate;
+use learning_core::DayRange;
 use serde::{Deserialize, Serialize};
 
 use crate::input::{Params, day};
@@ -15,7 +16,6 @@ use crate::{ApiError, AppState, Caller};
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 500;
-const MAX_RANGE_DAYS: i64 = 366;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,15 +46,8 @@ pub async fn list(
 ) -> Result<Json<RecordsPage>, ApiError> {
     let agency = caller.acting_for(query.agency.as_deref())?;
     let (from, to) = (day("from", &query.from)?, day("to", &query.to)?);
-    if from > to {
-        return Err(ApiError::bad_request("invalid_range", "起日不可晚於迄日"));
-    }
-    if (to - from).num_days() + 1 > MAX_RANGE_DAYS {
-        return Err(ApiError::bad_request(
-            "range_too_long",
-            format!("查詢區間最多 {MAX_RANGE_DAYS} 天，請縮短區間"),
-        ));
-    }
+    let today = state.settings.today(state.now());
+    DayRange::check(from, to, &crate::QUERY_RANGE, today).map_err(ApiError::refused)?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(

@@ -16,7 +16,7 @@ use learning_core::national_id::mask_raw_id;
 use learning_core::record::Field;
 use learning_core::roc_date::format_roc;
 use learning_core::spreadsheet::{neutralise, outside_cp950};
-use learning_core::{AgencyCode, Source, TrainingRecord};
+use learning_core::{AgencyCode, DayRange, LastDay, RangeRules, Source, TrainingRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{JsonBody, Params, day};
@@ -76,35 +76,15 @@ pub async fn download(
     let agency = caller.acting_for(request.agency.as_deref())?;
     let (from, to) = (day("from", &request.from)?, day("to", &request.to)?);
     let settings = &state.settings;
-    let today = settings.today(state.now());
-    if from > to {
-        return Err(ApiError::bad_request("invalid_range", "起日不可晚於迄日"));
-    }
-    let days = (to - from).num_days() + 1;
-    if days > i64::from(settings.download_max_days) {
-        return Err(ApiError::bad_request(
-            "window_too_long",
-            format!(
-                "下載區間最多 {} 天，您選了 {days} 天；較長的期間請分次下載，或待每日自動入檔",
-                settings.download_max_days
-            ),
-        )
-        .with_details(
-            serde_json::json!({ "days": days, "max_days": settings.download_max_days }),
-        ));
-    }
-    if from < settings.start_date {
-        return Err(ApiError::bad_request(
-            "before_start_date",
-            format!(
-                "下載只提供 {} 以後的資料；更早的紀錄請以 CSV 入檔",
-                format_roc(settings.start_date).unwrap_or_default()
-            ),
-        ));
-    }
-    if to > today {
-        return Err(ApiError::bad_request("future_date", "迄日不可晚於今天"));
-    }
+    let rules = RangeRules {
+        what: "下載區間",
+        max_days: settings.download_max_days.into(),
+        too_long: "window_too_long",
+        longer: "較長的期間請分次下載，或待每日自動入檔",
+        first_day: Some(settings.start_date),
+        last_day: LastDay::Today,
+    };
+    DayRange::check(from, to, &rules, settings.today(state.now())).map_err(ApiError::refused)?;
 
     let now = state.now();
     let mut entry = DownloadEntry {

@@ -44,6 +44,12 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
+    /// A request the rules refuse (400), as the core said why.
+    pub fn refused(problem: learning_core::Problem) -> Self {
+        Self::bad_request(problem.code, problem.message)
+            .with_details(problem.details.unwrap_or_default())
+    }
+
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "查無資料")
     }

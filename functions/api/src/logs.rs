@@ -8,8 +8,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{Days, NaiveDate, TimeZone};
 use dynamodb_store::LogQuery;
-use learning_core::AgencyCode;
 use learning_core::import_log::{LogEntry, Trigger};
+use learning_core::{AgencyCode, DayRange};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{Params, day};
@@ -18,7 +18,6 @@ use crate::{ApiError, AppState, Caller};
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 200;
 /// The longest range a query may ask for: a year, leap day included.
-const MAX_RANGE_DAYS: i64 = 366;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,9 +98,7 @@ pub async fn list(
         Some(v) => day("from", v)?,
         None => crate::settings::log_default_from(to),
     };
-    if from > to {
-        return Err(ApiError::bad_request("invalid_range", "起日不可晚於迄日"));
-    }
+    DayRange::check(from, to, &crate::QUERY_RANGE, today).map_err(ApiError::refused)?;
     let trigger = match query.trigger.as_deref() {
         None => None,
         Some(v) => Some(Trigger::parse(v).ok_or_else(|| {
@@ -117,13 +114,6 @@ pub async fn list(
             "invalid_limit",
             format!("limit 須介於 1 與 {MAX_LIMIT}"),
         ));
-    }
-    if (to - from).num_days() + 1 > MAX_RANGE_DAYS {
-        return Err(ApiError::bad_request(
-            "range_too_long",
-            format!("查詢區間最多 {MAX_RANGE_DAYS} 天，請縮短區間"),
-        )
-        .with_details(serde_json::json!({ "max_days": MAX_RANGE_DAYS })));
     }
     let start = |date: NaiveDate| {
         zone.from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())

@@ -4,11 +4,12 @@
 //! national IDs ([`national_id`]), ROC dates ([`roc_date`]), hours
 //! ([`hours`]) and agency codes ([`agency`]) are checked, which records are
 //! locked ([`record::Source`]), what an import-log entry holds
-//! ([`import_log`]), and the configuration every function shares
-//! ([`config`]).
+//! ([`import_log`]), the rules for a range of days staff ask for
+//! ([`days`]), and the configuration every function shares ([`config`]).
 
 pub mod agency;
 pub mod config;
+pub mod days;
 pub mod hours;
 pub mod import_log;
 pub mod metrics;
@@ -20,6 +21,7 @@ pub mod spreadsheet;
 
 pub use agency::AgencyCode;
 pub use config::{ConfigError, Env, Settings};
+pub use days::{DayRange, LastDay, RangeRules};
 pub use hours::Hours;
 pub use national_id::NationalId;
 pub use problem::Problem;

@@ -14,6 +14,10 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'static str>,
     pub message: String,
+    /// Figures a program may use (a limit, what was asked), beside the
+    /// message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 impl Problem {
@@ -22,7 +26,13 @@ impl Problem {
             code,
             field: None,
             message: message.into(),
+            details: None,
         }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     pub fn in_field(mut self, field: &'static str) -> Self {

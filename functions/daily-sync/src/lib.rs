@@ -24,7 +24,10 @@ use learning_core::import_log::{
 };
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::RawRecord;
-use learning_core::{AgencyCode, ConfigError, Env, NaturalKey, Problem, Settings, Source};
+use learning_core::{
+    AgencyCode, ConfigError, DayRange, Env, LastDay, NaturalKey, Problem, RangeRules, Settings,
+    Source,
+};
 
 /// Where a day's counts put records without a valid agency code.
 pub const UNKNOWN_AGENCY: &str = "?";
@@ -83,45 +86,20 @@ impl Rerun {
     /// The longest re-run, in days: a month fits one invocation.
     pub const MAX_DAYS: u64 = 31;
 
-    /// The days to work, or why they cannot be: in order, none before the
-    /// start date, none from today on (today is not over), at most
-    /// [`Rerun::MAX_DAYS`].
+    /// The days to work, or why they cannot be ([`DayRange::check`]): at
+    /// most [`Rerun::MAX_DAYS`], none before the start date, none from
+    /// today on (today is not over).
     pub fn days(&self, settings: &Settings, now: DateTime<Utc>) -> Result<Vec<NaiveDate>, Problem> {
-        let today = settings.today(now);
-        if self.to < self.from {
-            return Err(Problem::new(
-                "invalid_range",
-                format!("結束日 {} 早於開始日 {}", self.to, self.from),
-            ));
-        }
-        if self.from < settings.start_date {
-            return Err(Problem::new(
-                "before_start_date",
-                format!("開始日不可早於系統啟用日 {}", settings.start_date),
-            ));
-        }
-        if self.to >= today {
-            return Err(Problem::new(
-                "future_date",
-                format!("只能重新執行已結束的日子（{today} 以前）"),
-            ));
-        }
-        let days: Vec<NaiveDate> = self
-            .from
-            .iter_days()
-            .take_while(|d| *d <= self.to)
-            .collect();
-        if days.len() as u64 > Self::MAX_DAYS {
-            return Err(Problem::new(
-                "range_too_long",
-                format!(
-                    "一次最多重新執行 {} 天，這次是 {} 天；請分次執行",
-                    Self::MAX_DAYS,
-                    days.len()
-                ),
-            ));
-        }
-        Ok(days)
+        let rules = RangeRules {
+            what: "重新執行",
+            max_days: Self::MAX_DAYS,
+            too_long: "range_too_long",
+            longer: "請分次執行",
+            first_day: Some(settings.start_date),
+            last_day: LastDay::Yesterday,
+        };
+        let range = DayRange::check(self.from, self.to, &rules, settings.today(now))?;
+        Ok(range.iter().collect())
     }
 }
 
