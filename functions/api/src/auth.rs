@@ -132,10 +132,11 @@ impl Claims {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn claims(exp: i64) -> Claims {
+    /// A staff member's claims, expiring at `exp`.
+    pub(crate) fn claims(exp: i64) -> Claims {
         Claims {
             sub: "staff-1".into(),
             iss: "webhr-local".into(),

@@ -154,7 +154,7 @@ impl AppState {
 }
 
 /// The ranges staff query (the import log, an agency's records): up to a
-/// year, any days.
+/// year (366 days, a leap day included), any days.
 pub(crate) const QUERY_RANGE: RangeRules = RangeRules {
     what: "查詢區間",
     max_days: 366,

@@ -75,22 +75,11 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     use super::*;
+    use crate::auth::tests::claims;
     use crate::auth::{ADMIN_SCOPE, Role};
 
     fn tokens() -> LocalTokens {
         LocalTokens::new("local-dev-key", "webhr-local", "webhr-api")
-    }
-
-    fn claims(exp: i64) -> Claims {
-        Claims {
-            sub: "staff-1".into(),
-            iss: "webhr-local".into(),
-            aud: "webhr-api".into(),
-            exp,
-            agency: "376550000A".into(),
-            role: "staff".into(),
-            scope: None,
-        }
     }
 
     #[test]

@@ -17,7 +17,6 @@ use crate::{ApiError, AppState, Caller};
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 200;
-/// The longest range a query may ask for: a year, leap day included.
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 
 use crate::problem::Problem;
-use crate::roc_date::format_roc;
+use crate::roc_date::shown as roc;
 
 /// The last day a range may reach, against today in the agency's zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,10 +39,6 @@ pub struct RangeRules {
 pub struct DayRange {
     pub from: NaiveDate,
     pub to: NaiveDate,
-}
-
-fn roc(date: NaiveDate) -> String {
-    format_roc(date).unwrap_or_else(|_| date.to_string())
 }
 
 impl DayRange {

@@ -124,6 +124,12 @@ pub fn format_roc(date: NaiveDate) -> Result<String, DateError> {
     Ok(format!("{year:03}{:02}{:02}", date.month(), date.day()))
 }
 
+/// A date for a message to staff: ROC where it has an ROC form, ISO where
+/// it has none.
+pub fn shown(date: NaiveDate) -> String {
+    format_roc(date).unwrap_or_else(|_| date.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use csv::ByteRecord;
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::{Field, RawRecord, mask_birth_date, mask_name};
-use learning_core::roc_date::format_roc;
+use learning_core::roc_date::shown as roc;
 use learning_core::{AgencyCode, TrainingRecord};
 
 use crate::decode::{Encoding, FileProblem, sniff};
@@ -201,10 +201,6 @@ fn rejected(
         code,
         message,
     })
-}
-
-fn roc(date: NaiveDate) -> String {
-    format_roc(date).unwrap_or_else(|_| date.to_string())
 }
 
 impl RowChecker {
