@@ -236,7 +236,7 @@ fn csv_response(
         // Staff read dates in the ROC calendar and the status in words.
         let cells = Field::ALL.map(|field| match field {
             Field::Status => "通過".into(),
-            field if field.is_date() => roc(r.text(field).parse().ok()).into(),
+            field if field.is_date() => roc(r.date(field)).into(),
             field => r.text(field),
         });
         writer

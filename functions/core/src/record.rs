@@ -262,11 +262,9 @@ impl TrainingRecord {
     /// the record back.
     pub fn text(&self, field: Field) -> std::borrow::Cow<'_, str> {
         use std::borrow::Cow::Borrowed;
-        let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default().into();
         match field {
             Field::IdNo => Borrowed(self.id_no.as_str()),
             Field::Name => Borrowed(&self.name),
-            Field::BirthDate => date(self.birth_date),
             Field::OrgCode => Borrowed(self.org_code.as_str()),
             Field::OrgName => Borrowed(&self.org_name),
             Field::CourseCode => Borrowed(&self.course_code),
@@ -274,8 +272,6 @@ impl TrainingRecord {
             Field::CategoryCode => Borrowed(&self.category_code),
             Field::Provider => Borrowed(&self.provider),
             Field::Term => self.term.to_string().into(),
-            Field::StartDate => date(Some(self.start_date)),
-            Field::EndDate => date(Some(self.end_date)),
             Field::Mode => self.mode.number().to_string().into(),
             Field::DigitalHours => self.digital_hours.to_string().into(),
             Field::PhysicalHours => self.physical_hours.to_string().into(),
@@ -284,8 +280,28 @@ impl TrainingRecord {
                 LearningStatus::Passed => Borrowed("passed"),
                 LearningStatus::NotPassed(other) => Borrowed(other),
             },
-            Field::PassedDate => date(self.passed_date),
-            Field::ChangedDate => date(Some(self.changed_date)),
+            Field::BirthDate
+            | Field::StartDate
+            | Field::EndDate
+            | Field::PassedDate
+            | Field::ChangedDate => self
+                .date(field)
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+                .into(),
+        }
+    }
+
+    /// A date field's value; `None` when absent, or for a field that is
+    /// not a date.
+    pub fn date(&self, field: Field) -> Option<NaiveDate> {
+        match field {
+            Field::BirthDate => self.birth_date,
+            Field::StartDate => Some(self.start_date),
+            Field::EndDate => Some(self.end_date),
+            Field::PassedDate => self.passed_date,
+            Field::ChangedDate => Some(self.changed_date),
+            _ => None,
         }
     }
 
