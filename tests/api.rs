@@ -1871,6 +1871,8 @@ async fn a_csv_import_with_refused_rows_links_its_report() {
     entry.file.bucket = BUCKET.into();
     entry.report_key = Some(key);
     entry.status = RunStatus::Partial;
+    entry.lease_owner = Some("invocation-1".into());
+    entry.lease_until = Some(now());
     entry.seq += 1;
     api.store.put_csv_log(&entry).await.unwrap();
     let (status, detail) = answer(
@@ -1882,6 +1884,22 @@ async fn a_csv_import_with_refused_rows_links_its_report() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(detail["kind"], "csv_import");
+    // What staff see, not the importer's checkpoint or where it keeps files.
+    for internal in [
+        "lease_owner",
+        "lease_until",
+        "seq",
+        "stalled",
+        "invocations",
+        "report_key",
+        "summary_key",
+    ] {
+        assert!(detail.get(internal).is_none(), "{internal} in {detail}");
+    }
+    assert_eq!(
+        detail["file"],
+        serde_json::json!({"key": entry.file.key, "size": entry.file.size})
+    );
     let report = api
         .http
         .get(detail["report_url"].as_str().unwrap())

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use csv_import::Handled;
-use learning_core::import_log::{CsvImportEntry, RunStatus};
+use learning_core::import_log::{CsvImportEntry, CsvImportView, RunStatus};
 use learning_core::{RawRecord, Source};
 use local_stack::lambda::Invocations;
 use portal_sim::csv_file::{CsvEncoding, HEADER};
@@ -87,7 +87,7 @@ async fn utf8_bom_utf8_and_big5_files_import_from_an_upload() {
             .object(entry.summary_key.as_deref().unwrap())
             .await
             .unwrap();
-        let summary: CsvImportEntry = serde_json::from_slice(&summary).unwrap();
+        let summary: CsvImportView = serde_json::from_slice(&summary).unwrap();
         assert_eq!(summary.counts, entry.counts);
     }
     system_tests::assert_same_records(&stored(&stack.store).await, &want);

@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(rejection.line > last_line, "rows out of order");
                 last_line = rejection.line;
             }
-            Err(problem) => assert!(!problem.code.is_empty()),
+            Err(error) => panic!("bytes in memory always read: {error}"),
         }
     }
 });

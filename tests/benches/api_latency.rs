@@ -133,7 +133,6 @@ async fn main() {
     let state = AppState {
         store: store.clone(),
         portal: portal_client(&portal),
-        s3: local_stack::s3_client(&s3_server.url()),
         bucket: "bench".into(),
         uploads: local_stack::uploads(&s3_server.url(), "bench"),
         audit: api::AuditKey::new("bench"),

@@ -346,7 +346,6 @@ pub fn api_state(
     api::AppState {
         store: store.clone(),
         portal: portal_client(portal),
-        s3: local_stack::s3_client(s3_url),
         bucket: BUCKET.to_string(),
         uploads: local_stack::uploads(s3_url, BUCKET),
         audit: api::AuditKey::new(AUDIT_KEY),

@@ -9,8 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use learning_core::import_log::{
-    DownloadEntry, ErrorSummary, LogEntry, MAX_LISTED_FAILURES, RecordFailure, RunStatus,
-    SyncCounts, Trigger,
+    DownloadEntry, ErrorSummary, MAX_LISTED_FAILURES, RecordFailure, RunStatus, SyncCounts, Trigger,
 };
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::Field;
@@ -20,6 +19,7 @@ use learning_core::{AgencyCode, DayRange, LastDay, RangeRules, Source, TrainingR
 use serde::{Deserialize, Serialize};
 
 use crate::input::{JsonBody, Params, day};
+use crate::logs::EntryView;
 use crate::{ApiError, AppState, Caller};
 
 #[derive(Debug, Deserialize)]
@@ -44,7 +44,7 @@ pub struct Format {
 #[derive(Debug, Serialize)]
 pub struct Downloaded {
     /// The download's import-log entry, as the log shows it.
-    pub entry: LogEntry,
+    pub entry: EntryView,
     pub records: Vec<TrainingRecord>,
 }
 
@@ -127,7 +127,7 @@ pub async fn download(
     state.store.put_download_log(&entry).await?;
     match csv {
         None => {
-            let entry = LogEntry::Download(Box::new(entry));
+            let entry = EntryView::Download(Box::new(entry));
             Ok((StatusCode::OK, Json(Downloaded { entry, records })).into_response())
         }
         Some(encoding) => csv_response(&entry, &records, encoding),

@@ -82,24 +82,46 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// What staff read when the table refuses: the store tells operators, in
+/// English, what happened; the words for staff are the API's.
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        let status = match &error {
-            StoreError::Locked | StoreError::AlreadyExists | StoreError::NotLocked => {
-                StatusCode::CONFLICT
+        let conflict = |message: String| ApiError::new(StatusCode::CONFLICT, error.code(), message);
+        match &error {
+            StoreError::Locked => conflict(
+                "此筆紀錄由終身學習入口網匯入，僅供檢視，不可修改或刪除；請至入口網更正後，待自動入檔或重新下載"
+                    .into(),
+            ),
+            StoreError::AlreadyExists => conflict(
+                "已有相同身分證字號、課程代碼、期別與開課起始日期的紀錄（可能由入口網匯入，或屬其他機關），無法新增"
+                    .into(),
+            ),
+            StoreError::NotLocked => conflict(
+                "此筆紀錄不是入口網匯入的鎖定紀錄；由人事人員建立的紀錄請直接刪除".into(),
+            ),
+            StoreError::LeaseHeld { owner, until } => {
+                conflict(format!("另一個同步作業（{owner}）正在執行，租約至 {until} 到期"))
             }
-            StoreError::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
-            StoreError::NotFound => StatusCode::NOT_FOUND,
-            StoreError::LeaseHeld { .. } => StatusCode::CONFLICT,
+            StoreError::VersionMismatch { current } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                error.code(),
+                format!("此筆紀錄已被他人修改（目前版本 {current}），請重新讀取後再修改"),
+            ),
+            StoreError::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, error.code(), "查無此筆紀錄")
+            }
+            StoreError::InvalidCursor => {
+                ApiError::bad_request(error.code(), "cursor 不正確或已過期，請重新查詢")
+            }
             StoreError::Sdk { .. } | StoreError::RetriesExhausted { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
+                ApiError::server(StatusCode::SERVICE_UNAVAILABLE, error.code(), &error)
             }
-            StoreError::InvalidCursor => StatusCode::BAD_REQUEST,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if status.is_server_error() {
-            return ApiError::server(status, error.code(), &error);
+            StoreError::WatermarkMoved { .. }
+            | StoreError::ImportTakenOver { .. }
+            | StoreError::RecordsChanged
+            | StoreError::Corrupt { .. } => {
+                ApiError::server(StatusCode::INTERNAL_SERVER_ERROR, error.code(), &error)
+            }
         }
-        ApiError::new(status, error.code(), error.to_string())
     }
 }

@@ -129,7 +129,6 @@ pub enum Authentication {
 pub struct AppState {
     pub store: Store,
     pub portal: PortalClient,
-    pub s3: aws_sdk_s3::Client,
     /// The upload bucket (uploads and import reports).
     pub bucket: String,
     /// Signs the upload forms; its URL is the bucket's endpoint (path-style

@@ -8,7 +8,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{Days, NaiveDate, TimeZone};
 use dynamodb_store::LogQuery;
-use learning_core::import_log::{LogEntry, Trigger};
+use learning_core::import_log::{
+    CsvImportView, DownloadEntry, LogEntry, RemovalEntry, SyncLogEntry, Trigger,
+};
 use learning_core::{AgencyCode, DayRange};
 use serde::{Deserialize, Serialize};
 
@@ -30,11 +32,34 @@ pub struct ListQuery {
     limit: Option<usize>,
 }
 
+/// An import-log entry as the API answers it: a CSV import through its
+/// view, without the importer's checkpoint; the other kinds are log data
+/// through and through.
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EntryView {
+    Sync(Box<SyncLogEntry>),
+    CsvImport(Box<CsvImportView>),
+    Download(Box<DownloadEntry>),
+    Removal(Box<RemovalEntry>),
+}
+
+impl From<LogEntry> for EntryView {
+    fn from(entry: LogEntry) -> Self {
+        match entry {
+            LogEntry::Sync(e) => EntryView::Sync(e),
+            LogEntry::CsvImport(e) => EntryView::CsvImport(Box::new(CsvImportView::from(&*e))),
+            LogEntry::Download(e) => EntryView::Download(e),
+            LogEntry::Removal(e) => EntryView::Removal(e),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Page {
     pub from: NaiveDate,
     pub to: NaiveDate,
-    pub entries: Vec<LogEntry>,
+    pub entries: Vec<EntryView>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
@@ -141,6 +166,7 @@ pub async fn list(
             .entries
             .into_iter()
             .filter_map(|e| visible(e, &caller))
+            .map(EntryView::from)
             .collect(),
         next_cursor: page.next,
     }))
@@ -150,7 +176,7 @@ pub async fn list(
 #[derive(Debug, Serialize)]
 pub struct Detail {
     #[serde(flatten)]
-    pub entry: LogEntry,
+    pub entry: EntryView,
     /// Presigned GET of the rejection report, valid 15 minutes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_url: Option<String>,
@@ -170,21 +196,13 @@ pub async fn detail(
         .ok_or_else(|| ApiError::forbidden("other_agency", "只能查看本機關的匯入紀錄"))?;
     let report_url = match &entry {
         LogEntry::CsvImport(csv) => match &csv.report_key {
-            Some(key) => Some(
-                state
-                    .s3
-                    .get_object()
-                    .bucket(&csv.file.bucket)
-                    .key(key)
-                    .presigned(crate::uploads::presigning()?)
-                    .await
-                    .map_err(|e| crate::uploads::s3_unavailable("下載", e))?
-                    .uri()
-                    .to_string(),
-            ),
+            Some(key) => Some(state.uploads.presigned_get(key, "下載").await?),
             None => None,
         },
         _ => None,
     };
-    Ok(Json(Detail { entry, report_url }))
+    Ok(Json(Detail {
+        entry: entry.into(),
+        report_url,
+    }))
 }

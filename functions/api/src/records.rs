@@ -9,13 +9,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dynamodb_store::StoredRecord;
-use learning_core::import_log::{LogEntry, RemovalEntry, RunStatus, Trigger};
+use learning_core::import_log::{RemovalEntry, RunStatus, Trigger};
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::{Field, mask_birth_date, mask_name};
 use learning_core::{NaturalKey, RawRecord, Source, TrainingRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{JsonBody, Person, RecordKey};
+use crate::logs::EntryView;
 use crate::{ApiError, AppState, Caller};
 
 /// A JSON object, as a record's body arrives.
@@ -310,5 +311,5 @@ pub async fn remove_locked(
         .remove_locked_record(&key, expected, &entry)
         .await?;
     state.audit.record(&caller, &key.id_no, REMOVAL, "remove");
-    Ok((StatusCode::OK, Json(LogEntry::Removal(Box::new(entry)))).into_response())
+    Ok((StatusCode::OK, Json(EntryView::Removal(Box::new(entry)))).into_response())
 }

@@ -8,15 +8,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_s3::config::ProvideCredentials;
-use aws_sdk_s3::presigning::PresigningConfig;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use crate::input::JsonBody;
 use crate::{ApiError, AppState, Caller};
@@ -124,7 +123,7 @@ pub struct Uploads {
     /// The bucket's endpoint; its origin is the one the page may post to.
     pub url: String,
     pub region: String,
-    pub credentials: aws_sdk_s3::config::SharedCredentialsProvider,
+    pub credentials: SharedCredentialsProvider,
 }
 
 impl std::fmt::Debug for Uploads {
@@ -146,6 +145,104 @@ impl Uploads {
             credentials: aws.credentials_provider().ok_or_else(|| missing("憑證"))?,
         })
     }
+}
+
+impl Uploads {
+    /// A link to GET `key` from the bucket, valid for [`URL_LIFETIME`]
+    /// (`what` names it in a failure: 上傳 or 下載).
+    pub async fn presigned_get(&self, key: &str, what: &str) -> Result<String, ApiError> {
+        let credentials = self
+            .credentials
+            .provide_credentials()
+            .await
+            .map_err(|e| s3_unavailable(what, e))?;
+        Ok(PresignedGet {
+            endpoint: &self.url,
+            key,
+            region: &self.region,
+            access_key: credentials.access_key_id(),
+            secret_key: credentials.secret_access_key(),
+            session_token: credentials.session_token(),
+            // S3 checks the link's date against its own clock.
+            now: std::time::SystemTime::now().into(),
+            lifetime: URL_LIFETIME,
+        }
+        .url())
+    }
+}
+
+/// A presigned GET: Signature Version 4 in the query string, the host the
+/// only signed header, the payload unsigned (S3's "presigned URL").
+struct PresignedGet<'a> {
+    /// The bucket's endpoint: `https://<bucket>.s3.<region>.amazonaws.com`
+    /// or, path-style, `http://127.0.0.1:<port>/<bucket>`.
+    endpoint: &'a str,
+    key: &'a str,
+    region: &'a str,
+    access_key: &'a str,
+    secret_key: &'a str,
+    session_token: Option<&'a str>,
+    now: DateTime<Utc>,
+    lifetime: Duration,
+}
+
+/// RFC 3986 percent-encoding as SigV4 wants it: all but `A-Z a-z 0-9 - . _ ~`,
+/// and `/` too unless `keep_slash`.
+fn uri_encode(text: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || (keep_slash && b == b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl PresignedGet<'_> {
+    fn url(&self) -> String {
+        let date = self.now.format("%Y%m%d").to_string();
+        let time = self.now.format("%Y%m%dT%H%M%SZ").to_string();
+        let (scheme, rest) = self
+            .endpoint
+            .split_once("://")
+            .unwrap_or(("https", self.endpoint));
+        let (host, prefix) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+        let path = [prefix.trim_matches('/'), self.key]
+            .iter()
+            .filter(|part| !part.is_empty())
+            .map(|part| uri_encode(part, true))
+            .fold(String::new(), |path, part| format!("{path}/{part}"));
+        let scope = format!("{date}/{}/s3/aws4_request", self.region);
+        let mut query = vec![
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256".to_string()),
+            ("X-Amz-Credential", format!("{}/{scope}", self.access_key)),
+            ("X-Amz-Date", time.clone()),
+            ("X-Amz-Expires", self.lifetime.as_secs().to_string()),
+            ("X-Amz-SignedHeaders", "host".to_string()),
+        ];
+        if let Some(token) = self.session_token {
+            query.push(("X-Amz-Security-Token", token.to_string()));
+        }
+        query.sort();
+        let query = query
+            .iter()
+            .map(|(name, value)| format!("{name}={}", uri_encode(value, false)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let canonical = format!("GET\n{path}\n{query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD");
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256\n{time}\n{scope}\n{}",
+            hex(&Sha256::digest(canonical.as_bytes()))
+        );
+        let signature = sign(self.secret_key, &date, self.region, "s3", &to_sign);
+        format!("{scheme}://{host}{path}?{query}&X-Amz-Signature={signature}")
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A browser-based upload's signed policy (S3's "POST policy" with
@@ -214,10 +311,7 @@ fn sign(secret: &str, date: &str, region: &str, service: &str, text: &str) -> St
         .fold(format!("AWS4{secret}").into_bytes(), |key, part| {
             mac(&key, part.as_bytes())
         });
-    mac(&key, text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&mac(&key, text.as_bytes()))
 }
 
 fn mac(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -236,19 +330,56 @@ pub(crate) fn s3_unavailable(what: &str, error: impl std::fmt::Display) -> ApiEr
     )
 }
 
-pub(crate) fn presigning() -> Result<PresigningConfig, ApiError> {
-    PresigningConfig::expires_in(URL_LIFETIME).map_err(|e| {
-        ApiError::server(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "presign_failed",
-            e,
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{PostPolicy, file_name, sign};
+    use super::{PostPolicy, PresignedGet, file_name, sign};
+
+    #[test]
+    fn presigned_links_match_aws_documented_example() {
+        // AWS's example of a presigned GET (S3, "Authenticating Requests:
+        // Using Query Parameters"): examplebucket/test.txt, 2013-05-24,
+        // valid 86,400 seconds.
+        let get = PresignedGet {
+            endpoint: "https://examplebucket.s3.amazonaws.com",
+            key: "test.txt",
+            region: "us-east-1",
+            access_key: "AKIAIOSFODNN7EXAMPLE",
+            secret_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            session_token: None,
+            now: "2013-05-24T00:00:00Z".parse().unwrap(),
+            lifetime: std::time::Duration::from_secs(86_400),
+        };
+        assert_eq!(
+            get.url(),
+            "https://examplebucket.s3.amazonaws.com/test.txt\
+             ?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+             &X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request\
+             &X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host\
+             &X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+        );
+    }
+
+    #[test]
+    fn path_style_links_sign_the_bucket_and_an_encoded_key() {
+        let get = PresignedGet {
+            endpoint: "http://127.0.0.1:9000/bucket",
+            key: "reports/376550000A/名單 1.csv",
+            region: "us-east-1",
+            access_key: "AKID",
+            secret_key: "secret",
+            session_token: Some("to/ken"),
+            now: "2013-05-24T00:00:00Z".parse().unwrap(),
+            lifetime: std::time::Duration::from_secs(900),
+        };
+        let url = get.url();
+        assert!(
+            url.starts_with(
+                "http://127.0.0.1:9000/bucket/reports/376550000A/%E5%90%8D%E5%96%AE%201.csv?"
+            ),
+            "{url}"
+        );
+        assert!(url.contains("&X-Amz-Security-Token=to%2Fken&"), "{url}");
+    }
 
     #[test]
     fn signatures_match_aws_documented_example() {

@@ -392,6 +392,57 @@ impl CsvImportEntry {
     }
 }
 
+/// What staff see of a CSV import, in the API and in the summary file next
+/// to the upload. The entry's checkpoint (lease, `seq`, `stalled`,
+/// invocations), the bucket and the S3 keys are the importer's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvImportView {
+    pub log_id: String,
+    pub trigger: Trigger,
+    pub file: FileView,
+    pub agency: Option<String>,
+    pub previous: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    pub encoding: Option<String>,
+    pub counts: CsvCounts,
+    pub reasons: BTreeMap<String, u64>,
+    pub bytes_done: u64,
+    pub error: Option<ErrorSummary>,
+}
+
+/// The uploaded file as staff name it: its key under `uploads/<agency>/`
+/// and its size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileView {
+    pub key: String,
+    pub size: u64,
+}
+
+impl From<&CsvImportEntry> for CsvImportView {
+    fn from(entry: &CsvImportEntry) -> Self {
+        CsvImportView {
+            log_id: entry.log_id.clone(),
+            trigger: entry.trigger,
+            file: FileView {
+                key: entry.file.key.clone(),
+                size: entry.file.size,
+            },
+            agency: entry.agency.clone(),
+            previous: entry.previous.clone(),
+            started_at: entry.started_at,
+            finished_at: entry.finished_at,
+            status: entry.status,
+            encoding: entry.encoding.clone(),
+            counts: entry.counts,
+            reasons: entry.reasons.clone(),
+            bytes_done: entry.bytes_done,
+            error: entry.error.clone(),
+        }
+    }
+}
+
 /// One refused row of a CSV file, as the rejection report lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectedRow {

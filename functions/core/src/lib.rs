@@ -8,6 +8,7 @@
 //! ([`days`]), and the configuration every function shares ([`config`]).
 
 pub mod agency;
+pub mod backoff;
 pub mod config;
 pub mod days;
 pub mod hours;

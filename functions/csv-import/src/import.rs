@@ -31,6 +31,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use crate::decode::OpenError;
 use crate::event::{CONTINUATIONS, Job, agency_of, continuation_key, jobs};
 use crate::rows::{Columns, CsvRows, Position, Resume, RowOutcome, key_hash, open, resume};
 use crate::source::{self, Replaced};
@@ -81,7 +82,8 @@ enum Piece<B> {
     Opened(Encoding, Columns),
     Refused(FileProblem),
     Batch(B),
-    Broken(String),
+    /// Reading the file stopped: the import is tried again.
+    Broken(std::io::Error),
 }
 
 /// A batch written: its rows refused by the table too, in line order.
@@ -441,11 +443,8 @@ impl Importer {
                     layout = Some((encoding, columns));
                     continue;
                 }
-                Piece::Refused(problem) if problem.code == "file_unreadable" => {
-                    break Err(ImportError::Read(problem.message));
-                }
                 Piece::Refused(problem) => break Ok(Stop::Refused(problem)),
-                Piece::Broken(message) => break Err(ImportError::Read(message)),
+                Piece::Broken(error) => break Err(ImportError::Read(error)),
             };
             // Refused rows are stored in file order, so an import stopped
             // for too many holds exactly the ones it counted.
@@ -485,7 +484,7 @@ impl Importer {
         feeder.abort();
         let stop = match (stop, parser.await) {
             (Ok(Stop::End), Err(panicked)) => {
-                Err(ImportError::Read(format!("解析程序意外中止：{panicked}")))
+                Err(ImportError::Read(std::io::Error::other(panicked)))
             }
             (stop, _) => stop,
         };
@@ -553,7 +552,7 @@ impl Importer {
             }
             Piece::Opened(encoding, columns) => Piece::Opened(encoding, columns),
             Piece::Refused(problem) => Piece::Refused(problem),
-            Piece::Broken(message) => Piece::Broken(message),
+            Piece::Broken(error) => Piece::Broken(error),
         })
     }
 
@@ -752,8 +751,12 @@ fn parse(
     let (mut rows, skip): (CsvRows<_>, u64) = match start {
         Start::Top { skip } => match open(reader, cutoff, agency) {
             Ok(rows) => (rows, skip),
-            Err(problem) => {
+            Err(OpenError::Refused(problem)) => {
                 let _ = tx.blocking_send(Piece::Refused(problem));
+                return;
+            }
+            Err(OpenError::Read(error)) => {
+                let _ = tx.blocking_send(Piece::Broken(error));
                 return;
             }
         },
@@ -773,8 +776,8 @@ fn parse(
     while let Some(outcome) = rows.next() {
         let outcome = match outcome {
             Ok(outcome) => outcome,
-            Err(problem) => {
-                let _ = tx.blocking_send(Piece::Broken(problem.message));
+            Err(error) => {
+                let _ = tx.blocking_send(Piece::Broken(error));
                 return;
             }
         };

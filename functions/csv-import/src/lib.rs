@@ -48,17 +48,22 @@ impl ImportConfig {
 
 /// An import that could not go on for a reason outside the file: Lambda
 /// delivers the event again and the import resumes from its checkpoint.
+/// Told for operators; what staff read of a file is its `FileProblem`.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("S3 {operation} 失敗：{message}")]
+    #[error("S3 {operation} failed: {message}")]
     S3 {
         operation: &'static str,
         message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    #[error("讀取檔案中斷：{0}")]
-    Read(String),
+    #[error("reading the file stopped")]
+    Read(#[source] std::io::Error),
+    #[error("writing the rejection report failed")]
+    Report(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ImportError {
@@ -67,6 +72,7 @@ impl ImportError {
             ImportError::Store(e) => e.code(),
             ImportError::S3 { .. } => "s3_unavailable",
             ImportError::Read(_) => "read_interrupted",
+            ImportError::Report(_) => "report_unwritable",
         }
     }
 }
@@ -86,11 +92,66 @@ pub(crate) fn s3_error<E, R>(
     error: aws_sdk_s3::error::SdkError<E, R>,
 ) -> ImportError
 where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     ImportError::S3 {
         operation,
         message: aws_sdk_s3::error::DisplayErrorContext(&error).to_string(),
+        source: Some(Box::new(error)),
+    }
+}
+
+/// What an invocation reports to CloudWatch (`template.yaml`'s alarms
+/// watch them): imports that ended failed, and rows refused by the imports
+/// that ended. A continued import counts when it ends.
+pub fn metrics(handled: &[Handled]) -> [(&'static str, u64); 2] {
+    let (mut failed, mut rejected) = (0, 0);
+    for handled in handled {
+        if let Handled::Finished(entry) = handled {
+            failed += u64::from(entry.status == learning_core::import_log::RunStatus::Failed);
+            rejected += entry.counts.rejected;
+        }
+    }
+    [("ImportsFailed", failed), ("RowsRejected", rejected)]
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use learning_core::import_log::{CsvImportEntry, RunStatus, UploadedFile};
+
+    use super::*;
+
+    fn entry(status: RunStatus, rejected: u64) -> Box<CsvImportEntry> {
+        let file = UploadedFile {
+            bucket: "b".into(),
+            key: "uploads/376550000A/x.csv".into(),
+            version_id: None,
+            etag: Some(format!("{status:?}{rejected}")),
+            size: 1,
+        };
+        let mut entry = CsvImportEntry::start(file, None, Utc::now());
+        entry.status = status;
+        entry.counts.rejected = rejected;
+        Box::new(entry)
+    }
+
+    #[test]
+    fn finished_imports_count_and_continued_ones_wait_for_their_end() {
+        let handled = [
+            Handled::Finished(entry(RunStatus::Failed, 0)),
+            Handled::Finished(entry(RunStatus::Partial, 3)),
+            Handled::Continued(entry(RunStatus::Running, 50)),
+            Handled::Skipped {
+                log_id: "csv-x".into(),
+                reason: "in_progress",
+            },
+        ];
+        assert_eq!(
+            metrics(&handled),
+            [("ImportsFailed", 1), ("RowsRejected", 3)]
+        );
+        assert_eq!(metrics(&[]), [("ImportsFailed", 0), ("RowsRejected", 0)]);
     }
 }

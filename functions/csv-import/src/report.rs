@@ -6,7 +6,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use dynamodb_store::Store;
-use learning_core::import_log::CsvImportEntry;
+use learning_core::import_log::{CsvImportEntry, CsvImportView};
 use learning_core::spreadsheet::neutralise;
 
 use crate::event::REPORTS;
@@ -28,7 +28,8 @@ pub fn report_prefix(entry: &CsvImportEntry) -> String {
 }
 
 /// Writes the rejection report (when a row was refused) and sets its key
-/// on `entry`; then the summary, which is `entry` itself.
+/// on `entry`; then the summary, which is what staff see of `entry`
+/// ([`CsvImportView`]).
 pub async fn write(
     s3: &Client,
     store: &Store,
@@ -68,7 +69,8 @@ pub async fn write(
     }
     let key = format!("{prefix}summary.json");
     entry.summary_key = Some(key.clone());
-    let summary = serde_json::to_vec_pretty(entry).map_err(|e| ImportError::Read(e.to_string()))?;
+    let summary = serde_json::to_vec_pretty(&CsvImportView::from(&*entry))
+        .map_err(|e| ImportError::Report(e.into()))?;
     s3.put_object()
         .bucket(&entry.file.bucket)
         .key(&key)
@@ -90,9 +92,9 @@ fn write_rows(
     for row in rows {
         writer
             .write_record(&row)
-            .map_err(|e| ImportError::Read(e.to_string()))?;
+            .map_err(|e| ImportError::Report(e.into()))?;
     }
-    writer.flush().map_err(|e| ImportError::Read(e.to_string()))
+    writer.flush().map_err(|e| ImportError::Report(e.into()))
 }
 
 /// An object written in parts as it grows, or in one PUT when small.

@@ -83,7 +83,8 @@ pub async fn open(
                             let _ = tx.send(Err(io::Error::other("replaced"))).await;
                             return Err(ImportError::S3 {
                                 operation: "GetObject",
-                                message: "檔案在匯入中被置換".into(),
+                                message: "the object was replaced during the import".into(),
+                                source: None,
                             });
                         }
                         Err(e) => {
@@ -97,6 +98,7 @@ pub async fn open(
                     return Err(ImportError::S3 {
                         operation: "GetObject",
                         message: e.to_string(),
+                        source: Some(Box::new(e)),
                     });
                 }
             }
@@ -135,10 +137,7 @@ async fn get(
             {
                 return Ok(Err(Replaced));
             }
-            return Err(ImportError::S3 {
-                operation: "GetObject",
-                message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-            });
+            return Err(crate::s3_error("GetObject", e));
         }
     };
     // Not every S3 honours If-Match: compare the ETag we got.

@@ -31,6 +31,40 @@ impl FileProblem {
     }
 }
 
+/// Why [`open`](crate::open) gave up on a file.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The file is refused: staff fix it and upload it again.
+    Refused(FileProblem),
+    /// Reading stopped (the connection to S3, say): nothing is known to be
+    /// wrong with the file, and reading it again may succeed.
+    Read(std::io::Error),
+}
+
+impl From<FileProblem> for OpenError {
+    fn from(problem: FileProblem) -> Self {
+        OpenError::Refused(problem)
+    }
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Refused(problem) => problem.fmt(f),
+            OpenError::Read(_) => f.write_str("reading the file's first bytes failed"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OpenError::Refused(_) => None,
+            OpenError::Read(e) => Some(e),
+        }
+    }
+}
+
 impl std::fmt::Display for FileProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "[{}] {}", self.code, self.message)

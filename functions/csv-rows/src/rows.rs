@@ -11,7 +11,7 @@ use learning_core::record::{Field, RawRecord, mask_birth_date, mask_name};
 use learning_core::roc_date::shown as roc;
 use learning_core::{AgencyCode, TrainingRecord};
 
-use crate::decode::{Encoding, FileProblem, sniff};
+use crate::decode::{Encoding, FileProblem, OpenError, sniff};
 
 /// Bytes read before deciding the encoding: at least the first, and on
 /// through pure ASCII up to the second.
@@ -639,12 +639,13 @@ fn reader<R: Read>(input: R) -> csv::Reader<R> {
 }
 
 /// Opens a file: sniffs the encoding from its first bytes, reads the
-/// header. A file that cannot be a valid upload fails here, as a whole.
+/// header. A file that cannot be a valid upload is refused here, as a
+/// whole; a read that fails is told apart from it.
 pub fn open<R: Read>(
     mut input: R,
     cutoff: NaiveDate,
     agency: AgencyCode,
-) -> Result<CsvRows<R>, FileProblem> {
+) -> Result<CsvRows<R>, OpenError> {
     // Read at least 8 KiB, and on while it is all ASCII (up to 1 MiB): a
     // file with English headers can hold its first Big5 name far down.
     let mut head = Vec::with_capacity(SNIFF_MIN);
@@ -653,12 +654,7 @@ pub fn open<R: Read>(
         match input.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => head.extend_from_slice(&chunk[..n]),
-            Err(e) => {
-                return Err(FileProblem::new(
-                    "file_unreadable",
-                    format!("無法讀取檔案：{e}"),
-                ));
-            }
+            Err(e) => return Err(OpenError::Read(e)),
         }
     }
     let encoding = sniff(&head)?;
@@ -671,13 +667,8 @@ pub fn open<R: Read>(
     let mut header = ByteRecord::new();
     match reader.read_byte_record(&mut header) {
         Ok(true) => {}
-        Ok(false) => return Err(FileProblem::new("file_empty", "檔案是空的")),
-        Err(e) => {
-            return Err(FileProblem::new(
-                "file_unreadable",
-                format!("無法讀取標題列：{e}"),
-            ));
-        }
+        Ok(false) => return Err(FileProblem::new("file_empty", "檔案是空的").into()),
+        Err(e) => return Err(OpenError::Read(e.into())),
     }
     let columns = Columns::from_header(&header, encoding)?;
     Ok(CsvRows {
@@ -744,18 +735,14 @@ impl From<Rejection> for learning_core::import_log::RejectedRow {
 }
 
 impl<R: Read> Iterator for CsvRows<R> {
-    type Item = Result<RowOutcome, FileProblem>;
+    /// A row's outcome, or the read that failed under it.
+    type Item = Result<RowOutcome, std::io::Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             match self.reader.read_byte_record(&mut self.row) {
                 Ok(false) => return None,
-                Err(e) => {
-                    return Some(Err(FileProblem::new(
-                        "file_unreadable",
-                        format!("檔案讀取中斷：{e}"),
-                    )));
-                }
+                Err(e) => return Some(Err(e.into())),
                 Ok(true)
                     if self
                         .row

@@ -2,7 +2,7 @@
 //! every kind of bad row and bad file.
 
 use chrono::NaiveDate;
-use csv_rows::{Encoding, FileProblem, RowOutcome, open};
+use csv_rows::{Encoding, FileProblem, OpenError, RowOutcome, open};
 use learning_core::AgencyCode;
 
 const HEADER: &str = "身分證字號,姓名,出生日期,服務機關代碼,服務機關名稱,課程代碼,課程名稱,課程類別代碼,學習機構,期別,開課起始日期,開課結束日期,學習性質,數位時數,實體時數,認證時數,學習資料狀態,通過日期,異動日期";
@@ -48,9 +48,15 @@ fn file(line_end: &str) -> String {
 }
 
 fn outcomes(bytes: &[u8]) -> Result<(Encoding, Vec<RowOutcome>), FileProblem> {
-    let rows = open(bytes, cutoff(), agency())?;
+    let rows = match open(bytes, cutoff(), agency()) {
+        Ok(rows) => rows,
+        Err(OpenError::Refused(problem)) => return Err(problem),
+        Err(OpenError::Read(e)) => panic!("bytes in memory always read: {e}"),
+    };
     let encoding = rows.encoding;
-    let all = rows.collect::<Result<Vec<_>, _>>()?;
+    let all = rows
+        .collect::<Result<Vec<_>, _>>()
+        .expect("bytes in memory always read");
     Ok((encoding, all))
 }
 

@@ -223,6 +223,29 @@ pub struct DaySummary {
     pub counts: learning_core::import_log::SyncCounts,
 }
 
+/// What a run reports to CloudWatch (`template.yaml`'s alarms watch
+/// them): days still behind, days that failed (a run that failed as a whole
+/// counts one), records the portal sent that did not validate.
+pub fn metrics(
+    result: &Result<RunSummary, SyncError>,
+    days_behind: u64,
+) -> [(&'static str, u64); 3] {
+    let (failed, refused) = match result {
+        Ok(summary) => summary.days.iter().fold((0, 0), |(failed, refused), d| {
+            (
+                failed + u64::from(d.status == RunStatus::Failed),
+                refused + d.counts.failed,
+            )
+        }),
+        Err(_) => (1, 0),
+    };
+    [
+        ("DaysBehind", days_behind),
+        ("DaysFailed", failed),
+        ("RecordsRefused", refused),
+    ]
+}
+
 /// One invocation: who runs, why, and until when.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
@@ -624,7 +647,13 @@ impl<P: Portal> DailySync<P> {
             }
         }
 
-        let store_error = |e: StoreError| ErrorSummary::new(e.code(), e.to_string());
+        let store_error = |e: StoreError| {
+            warn!(error = %e, "the day's records could not be written");
+            ErrorSummary::new(
+                e.code(),
+                "資料庫暫時無法寫入，這一天的紀錄未入檔；每日同步會再處理這一天，重新執行的日期請再執行一次",
+            )
+        };
         let now = (self.clock)();
         let written = self
             .store
@@ -654,5 +683,49 @@ impl<P: Portal> DailySync<P> {
         entry.agencies = agencies;
         entry.agency_counts = per;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(date: &str, status: RunStatus, refused: u64) -> DaySummary {
+        DaySummary {
+            date: date.parse().unwrap(),
+            log_id: format!("sync-{date}-run"),
+            status,
+            counts: SyncCounts {
+                failed: refused,
+                ..SyncCounts::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_run_reports_days_behind_failed_days_and_refused_records() {
+        let summary = RunSummary {
+            run_id: "run".into(),
+            outcome: Outcome::DayFailed,
+            watermark: None,
+            days_left: 2,
+            days: vec![
+                day("2026-03-01", RunStatus::Succeeded, 2),
+                day("2026-03-02", RunStatus::Partial, 5),
+                day("2026-03-03", RunStatus::Failed, 0),
+            ],
+        };
+        assert_eq!(
+            metrics(&Ok(summary), 3),
+            [("DaysBehind", 3), ("DaysFailed", 1), ("RecordsRefused", 7)]
+        );
+        let failed = Err(SyncError::DayFailed {
+            date: "2026-03-01".parse().unwrap(),
+            reason: "portal down".into(),
+        });
+        assert_eq!(
+            metrics(&failed, 9),
+            [("DaysBehind", 9), ("DaysFailed", 1), ("RecordsRefused", 0)]
+        );
     }
 }

@@ -151,7 +151,7 @@ impl Store {
         remaining: usize,
     ) -> Result<(), StoreError>
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let throttled = error
             .as_service_error()
@@ -303,6 +303,7 @@ impl Store {
                                 code.map_or("?", |c| c.as_str()),
                                 error.message().unwrap_or_default()
                             ),
+                            source: None,
                         });
                     }
                 }
@@ -333,10 +334,7 @@ impl Store {
             ))
             .set_parameters(Some(attributes.into_iter().map(|(_, v)| v).collect()))
             .build()
-            .map_err(|e| StoreError::Sdk {
-                operation: "BatchExecuteStatement",
-                message: e.to_string(),
-            })
+            .map_err(|e| StoreError::build("BatchExecuteStatement", e))
     }
 
     /// One conditional put, retried while throttled; `Some(index)` when

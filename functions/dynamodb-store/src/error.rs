@@ -1,43 +1,48 @@
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+/// What went wrong in the table, told for operators (the function's log,
+/// Lambda's error report). Staff read these through the caller: the API's
+/// answer (`api::ApiError`) or a day's entry in the import log, each in
+/// Traditional Chinese with the stable [`StoreError::code`].
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("DynamoDB {operation} 失敗：{message}")]
+    #[error("DynamoDB {operation} failed: {message}")]
     Sdk {
         operation: &'static str,
+        /// The failure in one short line (service code, timeout, ...).
         message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    #[error("DynamoDB {operation} 重試 {attempts} 次後仍有 {remaining} 筆未處理（資料庫持續節流）")]
+    #[error(
+        "DynamoDB {operation}: {remaining} items still unprocessed after {attempts} attempts (throttled)"
+    )]
     RetriesExhausted {
         operation: &'static str,
         attempts: u32,
         remaining: usize,
     },
-    #[error(
-        "此筆紀錄由終身學習入口網匯入，僅供檢視，不可修改或刪除；請至入口網更正後，待自動入檔或重新下載"
-    )]
+    #[error("the record is locked (imported from the portal)")]
     Locked,
-    #[error("此筆紀錄已被他人修改（目前版本 {current}），請重新讀取後再修改")]
+    #[error("the record changed: version {current} is current")]
     VersionMismatch { current: u64 },
-    #[error("查無此筆紀錄")]
+    #[error("no such record")]
     NotFound,
-    #[error("此筆紀錄不是入口網匯入的鎖定紀錄；由人事人員建立的紀錄請直接刪除")]
+    #[error("the record is not a locked portal record")]
     NotLocked,
-    #[error(
-        "已有相同身分證字號、課程代碼、期別與開課起始日期的紀錄（可能由入口網匯入，或屬其他機關），無法新增"
-    )]
+    #[error("a record with this key already exists")]
     AlreadyExists,
-    #[error("另一個同步作業（{owner}）正在執行，租約至 {until} 到期")]
+    #[error("another sync run ({owner}) holds the lease until {until}")]
     LeaseHeld { owner: String, until: String },
-    #[error("同步進度已被其他作業更新（預期 {expected}）")]
+    #[error("the watermark moved (expected {expected})")]
     WatermarkMoved { expected: String },
-    #[error("匯入 {log_id} 已由另一個執行個體接手")]
+    #[error("import {log_id} was taken over by another invocation")]
     ImportTakenOver { log_id: String },
-    #[error("同一批資料在讀取後已被其他作業修改，須重新比對")]
+    #[error("records changed under the batch after they were read")]
     RecordsChanged,
-    #[error("cursor 不正確或已過期，請重新查詢")]
+    #[error("invalid or expired cursor")]
     InvalidCursor,
-    #[error("資料表中的項目 {key} 無法解讀：{detail}")]
+    #[error("item {key} in the table cannot be read: {detail}")]
     Corrupt { key: String, detail: String },
 }
 
@@ -60,28 +65,46 @@ impl StoreError {
         }
     }
 
-    /// A failed call, told to staff in one short line; the SDK's whole
-    /// account (raw response included) goes to the function's log only.
+    /// A failed call in one short line, the SDK's error as its source; the
+    /// SDK's whole account (raw response included) goes to the function's
+    /// log only.
     pub(crate) fn sdk<E, R>(operation: &'static str, error: SdkError<E, R>) -> Self
     where
-        E: std::error::Error + ProvideErrorMetadata + 'static,
-        R: std::fmt::Debug,
+        E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
     {
         tracing::warn!(operation, error = %DisplayErrorContext(&error), "DynamoDB call failed");
         let message = match &error {
             SdkError::ServiceError(e) => {
                 let e = e.err();
                 match (e.code(), e.message()) {
-                    (Some(code), Some(text)) => format!("{code}：{text}"),
+                    (Some(code), Some(text)) => format!("{code}: {text}"),
                     (Some(code), None) => code.to_string(),
-                    _ => "服務回報錯誤".to_string(),
+                    _ => "service error".to_string(),
                 }
             }
-            SdkError::TimeoutError(_) => "逾時".to_string(),
-            SdkError::DispatchFailure(_) => "無法連線".to_string(),
-            SdkError::ResponseError(_) => "回應中斷或無法解讀".to_string(),
-            _ => "請求無法送出".to_string(),
+            SdkError::TimeoutError(_) => "timed out".to_string(),
+            SdkError::DispatchFailure(_) => "could not connect".to_string(),
+            SdkError::ResponseError(_) => "response cut off or unreadable".to_string(),
+            _ => "request not sent".to_string(),
         };
-        StoreError::Sdk { operation, message }
+        StoreError::Sdk {
+            operation,
+            message,
+            source: Some(Box::new(error)),
+        }
+    }
+
+    /// A request the SDK would not build (a field left out): told as the
+    /// call that failed, the builder's error as its source.
+    pub(crate) fn build(
+        operation: &'static str,
+        error: aws_sdk_dynamodb::error::BuildError,
+    ) -> Self {
+        StoreError::Sdk {
+            operation,
+            message: error.to_string(),
+            source: Some(Box::new(error)),
+        }
     }
 }

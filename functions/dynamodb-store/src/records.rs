@@ -246,10 +246,7 @@ impl Store {
                 )
                 .expression_attribute_names("#source", "source")
                 .build()
-                .map_err(|e| StoreError::Sdk {
-                    operation: "BatchGetItem",
-                    message: e.to_string(),
-                })?;
+                .map_err(|e| StoreError::build("BatchGetItem", e))?;
             let output = self
                 .client
                 .batch_get_item()
@@ -304,10 +301,7 @@ impl Store {
                     .set_item(Some(item))
                     .build()
                     .map(|put| WriteRequest::builder().put_request(put).build())
-                    .map_err(|e| StoreError::Sdk {
-                        operation: "BatchWriteItem",
-                        message: e.to_string(),
-                    })
+                    .map_err(|e| StoreError::build("BatchWriteItem", e))
             })
             .collect::<Result<_, _>>()?;
         let mut attempt = 0;
@@ -582,10 +576,7 @@ impl Store {
         entry: &learning_core::import_log::RemovalEntry,
     ) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
-        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Sdk {
-            operation: "TransactWriteItems",
-            message: e.to_string(),
-        };
+        let build = |e| StoreError::build("TransactWriteItems", e);
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key_item(key)))

@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use learning_core::backoff::Backoff;
+
 use crate::StoreError;
 
 /// How batch calls retry the items DynamoDB leaves unprocessed when it
@@ -41,11 +43,11 @@ impl BatchRetry {
                 remaining,
             });
         }
-        let step = self
-            .base
-            .saturating_mul(1 << (*attempt).min(16))
-            .min(self.cap);
-        tokio::time::sleep(step.mul_f64(fastrand::f64())).await;
+        let backoff = Backoff {
+            base: self.base,
+            cap: self.cap,
+        };
+        tokio::time::sleep(backoff.wait(*attempt)).await;
         Ok(())
     }
 }

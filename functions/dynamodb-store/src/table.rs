@@ -62,19 +62,13 @@ fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
         .attribute_name(name)
         .key_type(kind)
         .build()
-        .map_err(|e| StoreError::Sdk {
-            operation: "CreateTable",
-            message: e.to_string(),
-        })
+        .map_err(|e| StoreError::build("CreateTable", e))
 }
 
 /// Creates the table from [`definition`]; an existing table is left alone.
 pub async fn create(client: &Client, table: &str) -> Result<(), StoreError> {
     let design = definition();
-    let build_error = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Sdk {
-        operation: "CreateTable",
-        message: e.to_string(),
-    };
+    let build_error = |e| StoreError::build("CreateTable", e);
     let mut request = client
         .create_table()
         .table_name(table)

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use learning_core::backoff::Backoff;
 use learning_core::record::RawRecord;
 use learning_core::{AgencyCode, ConfigError, Env};
 use reqwest::StatusCode;
@@ -379,12 +380,11 @@ impl PortalClient {
 
     /// Full jitter: a random wait up to the exponential step.
     fn backoff(&self, attempt: u32) -> Duration {
-        let step = self
-            .config
-            .base_backoff
-            .saturating_mul(1 << attempt.min(16))
-            .min(self.config.max_backoff);
-        step.mul_f64(fastrand::f64())
+        Backoff {
+            base: self.config.base_backoff,
+            cap: self.config.max_backoff,
+        }
+        .wait(attempt)
     }
 
     async fn try_page(

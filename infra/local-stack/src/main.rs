@@ -358,7 +358,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let state = api::AppState {
             store: store.clone(),
             portal: client,
-            s3: s3_client(&s3.url()),
             bucket: BUCKET.to_string(),
             uploads: local_stack::uploads(&s3.url(), BUCKET),
             audit: local_stack::api::audit_key(&data)?,

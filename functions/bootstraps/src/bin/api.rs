@@ -27,7 +27,6 @@ async fn main() -> Result<(), Error> {
     let state = AppState {
         store: Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table),
         portal: PortalClient::new(portal)?,
-        s3: aws_sdk_s3::Client::new(&aws),
         bucket: config.bucket,
         uploads: Uploads::new(&aws, config.upload_url).map_err(|e| e.message)?,
         audit: AuditKey::new(audit),

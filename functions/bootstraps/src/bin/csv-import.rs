@@ -6,7 +6,6 @@ use aws_lambda_events::event::s3::S3Event;
 use csv_import::{Handled, ImportConfig, ImportError, Importer};
 use dynamodb_store::Store;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use learning_core::import_log::RunStatus;
 use learning_core::{Env, metrics};
 
 async fn handle(
@@ -19,16 +18,7 @@ async fn handle(
     let handled = importer
         .handle(&event, &context.request_id, deadline)
         .await?;
-    let finished = handled.iter().filter_map(|h| match h {
-        Handled::Finished(entry) => Some(entry),
-        _ => None,
-    });
-    let (mut failed, mut rejected) = (0, 0);
-    for entry in finished {
-        failed += u64::from(entry.status == RunStatus::Failed);
-        rejected += entry.counts.rejected;
-    }
-    metrics::publish(&[("ImportsFailed", failed), ("RowsRejected", rejected)]);
+    metrics::publish(&csv_import::metrics(&handled));
     Ok(handled)
 }
 

@@ -5,7 +5,6 @@ use std::time::SystemTime;
 use daily_sync::{DailySync, RunSummary, SyncConfig, SyncError, SyncEvent};
 use dynamodb_store::Store;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use learning_core::import_log::RunStatus;
 use learning_core::{Env, metrics};
 use portal_client::PortalClient;
 
@@ -23,21 +22,8 @@ async fn handle(
     if let Some(next) = result.as_ref().ok().and_then(|s| event.continuation(s)) {
         continue_in_new_invocation(lambda, &next).await;
     }
-    let (failed, refused) = match &result {
-        Ok(summary) => summary.days.iter().fold((0, 0), |(failed, refused), d| {
-            (
-                failed + u64::from(d.status == RunStatus::Failed),
-                refused + d.counts.failed,
-            )
-        }),
-        Err(_) => (1, 0),
-    };
     match sync.days_behind().await {
-        Ok(behind) => metrics::publish(&[
-            ("DaysBehind", behind),
-            ("DaysFailed", failed),
-            ("RecordsRefused", refused),
-        ]),
+        Ok(behind) => metrics::publish(&daily_sync::metrics(&result, behind)),
         // No DaysBehind then: the alarm treats a missing report as behind.
         Err(e) => tracing::warn!(error = %e, "could not read the watermark for the metrics"),
     }
