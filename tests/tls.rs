@@ -164,7 +164,7 @@ async fn the_deployed_clients_speak_tls_on_ring_and_check_the_certificate() {
 #[ignore = "the child process of the TLS test, which sets its trusted roots"]
 async fn child() {
     let var = |name: &str| std::env::var(name).expect("set by the parent test");
-    let aws = bootstraps::aws_config().await;
+    let aws = bootstraps::aws_config().expect("the environment the parent set");
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws)
         .describe_table()
         .table_name(var("TLS_TEST_TABLE"))

@@ -137,7 +137,7 @@ impl std::fmt::Debug for Uploads {
 
 impl Uploads {
     /// From the SDK configuration the functions' clients are built from.
-    pub fn new(aws: &aws_config::SdkConfig, url: String) -> Result<Self, ApiError> {
+    pub fn new(aws: &aws_types::SdkConfig, url: String) -> Result<Self, ApiError> {
         let missing = |what: &str| s3_unavailable("上傳", format!("SDK 設定缺少{what}"));
         Ok(Uploads {
             url,

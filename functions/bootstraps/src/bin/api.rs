@@ -11,10 +11,10 @@ use portal_client::PortalClient;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    bootstraps::init_logging();
     let env = Env::process();
     let config = ApiConfig::from_env(&env)?;
-    let aws = bootstraps::aws_config().await;
+    let aws = bootstraps::aws_config()?;
     let ssm = aws_sdk_ssm::Client::new(&aws);
     let mut portal = portal_client::PortalConfig::from_env(&env)?;
     portal.fetch_token(&ssm).await?;

@@ -24,9 +24,9 @@ async fn handle(
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    bootstraps::init_logging();
     let config = ImportConfig::from_env(&Env::process())?;
-    let aws = bootstraps::aws_config().await;
+    let aws = bootstraps::aws_config()?;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table);
     let importer = Importer::new(store, aws_sdk_s3::Client::new(&aws), &config);
     lambda_runtime::run(service_fn(|event| handle(&importer, event))).await

@@ -56,9 +56,9 @@ async fn continue_in_new_invocation(lambda: &aws_sdk_lambda::Client, next: &Sync
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    bootstraps::init_logging();
     let mut config = SyncConfig::from_env(&Env::process())?;
-    let aws = bootstraps::aws_config().await;
+    let aws = bootstraps::aws_config()?;
     config
         .portal
         .fetch_token(&aws_sdk_ssm::Client::new(&aws))
