@@ -10,13 +10,16 @@
 //! the cloud.
 //!
 //! ```text
-//! cargo run -p local-stack -- [--per-day N] [--fresh] [--serve]
+//! cargo run -p local-stack -- [--per-day N] [--invalid-share X] [--fresh] [--serve]
 //! cargo run -p local-stack -- token --agency CODE [--role staff|admin] [--user ID] [--hours H]
+//! cargo run -p local-stack -- audit-hash --id ID
+//! cargo run -p local-stack -- --help
 //! ```
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::{Args, Parser, Subcommand};
 use daily_sync::{DailySync, Outcome, RunRequest};
 use dynamodb_store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -34,111 +37,95 @@ const PORTAL_TOKEN: &str = "local-portal-token";
 /// As long as Lambda lets one invocation run.
 const LAMBDA_TIMEOUT: Duration = Duration::from_secs(900);
 
-struct Options {
-    per_day: u32,
-    /// Share of the simulator's records sent invalid (real data has some).
-    invalid_share: f64,
-    fresh: bool,
-    serve: bool,
+/// The whole system on 127.0.0.1: embedded DynamoDB and S3, the portal
+/// simulator, the nightly sync through yesterday (Asia/Taipei).
+#[derive(Debug, Parser)]
+#[command(name = "local-stack", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: Run,
 }
 
-fn options() -> Result<Options, String> {
-    let mut options = Options {
-        per_day: 20,
-        invalid_share: 0.0,
-        fresh: false,
-        serve: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--per-day" => {
-                options.per_day = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("--per-day 需要一個整數（每個工作日的通過紀錄筆數）")?;
-            }
-            "--invalid-share" => {
-                options.invalid_share = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|share| (0.0..=1.0).contains(share))
-                    .ok_or("--invalid-share 需要 0 到 1 的比例（如 0.002）")?;
-            }
-            "--fresh" => options.fresh = true,
-            "--serve" => options.serve = true,
-            "-h" | "--help" => {
-                println!("local-stack [--per-day N] [--fresh] [--serve]");
-                println!("  --per-day N  simulated passed records per weekday (default 20)");
-                println!(
-                    "  --invalid-share X  share of records the portal sends invalid: bad ID check digits, hours not adding up (default 0)"
-                );
-                println!("  --fresh      delete .local/ and start from the start date again");
-                println!("  --serve      keep DynamoDB, S3 and the portal running afterwards");
-                std::process::exit(0);
-            }
-            other => return Err(format!("不認得的參數 {other}（--help 查看用法）")),
-        }
-    }
-    Ok(options)
+#[derive(Debug, Args)]
+struct Run {
+    /// Simulated passed records per weekday.
+    #[arg(long, default_value_t = 20)]
+    per_day: u32,
+    /// Share of records the portal sends invalid: bad ID check digits,
+    /// hours not adding up (e.g. 0.002).
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    invalid_share: f64,
+    /// Delete the data folder and start from the start date again.
+    #[arg(long)]
+    fresh: bool,
+    /// Keep DynamoDB, S3, the portal and the API running afterwards.
+    #[arg(long)]
+    serve: bool,
+    #[arg(long, env = "LOCAL_DYNAMODB_PORT", default_value_t = 8400)]
+    dynamodb_port: u16,
+    #[arg(long, env = "LOCAL_PORTAL_PORT", default_value_t = 8401)]
+    portal_port: u16,
+    #[arg(long, env = "LOCAL_S3_PORT", default_value_t = 8402)]
+    s3_port: u16,
+    #[arg(long, env = "LOCAL_API_PORT", default_value_t = 8403)]
+    api_port: u16,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a development token for the local API.
+    Token {
+        /// The caller's agency code.
+        #[arg(long)]
+        agency: String,
+        #[arg(long, default_value = "staff", value_parser = ["staff", "admin"])]
+        role: String,
+        /// The token's subject (default: `<role>-<agency>`).
+        #[arg(long)]
+        user: Option<String>,
+        /// Hours the token is valid.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(i64).range(1..=720))]
+        hours: i64,
+    },
+    /// Print the keyed hash the audit lines carry for a person, to find
+    /// who looked at their records.
+    AuditHash {
+        /// The person's national ID.
+        #[arg(long)]
+        id: String,
+    },
+}
+
+fn share(value: &str) -> Result<f64, String> {
+    value
+        .parse()
+        .ok()
+        .filter(|share| (0.0..=1.0).contains(share))
+        .ok_or_else(|| "a share from 0 to 1, e.g. 0.002".to_string())
 }
 
 /// `local-stack token ...`: prints a development token for the local API.
-fn token(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
-    let (mut agency, mut role, mut user, mut hours) = (None, "staff".to_string(), None, 8i64);
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().cloned().ok_or(format!("{arg} 需要一個值"));
-        match arg.as_str() {
-            "--agency" => agency = Some(value()?),
-            "--role" => role = value()?,
-            "--user" => user = Some(value()?),
-            "--hours" => {
-                hours = value()?
-                    .parse()
-                    .ok()
-                    .filter(|h| (1..=24 * 30).contains(h))
-                    .ok_or("--hours 須為 1 到 720 的整數")?;
-            }
-            "-h" | "--help" => {
-                println!(
-                    "local-stack token --agency CODE [--role staff|admin] [--user ID] [--hours H]"
-                );
-                println!(
-                    "  prints a development token for the local API (default: staff, 8 hours)"
-                );
-                return Ok(());
-            }
-            other => return Err(format!("不認得的參數 {other}（token --help 查看用法）").into()),
-        }
-    }
-    let agency = agency.ok_or("請以 --agency 指定機關代碼")?;
+fn token(
+    agency: &str,
+    role: &str,
+    user: Option<String>,
+    hours: i64,
+) -> Result<(), Box<dyn std::error::Error>> {
     let user = user.unwrap_or_else(|| format!("{role}-{agency}"));
     let tokens = local_stack::api::dev_tokens(&data_dir())?;
     let token =
-        local_stack::api::mint(&tokens, &user, &agency, &role, hours).map_err(|e| e.message)?;
+        local_stack::api::mint(&tokens, &user, agency, role, hours).map_err(|e| e.message)?;
     println!("{token}");
     Ok(())
 }
 
-/// `local-stack audit-hash --id ID`: the keyed hash the audit lines
-/// carry for a person, to find who looked at their records.
-fn audit_hash(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
-    let id = match args {
-        [flag, id] if flag == "--id" => learning_core::NationalId::parse(id)?,
-        _ => return Err("用法：local-stack audit-hash --id 身分證字號".into()),
-    };
+/// `local-stack audit-hash --id ID`.
+fn audit_hash(id: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let id = learning_core::NationalId::parse(id)?;
     println!("{}", local_stack::api::audit_key(&data_dir())?.person(&id));
     Ok(())
-}
-
-fn port(variable: &str, default: u16) -> Result<u16, String> {
-    match std::env::var(variable) {
-        Ok(v) => v
-            .parse()
-            .map_err(|_| format!("環境變數 {variable} 須為連接埠號碼")),
-        Err(_) => Ok(default),
-    }
 }
 
 #[tokio::main]
@@ -147,13 +134,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,dynoxide=error".into()))
         .with_writer(std::io::stderr)
         .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("token") => return token(&args[1..]),
-        Some("audit-hash") => return audit_hash(&args[1..]),
-        _ => {}
-    }
-    let options = options()?;
+    let options = match Cli::parse() {
+        Cli {
+            command:
+                Some(Command::Token {
+                    agency,
+                    role,
+                    user,
+                    hours,
+                }),
+            ..
+        } => return token(&agency, &role, user, hours),
+        Cli {
+            command: Some(Command::AuditHash { id }),
+            ..
+        } => return audit_hash(&id),
+        Cli { run, .. } => run,
+    };
     let settings = Settings::from_env(&Env::process())?;
     let data = data_dir();
     if options.fresh && data.exists() {
@@ -163,16 +160,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let dynamodb = start_dynamodb(
         DynamoStorage::File(&data.join("dynamodb.sqlite")),
-        port("LOCAL_DYNAMODB_PORT", 8400)?,
+        options.dynamodb_port,
     )
     .await?;
     let (s3_events, delivered) = tokio::sync::mpsc::unbounded_channel();
-    let s3 = start_s3(
-        &data.join("s3"),
-        port("LOCAL_S3_PORT", 8402)?,
-        Some(s3_events),
-    )
-    .await?;
+    let s3 = start_s3(&data.join("s3"), options.s3_port, Some(s3_events)).await?;
     let yesterday = settings
         .today(chrono::Utc::now())
         .pred_opt()
@@ -187,8 +179,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         PORTAL_TOKEN,
         yesterday,
     ));
-    let portal_listener =
-        tokio::net::TcpListener::bind(("127.0.0.1", port("LOCAL_PORTAL_PORT", 8401)?)).await?;
+    let portal_listener = tokio::net::TcpListener::bind(("127.0.0.1", options.portal_port)).await?;
     let portal_url = format!("http://{}", portal_listener.local_addr()?);
     tokio::spawn(portal_sim::serve(
         portal_listener,
@@ -369,8 +360,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )?)),
             clock: Arc::new(chrono::Utc::now),
         };
-        let http_api =
-            local_stack::serve(api::router(state), port("LOCAL_API_PORT", 8403)?).await?;
+        let http_api = local_stack::serve(api::router(state), options.api_port).await?;
         println!();
         println!(
             "HTTP API  {}  (the same router as in Lambda)",
