@@ -1,13 +1,14 @@
-//! Checks JSON values against the API's OpenAPI document: enough of JSON
-//! Schema 2020-12 for what `functions/api/openapi.json` uses (`$ref`,
-//! `type`, `const`, `enum`, `properties`, `required`,
-//! `additionalProperties`, `unevaluatedProperties`, `items`, `allOf`,
-//! `oneOf`, `minimum`, `maximum`). Keywords it does not know are ignored
-//! (`format`, `pattern`, `description`, `discriminator`).
+//! Checks JSON values against the API's OpenAPI document with the
+//! `jsonschema` crate: JSON Schema 2020-12, as OpenAPI 3.1 uses it, with
+//! formats (`date`, `date-time`) and patterns checked. OpenAPI's own
+//! keywords (`discriminator`) are annotations and change nothing.
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, LazyLock, Mutex};
 
-use serde_json::Value;
+use jsonschema::Validator;
+use serde_json::{Value, json};
 
 /// The document, as the API serves it.
 pub fn document() -> Value {
@@ -15,11 +16,40 @@ pub fn document() -> Value {
         .expect("openapi.json is JSON")
 }
 
-/// Why `value` does not match `schema` (empty when it does).
+/// Why `value` does not match `schema`, whose `#/components/...`
+/// references are `doc`'s (empty when it does).
 pub fn violations(doc: &Value, schema: &Value, value: &Value) -> Vec<String> {
-    let mut found = Vec::new();
-    check(doc, schema, value, "$", &mut found);
-    found
+    validator(doc, schema)
+        .iter_errors(value)
+        .map(|error| format!("{}: {error}", error.instance_path()))
+        .collect()
+}
+
+/// The validator of `schema` within `doc`, built once per schema.
+fn validator(doc: &Value, schema: &Value) -> Arc<Validator> {
+    static BUILT: LazyLock<Mutex<HashMap<u64, Arc<Validator>>>> = LazyLock::new(Default::default);
+    let key = {
+        let mut hasher = DefaultHasher::new();
+        (schema.to_string(), doc["components"].to_string()).hash(&mut hasher);
+        hasher.finish()
+    };
+    let mut built = BUILT.lock().unwrap();
+    built
+        .entry(key)
+        .or_insert_with(|| {
+            // The schema with the document's components beside it, so its
+            // references resolve as they do in the document.
+            let mut root = json!({ "components": doc["components"] });
+            for (name, value) in schema.as_object().expect("a schema object") {
+                root[name] = value.clone();
+            }
+            let validator = jsonschema::options()
+                .should_validate_formats(true)
+                .build(&root)
+                .unwrap_or_else(|e| panic!("the document's schema {schema} does not build: {e}"));
+            Arc::new(validator)
+        })
+        .clone()
 }
 
 /// The schema of the JSON answer `method path` (a template, as in the
@@ -53,130 +83,25 @@ fn resolve<'a>(doc: &'a Value, reference: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{reference} is not in the document"))
 }
 
-fn type_matches(name: &str, value: &Value) -> bool {
-    match name {
-        "null" => value.is_null(),
-        "boolean" => value.is_boolean(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "string" => value.is_string(),
-        "array" => value.is_array(),
-        "object" => value.is_object(),
-        _ => false,
-    }
-}
-
-/// Checks `value`; returns the properties it evaluated (for
-/// `unevaluatedProperties`).
-fn check(
-    doc: &Value,
-    schema: &Value,
-    value: &Value,
-    at: &str,
-    found: &mut Vec<String>,
-) -> BTreeSet<String> {
-    let mut evaluated = BTreeSet::new();
-    if let Some(reference) = schema["$ref"].as_str() {
-        evaluated.extend(check(doc, resolve(doc, reference), value, at, found));
-    }
-    if let Some(constant) = schema.get("const")
-        && constant != value
-    {
-        found.push(format!("{at}: {value} is not {constant}"));
-    }
-    if let Some(options) = schema["enum"].as_array()
-        && !options.contains(value)
-    {
-        found.push(format!("{at}: {value} is not one of {options:?}"));
-    }
-    let types: Vec<&str> = match &schema["type"] {
-        Value::String(t) => vec![t.as_str()],
-        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    };
-    if !types.is_empty() && !types.iter().any(|t| type_matches(t, value)) {
-        found.push(format!("{at}: {value} is not of type {types:?}"));
-        return evaluated;
-    }
-    if let (Some(n), Some(min)) = (value.as_f64(), schema["minimum"].as_f64())
-        && n < min
-    {
-        found.push(format!("{at}: {n} < minimum {min}"));
-    }
-    if let (Some(n), Some(max)) = (value.as_f64(), schema["maximum"].as_f64())
-        && n > max
-    {
-        found.push(format!("{at}: {n} > maximum {max}"));
-    }
-    if let Some(object) = value.as_object() {
-        let properties = schema["properties"].as_object();
-        for name in schema["required"].as_array().into_iter().flatten() {
-            let name = name.as_str().unwrap_or_default();
-            if !object.contains_key(name) {
-                found.push(format!("{at}: `{name}` is required"));
-            }
-        }
-        for (name, item) in object {
-            let here = format!("{at}.{name}");
-            if let Some(property) = properties.and_then(|p| p.get(name)) {
-                check(doc, property, item, &here, found);
-                evaluated.insert(name.clone());
-            } else {
-                match &schema["additionalProperties"] {
-                    Value::Bool(false) => found.push(format!("{here}: not in the schema")),
-                    Value::Object(_) => {
-                        check(doc, &schema["additionalProperties"], item, &here, found);
-                        evaluated.insert(name.clone());
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
-        for (index, item) in array.iter().enumerate() {
-            check(doc, items, item, &format!("{at}[{index}]"), found);
-        }
-    }
-    for part in schema["allOf"].as_array().into_iter().flatten() {
-        evaluated.extend(check(doc, part, value, at, found));
-    }
-    if let Some(options) = schema["oneOf"].as_array() {
-        let mut matching = Vec::new();
-        let mut reasons = Vec::new();
-        for option in options {
-            let mut own = Vec::new();
-            let names = check(doc, option, value, at, &mut own);
-            if own.is_empty() {
-                matching.push(names);
-            } else {
-                reasons.extend(own);
-            }
-        }
-        match matching.len() {
-            1 => evaluated.extend(matching.remove(0)),
-            0 => found.push(format!(
-                "{at}: matches none of oneOf ({})",
-                reasons.join("; ")
-            )),
-            n => found.push(format!("{at}: matches {n} of oneOf, not one")),
-        }
-    }
-    if schema["unevaluatedProperties"] == Value::Bool(false)
-        && let Some(object) = value.as_object()
-    {
-        for name in object.keys().filter(|n| !evaluated.contains(*n)) {
-            found.push(format!("{at}.{name}: not in the schema"));
-        }
-    }
-    evaluated
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn formats_and_patterns_are_checked() {
+        let doc = json!({"components": {"schemas": {
+            "Day": {"type": "string", "format": "date"},
+            "Code": {"type": "string", "pattern": "^[0-9]{9}[A-Z]$"}
+        }}});
+        let day = json!({"$ref": "#/components/schemas/Day"});
+        let code = json!({"$ref": "#/components/schemas/Code"});
+        assert!(violations(&doc, &day, &json!("2026-03-15")).is_empty());
+        assert!(!violations(&doc, &day, &json!("2026-13-15")).is_empty());
+        assert!(violations(&doc, &code, &json!("376550000A")).is_empty());
+        assert!(!violations(&doc, &code, &json!("37655000A")).is_empty());
+    }
 
     #[test]
     fn the_checker_catches_what_it_claims_to() {

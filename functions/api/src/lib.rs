@@ -29,7 +29,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
+use axum::routing::MethodRouter;
 use dynamodb_store::Store;
 use learning_core::{LastDay, RangeRules, Settings};
 use portal_client::PortalClient;
@@ -166,37 +166,68 @@ pub(crate) const QUERY_RANGE: RangeRules = RangeRules {
 /// The API's OpenAPI 3.1 document.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
+/// A list of routes: path, method and handler, the method written once.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:expr;)*) => {
+        vec![$(($path, stringify!($method), axum::routing::$method($handler))),*]
+    };
+}
+
+type Routes = Vec<(&'static str, &'static str, MethodRouter<AppState>)>;
+
+/// Routes about people and imports: they require a caller, and their
+/// answers stay out of every cache, the browser's and any shared one
+/// between.
+fn private_routes() -> Routes {
+    routes! {
+        post "/v1/downloads" => downloads::download;
+        post "/v1/uploads" => uploads::create;
+        post "/v1/syncs" => syncs::rerun;
+        get "/v1/settings" => settings::get;
+        get "/v1/records" => agency_records::list;
+        get "/v1/import-logs" => logs::list;
+        get "/v1/import-logs/{log_id}" => logs::detail;
+        get "/v1/people/{id_no}/records" => records::of_person;
+        post "/v1/people/{id_no}/records" => records::create;
+        get "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}" => records::one;
+        put "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}" => records::edit;
+        delete "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}" => records::remove;
+        post "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}/removal" => records::remove_locked;
+    }
+}
+
+/// The staff pages and the API's own document.
+fn public_routes() -> Routes {
+    routes! {
+        get "/" => web::index;
+        get "/web/{file}" => web::asset;
+        get "/v1/openapi.json" => || async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) };
+    }
+}
+
+/// Every route the router serves, as (path, method): what `openapi.json`
+/// must document, no more and no less.
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    private_routes()
+        .into_iter()
+        .chain(public_routes())
+        .map(|(path, method, _)| (path, method))
+        .collect()
+}
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/downloads", post(downloads::download))
-        .route("/v1/uploads", post(uploads::create))
-        .route("/v1/syncs", post(syncs::rerun))
-        .route("/v1/settings", get(settings::get))
-        .route("/v1/records", get(agency_records::list))
-        .route("/v1/import-logs", get(logs::list))
-        .route("/v1/import-logs/{log_id}", get(logs::detail))
-        .route(
-            "/v1/people/{id_no}/records",
-            get(records::of_person).post(records::create),
-        )
-        .route(
-            "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}",
-            get(records::one).put(records::edit).delete(records::remove),
-        )
-        .route(
-            "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}/removal",
-            post(records::remove_locked),
-        )
-        // Answers about people and imports stay out of every cache, the
-        // browser's and any shared one between.
-        .layer(axum::middleware::map_response(no_store))
-        .route("/", get(web::index))
-        .route("/web/{file}", get(web::asset))
-        .route(
-            "/v1/openapi.json",
-            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
-        )
+    let private = private_routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, _, handler)| {
+            router.route(path, handler)
+        })
+        .layer(axum::middleware::map_response(no_store));
+    public_routes()
+        .into_iter()
+        .fold(private, |router, (path, _, handler)| {
+            router.route(path, handler)
+        })
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
