@@ -1,0 +1,299 @@
+//! `POST /v1/downloads`: a window of the portal's passed records, written locked, logged, as JSON or CSV.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seven_day_download_is_written_locked_and_logged() {
+    let api = api().await;
+    let staff = token(A, "staff");
+    let window = json!({"from": "1150308", "to": "2026-03-14"});
+    let (status, body) = answer(
+        api.send(reqwest::Method::POST, "/v1/downloads", &staff)
+            .json(&window)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entry = &body["entry"];
+    assert_eq!(entry["trigger"], "download");
+    assert_eq!(entry["agency"], A);
+    assert_eq!(entry["requested_by"], "user-376550000A-staff");
+    let records = body["records"].as_array().unwrap();
+    assert!(records.len() > 10, "a week of one agency's records");
+    assert!(
+        records
+            .iter()
+            .all(|r| r["org_code"] == A && r["status"] == "passed")
+    );
+    let counts = &entry["counts"];
+    let sum: u64 = [
+        "inserted",
+        "updated",
+        "unchanged",
+        "withdrawn",
+        "skipped",
+        "failed",
+    ]
+    .iter()
+    .map(|k| counts[k].as_u64().unwrap())
+    .sum();
+    assert_eq!(
+        counts["fetched"].as_u64().unwrap(),
+        sum,
+        "every record accounted for"
+    );
+    // Written as locked download records.
+    let first = &records[0];
+    let path = format!(
+        "/v1/people/{}/records/{}/{}/{}",
+        first["id_no"].as_str().unwrap(),
+        first["course_code"].as_str().unwrap(),
+        first["term"],
+        first["start_date"].as_str().unwrap()
+    );
+    let (_, stored) = answer(api.get(&path, &staff).send().await.unwrap()).await;
+    assert_eq!(stored["source"], "download");
+    assert_eq!(stored["locked"], true);
+    // In the log for this agency, not for another.
+    let (_, log) = answer(
+        api.get("/v1/import-logs?trigger=download", &staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(log["entries"][0]["log_id"], entry["log_id"]);
+    let (_, theirs) = answer(
+        api.get("/v1/import-logs?trigger=download", &token(B, "staff"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(theirs["entries"].as_array().unwrap().len(), 0);
+    // The same window again changes nothing.
+    let (_, again) = answer(
+        api.send(reqwest::Method::POST, "/v1/downloads", &staff)
+            .json(&window)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(again["entry"]["counts"]["inserted"], 0);
+    assert_eq!(again["entry"]["counts"]["unchanged"], counts["inserted"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_applies_the_portals_withdrawals_for_the_agency() {
+    // The letter: correct a record at the portal, then download. A record
+    // the portal now reports as not passed is removed, as the night would.
+    let api = api().await;
+    let generator = api.portal.portal.generator();
+    let today = now().date_naive();
+    let from = today - chrono::Days::new(6);
+    let withdrawn: Vec<TrainingRecord> = from
+        .iter_days()
+        .take(7)
+        .flat_map(|d| generator.changes_on(d, today))
+        .filter(|r| r.org_code == A && !r.is_passed())
+        .map(|r| {
+            // The version WebHR holds: the one passed before.
+            let mut raw = system_tests::raw(&r);
+            raw.status = "通過".into();
+            raw.passed_date = raw.start_date.clone();
+            raw.changed_date = raw.start_date.clone();
+            raw.validate().unwrap()
+        })
+        .collect();
+    assert!(!withdrawn.is_empty(), "the simulator withdraws some");
+    api.store
+        .upsert_portal_records(&withdrawn, Source::AutoImport, "sync-x", now())
+        .await
+        .unwrap();
+    // Another agency's locked record under a withdrawn key is not this
+    // download's to remove.
+    let theirs = TrainingRecord {
+        org_code: learning_core::AgencyCode::parse(B).unwrap(),
+        ..withdrawn[0].clone()
+    };
+    api.store
+        .upsert_portal_records(
+            std::slice::from_ref(&theirs),
+            Source::AutoImport,
+            "sync-x",
+            now(),
+        )
+        .await
+        .unwrap();
+    let (status, body) = answer(
+        api.send(reqwest::Method::POST, "/v1/downloads", &token(A, "staff"))
+            .json(&json!({"from": from.to_string(), "to": today.to_string()}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["entry"]["counts"]["withdrawn"].as_u64().unwrap(),
+        withdrawn.len() as u64 - 1,
+        "{}",
+        body["entry"]
+    );
+    for record in &withdrawn[1..] {
+        assert!(api.store.get_record(&record.key()).await.unwrap().is_none());
+    }
+    let kept = api.store.get_record(&theirs.key()).await.unwrap().unwrap();
+    assert_eq!(kept.record.org_code.as_str(), B);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_the_portal_cannot_finish_in_time_is_closed_and_said() {
+    // API Gateway gives up after 29 s; the API gives up first, says so, and
+    // the log entry ends `failed` with the reason, never `running`.
+    let store = fresh_store().await;
+    let portal =
+        system_tests::simulator(portal_sim::DataConfig::default(), now().date_naive()).await;
+    portal.portal.set_faults(portal_sim::Faults {
+        latency_ms: 1500,
+        ..Default::default()
+    });
+    let s3_root = std::env::temp_dir().join(format!("webhr-api-slow-{}", fastrand::u64(..)));
+    let s3 = local_stack::start_s3(&s3_root, 0, None).await.unwrap();
+    let mut state = system_tests::api_state(
+        &store,
+        &portal,
+        &s3.url(),
+        Authentication::Local(tokens()),
+        now,
+    );
+    state.download_timeout = std::time::Duration::from_secs(1);
+    let served = local_stack::serve(api::router(state), 0).await.unwrap();
+    let response = system_tests::http_client()
+        .post(format!("{}/v1/downloads", served.url()))
+        .bearer_auth(token(A, "staff"))
+        .json(&json!({"from": "2026-03-14", "to": "2026-03-15"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = answer(response).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(body["code"], "download_timeout");
+    let log_id = body["details"]["log_id"].as_str().unwrap();
+    let entry = store.get_log(log_id).await.unwrap().unwrap();
+    let learning_core::import_log::LogEntry::Download(entry) = entry else {
+        panic!("a download entry")
+    };
+    assert_eq!(entry.status, RunStatus::Failed);
+    assert_eq!(entry.error.unwrap().code, "download_timeout");
+    assert!(entry.finished_at.is_some());
+    let _ = std::fs::remove_dir_all(&s3_root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_longer_or_earlier_window_is_refused_not_cut() {
+    let api = api().await;
+    let staff = token(A, "staff");
+    let cases = [
+        (
+            json!({"from": "2026-03-07", "to": "2026-03-14"}),
+            "window_too_long",
+        ),
+        (
+            json!({"from": "2015-12-28", "to": "2016-01-02"}),
+            "before_start_date",
+        ),
+        (
+            json!({"from": "2026-03-14", "to": "2026-03-10"}),
+            "invalid_range",
+        ),
+        (
+            json!({"from": "2026-03-14", "to": "2026-03-16"}),
+            "future_date",
+        ),
+        (
+            json!({"from": "2026-02-30", "to": "2026-03-02"}),
+            "invalid_date",
+        ),
+        (
+            json!({"from": "2026-03-10", "to": "2026-03-11", "limit": 5}),
+            "invalid_json",
+        ),
+        (
+            json!({"from": "2026-03-10", "to": "2026-03-11", "agency": B}),
+            "other_agency",
+        ),
+    ];
+    for (window, code) in cases {
+        let (status, body) = answer(
+            api.send(reqwest::Method::POST, "/v1/downloads", &staff)
+                .json(&window)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert!(status.is_client_error(), "{window}: {status}");
+        assert_eq!(body["code"], code, "{window}");
+        assert!(!body["message"].as_str().unwrap().is_ascii(), "in Chinese");
+    }
+    let (_, log) = answer(
+        api.get("/v1/import-logs?trigger=download", &staff)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        log["entries"].as_array().unwrap().len(),
+        0,
+        "nothing was downloaded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_comes_as_csv_for_excel_in_utf8_or_big5() {
+    let api = api().await;
+    let staff = token(A, "staff");
+    let window = json!({"from": "2026-03-09", "to": "2026-03-13"});
+    let response = api
+        .send(reqwest::Method::POST, "/v1/downloads?format=csv", &staff)
+        .json(&window)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let bytes = response.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
+    let text = std::str::from_utf8(&bytes[3..]).unwrap();
+    assert!(text.starts_with("身分證字號,姓名,出生日期,服務機關代碼"));
+    let rows = text.lines().count() - 1;
+    assert!(rows > 5);
+    let big5 = api
+        .send(
+            reqwest::Method::POST,
+            "/v1/downloads?format=csv&encoding=big5",
+            &staff,
+        )
+        .json(&window)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        big5.status(),
+        StatusCode::OK,
+        "the simulator's names all exist in Big5"
+    );
+    assert_eq!(big5.headers()["content-type"], "text/csv; charset=big5");
+    let bytes = big5.bytes().await.unwrap();
+    let (decoded, _, bad) = encoding_rs::BIG5.decode(&bytes);
+    assert!(!bad);
+    assert_eq!(decoded.trim_end(), text.trim_end());
+}
