@@ -5,7 +5,7 @@ use aws_lambda_events::event::s3::S3Event;
 use learning_core::AgencyCode;
 use learning_core::import_log::UploadedFile;
 
-use crate::decode::FileProblem;
+use crate::decode::{FileCode, FileProblem};
 
 /// Staff upload under `uploads/<agency code>/`.
 pub const UPLOADS: &str = "uploads/";
@@ -97,7 +97,7 @@ pub fn decode_key(raw: &str) -> String {
 pub fn agency_of(key: &str) -> Result<AgencyCode, FileProblem> {
     let outside = || {
         FileProblem::new(
-            "key_outside_uploads",
+            FileCode::KeyOutsideUploads,
             format!(
                 "檔案須上傳至 {UPLOADS}<機關代碼>/ 之下（如 {UPLOADS}376550000A/名單.csv），才能判斷所屬機關"
             ),
@@ -110,7 +110,7 @@ pub fn agency_of(key: &str) -> Result<AgencyCode, FileProblem> {
     }
     AgencyCode::parse(agency).map_err(|e| {
         FileProblem::new(
-            "invalid_agency_prefix",
+            FileCode::InvalidAgencyPrefix,
             format!(
                 "上傳路徑中的機關代碼「{}」不正確：{e}",
                 agency.chars().take(20).collect::<String>()

@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::decode::OpenError;
+use crate::decode::{FileCode, OpenError};
 use crate::event::{CONTINUATIONS, Job, agency_of, continuation_key, jobs};
 use crate::rows::{Columns, CsvRows, Position, Resume, RowOutcome, key_hash, open, resume};
 use crate::source::{self, Replaced};
@@ -382,7 +382,7 @@ impl Importer {
         };
         if entry.file.size > self.max_bytes {
             let problem = FileProblem::new(
-                "file_too_large",
+                FileCode::TooLarge,
                 format!(
                     "檔案 {} 超過上限 {}，未匯入任何資料；請分成較小的檔案或洽系統管理者",
                     size(entry.file.size),
@@ -415,7 +415,7 @@ impl Importer {
             Ok(opened) => opened,
             Err(Replaced) => {
                 let problem = FileProblem::new(
-                    "file_replaced",
+                    FileCode::Replaced,
                     "此版本的檔案已被刪除或覆蓋；新上傳的檔案會另行匯入",
                 );
                 return self.finish(entry, Some(problem)).await;
@@ -522,7 +522,7 @@ impl Importer {
     /// is not what the agency meant to send. What was imported stays.
     fn too_many_rejections(&self, entry: &CsvImportEntry) -> FileProblem {
         FileProblem::new(
-            "too_many_rejections",
+            FileCode::TooManyRejections,
             format!(
                 "已拒絕 {} 列，達上限 {} 列，匯入在第 {} 列後停止（已匯入 {} 筆）；請依拒絕清單修正檔案後重新上傳，已匯入的紀錄不會重複",
                 entry.counts.rejected,
@@ -584,7 +584,7 @@ impl Importer {
             entry.stalled += 1;
             if entry.stalled >= MAX_STALLED {
                 let problem = FileProblem::new(
-                    "import_stalled",
+                    FileCode::Stalled,
                     format!(
                         "連續 {MAX_STALLED} 次執行都未能寫入任何資料，匯入停止；請通知系統管理者"
                     ),
@@ -626,7 +626,7 @@ impl Importer {
     ) -> Result<Handled, ImportError> {
         let counts = entry.counts;
         entry.error = match problem {
-            Some(problem) => Some(ErrorSummary::new(problem.code, problem.message)),
+            Some(problem) => Some(ErrorSummary::new(problem.code.as_str(), problem.message)),
             None if counts.rows == 0 => Some(ErrorSummary::new(
                 "file_no_rows",
                 "檔案只有標題列，沒有任何資料列",

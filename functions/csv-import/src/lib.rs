@@ -20,7 +20,7 @@ use std::time::Duration;
 use dynamodb_store::StoreError;
 use learning_core::{ConfigError, Env, Settings};
 
-pub use decode::{Encoding, FileProblem, sniff};
+pub use decode::{Encoding, FileCode, FileProblem, sniff};
 pub use event::{Job, jobs};
 pub use import::{Handled, Importer};
 pub use rows::{Columns, CsvRows, Rejection, RowChecker, RowOutcome, open};

@@ -15,15 +15,79 @@ pub enum Encoding {
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// Why a whole file is refused, as programs read it: the import log's
+/// `error.code`, the summary's, the API's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileCode {
+    /// `file_empty`
+    Empty,
+    /// `file_is_zip`
+    IsZip,
+    /// `file_binary`
+    Binary,
+    /// `file_undecodable`
+    Undecodable,
+    /// `header_duplicate`
+    HeaderDuplicate,
+    /// `header_missing`
+    HeaderMissing,
+    /// `missing_columns`
+    MissingColumns,
+    /// `file_too_large`
+    TooLarge,
+    /// `file_replaced`
+    Replaced,
+    /// `too_many_rejections`
+    TooManyRejections,
+    /// `import_stalled`
+    Stalled,
+    /// `key_outside_uploads`
+    KeyOutsideUploads,
+    /// `invalid_agency_prefix`
+    InvalidAgencyPrefix,
+}
+
+impl FileCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileCode::Empty => "file_empty",
+            FileCode::IsZip => "file_is_zip",
+            FileCode::Binary => "file_binary",
+            FileCode::Undecodable => "file_undecodable",
+            FileCode::HeaderDuplicate => "header_duplicate",
+            FileCode::HeaderMissing => "header_missing",
+            FileCode::MissingColumns => "missing_columns",
+            FileCode::TooLarge => "file_too_large",
+            FileCode::Replaced => "file_replaced",
+            FileCode::TooManyRejections => "too_many_rejections",
+            FileCode::Stalled => "import_stalled",
+            FileCode::KeyOutsideUploads => "key_outside_uploads",
+            FileCode::InvalidAgencyPrefix => "invalid_agency_prefix",
+        }
+    }
+}
+
+impl std::fmt::Display for FileCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for FileCode {
+    fn eq(&self, code: &&str) -> bool {
+        self.as_str() == *code
+    }
+}
+
 /// A whole file refused: a stable code and a message for staff.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileProblem {
-    pub code: &'static str,
+    pub code: FileCode,
     pub message: String,
 }
 
 impl FileProblem {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: FileCode, message: impl Into<String>) -> Self {
         FileProblem {
             code,
             message: message.into(),
@@ -77,17 +141,17 @@ impl std::fmt::Display for FileProblem {
 /// Refuses an empty file, a ZIP (an .xlsx renamed .csv) and binary data.
 pub fn sniff(prefix: &[u8]) -> Result<Encoding, FileProblem> {
     if prefix.is_empty() || prefix == BOM {
-        return Err(FileProblem::new("file_empty", "檔案是空的"));
+        return Err(FileProblem::new(FileCode::Empty, "檔案是空的"));
     }
     if prefix.starts_with(b"PK\x03\x04") {
         return Err(FileProblem::new(
-            "file_is_zip",
+            FileCode::IsZip,
             "檔案是壓縮檔或 Excel 活頁簿（.xlsx），請在 Excel 另存為「CSV UTF-8」或 CSV 後再上傳",
         ));
     }
     if prefix.contains(&0) {
         return Err(FileProblem::new(
-            "file_binary",
+            FileCode::Binary,
             "檔案不是文字檔（含有二進位資料），請上傳 CSV 檔",
         ));
     }

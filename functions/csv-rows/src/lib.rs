@@ -13,7 +13,7 @@
 pub mod decode;
 pub mod rows;
 
-pub use decode::{Encoding, FileProblem, OpenError, sniff};
+pub use decode::{Encoding, FileCode, FileProblem, OpenError, sniff};
 pub use rows::{
     Columns, CsvRows, Position, Rejection, Resume, RowChecker, RowOutcome, key_hash, open, resume,
 };

@@ -11,7 +11,7 @@ use learning_core::record::{Field, RawRecord, mask_birth_date, mask_name};
 use learning_core::roc_date::shown as roc;
 use learning_core::{AgencyCode, TrainingRecord};
 
-use crate::decode::{Encoding, FileProblem, OpenError, sniff};
+use crate::decode::{Encoding, FileCode, FileProblem, OpenError, sniff};
 
 /// Bytes read before deciding the encoding: at least the first, and on
 /// through pure ASCII up to the second.
@@ -48,7 +48,7 @@ impl Columns {
         for (index, cell) in header.iter().enumerate() {
             let Some(name) = encoding.decode(cell) else {
                 return Err(FileProblem::new(
-                    "file_undecodable",
+                    FileCode::Undecodable,
                     "標題列無法辨識，檔案須為 UTF-8 或 Big5 編碼的 CSV",
                 ));
             };
@@ -58,7 +58,7 @@ impl Columns {
             };
             if slots.iter().any(|(f, _)| *f == field) {
                 return Err(FileProblem::new(
-                    "header_duplicate",
+                    FileCode::HeaderDuplicate,
                     format!("標題列中「{}」欄位出現兩次", field.header()),
                 ));
             }
@@ -71,13 +71,13 @@ impl Columns {
             .collect();
         if missing.len() == Field::ALL.len() - OPTIONAL.len() {
             return Err(FileProblem::new(
-                "header_missing",
+                FileCode::HeaderMissing,
                 "第 1 列不是標題列：請保留範本的欄位名稱（如 身分證字號、姓名、課程代碼…）",
             ));
         }
         if !missing.is_empty() {
             return Err(FileProblem::new(
-                "missing_columns",
+                FileCode::MissingColumns,
                 format!("缺少必要欄位：{}", missing.join("、")),
             ));
         }
@@ -667,7 +667,7 @@ pub fn open<R: Read>(
     let mut header = ByteRecord::new();
     match reader.read_byte_record(&mut header) {
         Ok(true) => {}
-        Ok(false) => return Err(FileProblem::new("file_empty", "檔案是空的").into()),
+        Ok(false) => return Err(FileProblem::new(FileCode::Empty, "檔案是空的").into()),
         Err(e) => return Err(OpenError::Read(e.into())),
     }
     let columns = Columns::from_header(&header, encoding)?;
