@@ -649,10 +649,15 @@ impl<P: Portal> DailySync<P> {
 
         let store_error = |e: StoreError| {
             warn!(error = %e, "the day's records could not be written");
-            ErrorSummary::new(
-                e.code(),
-                "資料庫暫時無法寫入，這一天的紀錄未入檔；每日同步會再處理這一天，重新執行的日期請再執行一次",
-            )
+            let message = match e {
+                StoreError::Corrupt { .. } => {
+                    "資料表中有無法解讀的紀錄，這一天的紀錄未入檔；請聯絡系統管理者"
+                }
+                _ => {
+                    "資料庫暫時無法寫入，這一天的紀錄未入檔；每日同步會再處理這一天，重新執行的日期請再執行一次"
+                }
+            };
+            ErrorSummary::new(e.code(), message)
         };
         let now = (self.clock)();
         let written = self
