@@ -3,8 +3,7 @@
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Region, SharedHttpClient};
-use aws_smithy_http_client::tls::{self, TlsContext, rustls_provider::CryptoMode};
+use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
 use aws_types::SdkConfig;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 use learning_core::{ConfigError, Env};
@@ -12,8 +11,9 @@ use learning_core::{ConfigError, Env};
 /// The SDK's configuration from what Lambda puts in the environment: the
 /// region (`AWS_REGION`), the role's credentials (`AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and, for local runs,
-/// endpoints (`AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`). HTTPS goes
-/// through [`https_client`] with the platform's trusted roots.
+/// endpoints (`AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`). HTTP goes
+/// through [`sdk_http`] (reqwest, rustls with *ring*, the platform's
+/// trusted roots), as the portal client's does.
 ///
 /// Not `aws-config`: its credential chain (profiles, SSO, STS, instance
 /// metadata) is for machines that are not Lambda, and half a MB of every
@@ -45,7 +45,7 @@ fn aws_config_from<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<SdkCon
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region))
         .credentials_provider(SharedCredentialsProvider::new(credentials))
-        .http_client(https_client(TlsContext::default()))
+        .http_client(sdk_http::client())
         .service_config(endpoints)
         .build())
 }
@@ -70,17 +70,6 @@ impl LoadServiceConfig for Endpoints {
             .map(|(_, url)| url.clone())
             .or_else(|| self.global.clone())
     }
-}
-
-/// The SDK's HTTP client: hyper on rustls with *ring*, the same TLS
-/// library the portal client uses (the SDK's default is aws-lc, a second
-/// crypto library of 1.3 MiB in every bootstrap). `tls` holds the trusted
-/// roots; the TLS test hands in its own.
-pub fn https_client(tls: TlsContext) -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .tls_context(tls)
-        .build_https()
 }
 
 /// Logs as `lambda_runtime::tracing::init_default_subscriber` does (JSON
