@@ -412,20 +412,14 @@ fn refused_rows_expire_with_their_reports() {
     );
 }
 
-/// The features `package` builds `api` with, as Cargo resolves them.
-fn api_features_in(package: &str) -> String {
+/// The features Cargo builds `api` with when run in `dir` (relative to
+/// the workspace's root) with `args` (`-p PACKAGE`, or none).
+fn cargo_tree_api(args: &[&str], dir: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = std::process::Command::new(env!("CARGO"))
-        .args([
-            "tree",
-            "--offline",
-            "-e",
-            "features",
-            "-i",
-            "api",
-            "-p",
-            package,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["tree", "--offline", "-e", "features", "-i", "api"])
+        .args(args)
+        .current_dir(root.join(dir))
         .output()
         .expect("cargo tree runs");
     assert!(
@@ -439,9 +433,25 @@ fn api_features_in(package: &str) -> String {
 #[test]
 fn the_deployed_bootstraps_carry_no_development_code() {
     // The local stack has the development tokens and in-process re-runs...
-    assert!(api_features_in("local-stack").contains(r#"api feature "local""#));
-    // ...the package `sam build` builds the bootstraps from does not.
-    let deployed = api_features_in("bootstraps");
-    assert!(deployed.contains("api v"), "{deployed}");
-    assert!(!deployed.contains(r#"api feature "local""#), "{deployed}");
+    let local = r#"api feature "local""#;
+    assert!(cargo_tree_api(&["-p", "local-stack"], ".").contains(local));
+    // ...and what `sam build` builds does not. It runs `cargo lambda build
+    // --bin <Binary>` in the function's CodeUri, without `-p`: from the
+    // workspace's root that selects every member and unifies their
+    // features, the local stack's included. From the bootstraps' own
+    // folder it selects that package alone.
+    let template = template();
+    for function in ["DailySyncFunction", "CsvImportFunction", "ApiFunction"] {
+        let code_uri = template["Resources"][function]["Properties"]["CodeUri"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{function} has a CodeUri"));
+        let deployed = cargo_tree_api(&[], code_uri);
+        assert!(deployed.contains("api v"), "{function}: {deployed}");
+        assert!(
+            !deployed.contains(local),
+            "{function} from {code_uri}: {deployed}"
+        );
+    }
+    // The check sees the difference: from the root, `local` is in.
+    assert!(cargo_tree_api(&[], ".").contains(local));
 }
