@@ -25,7 +25,7 @@ async fn missing_expired_and_forged_tokens_are_refused() {
         role: "staff".into(),
         scope: None,
     });
-    let (status, body) = answer(api.get("/v1/import-logs", &expired).send().await.unwrap()).await;
+    let (status, body) = api.fetch("/v1/import-logs", &expired).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("token_expired"))
@@ -40,7 +40,7 @@ async fn missing_expired_and_forged_tokens_are_refused() {
         role: "admin".into(),
         scope: Some(api::ADMIN_SCOPE.into()),
     });
-    let (status, body) = answer(api.get("/v1/import-logs", &forged).send().await.unwrap()).await;
+    let (status, body) = api.fetch("/v1/import-logs", &forged).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("token_invalid"))

@@ -53,25 +53,15 @@ async fn a_seven_day_download_is_written_locked_and_logged() {
         first["term"],
         first["start_date"].as_str().unwrap()
     );
-    let (_, stored) = answer(api.get(&path, &staff).send().await.unwrap()).await;
+    let (_, stored) = api.fetch(&path, &staff).await;
     assert_eq!(stored["source"], "download");
     assert_eq!(stored["locked"], true);
     // In the log for this agency, not for another.
-    let (_, log) = answer(
-        api.get("/v1/import-logs?trigger=download", &staff)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, log) = api.fetch("/v1/import-logs?trigger=download", &staff).await;
     assert_eq!(log["entries"][0]["log_id"], entry["log_id"]);
-    let (_, theirs) = answer(
-        api.get("/v1/import-logs?trigger=download", &token(B, "staff"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, theirs) = api
+        .fetch("/v1/import-logs?trigger=download", &token(B, "staff"))
+        .await;
     assert_eq!(theirs["entries"].as_array().unwrap().len(), 0);
     // The same window again changes nothing.
     let (_, again) = answer(
@@ -119,15 +109,7 @@ async fn a_download_applies_the_portals_withdrawals_for_the_agency() {
         org_code: learning_core::AgencyCode::parse(B).unwrap(),
         ..withdrawn[0].clone()
     };
-    api.store
-        .upsert_portal_records(
-            std::slice::from_ref(&theirs),
-            Source::AutoImport,
-            "sync-x",
-            now(),
-        )
-        .await
-        .unwrap();
+    api.lock(&theirs).await;
     let (status, body) = answer(
         api.send(reqwest::Method::POST, "/v1/downloads", &token(A, "staff"))
             .json(&json!({"from": from.to_string(), "to": today.to_string()}))
@@ -240,13 +222,7 @@ async fn a_longer_or_earlier_window_is_refused_not_cut() {
         assert_eq!(body["code"], code, "{window}");
         assert!(!body["message"].as_str().unwrap().is_ascii(), "in Chinese");
     }
-    let (_, log) = answer(
-        api.get("/v1/import-logs?trigger=download", &staff)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, log) = api.fetch("/v1/import-logs?trigger=download", &staff).await;
     assert_eq!(
         log["entries"].as_array().unwrap().len(),
         0,

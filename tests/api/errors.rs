@@ -83,13 +83,7 @@ async fn a_failing_store_answers_a_fixed_message_and_keeps_the_detail_in_the_log
         .send()
         .await
         .unwrap();
-    let (status, body) = answer(
-        api.get("/v1/import-logs", &token(A, "staff"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = api.fetch("/v1/import-logs", &token(A, "staff")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["code"], "store_unavailable");
     let message = body["message"].as_str().unwrap();

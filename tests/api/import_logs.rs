@@ -13,7 +13,7 @@ async fn the_log_defaults_to_the_last_month_newest_first_and_filters() {
     let upload = csv_entry(&api.store, now() - Duration::days(2), A).await;
     let staff = token(A, "staff");
 
-    let (status, page) = answer(api.get("/v1/import-logs", &staff).send().await.unwrap()).await;
+    let (status, page) = api.fetch("/v1/import-logs", &staff).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["from"], "2026-02-15");
     assert_eq!(page["to"], "2026-03-15");
@@ -36,26 +36,16 @@ async fn the_log_defaults_to_the_last_month_newest_first_and_filters() {
     // Staff see their own agency's count only.
     assert_eq!(page["entries"][0]["agencies"], json!({ A: 5 }));
 
-    let (_, range) = answer(
-        api.get("/v1/import-logs?from=1141201&to=2026-01-31", &staff)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, range) = api
+        .fetch("/v1/import-logs?from=1141201&to=2026-01-31", &staff)
+        .await;
     assert_eq!(
         range["entries"].as_array().unwrap().len(),
         1,
         "70 days ago only"
     );
 
-    let (_, uploads) = answer(
-        api.get("/v1/import-logs?trigger=upload", &staff)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, uploads) = api.fetch("/v1/import-logs?trigger=upload", &staff).await;
     assert_eq!(uploads["entries"].as_array().unwrap().len(), 1);
     assert_eq!(uploads["entries"][0]["kind"], "csv_import");
 
@@ -63,7 +53,7 @@ async fn the_log_defaults_to_the_last_month_newest_first_and_filters() {
     let mut seen = Vec::new();
     let mut path = "/v1/import-logs?limit=2".to_string();
     loop {
-        let (status, page) = answer(api.get(&path, &staff).send().await.unwrap()).await;
+        let (status, page) = api.fetch(&path, &staff).await;
         assert_eq!(status, StatusCode::OK);
         for entry in page["entries"].as_array().unwrap() {
             seen.push(entry["log_id"].as_str().unwrap().to_string());
@@ -74,24 +64,14 @@ async fn the_log_defaults_to_the_last_month_newest_first_and_filters() {
         }
     }
     assert_eq!(seen.len(), 5);
-    let (status, body) = answer(
-        api.get("/v1/import-logs?from=2026-03-20&to=2026-03-01", &staff)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = api
+        .fetch("/v1/import-logs?from=2026-03-20&to=2026-03-01", &staff)
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_range"))
     );
-    let (status, body) = answer(
-        api.get("/v1/import-logs?page=2", &staff)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = api.fetch("/v1/import-logs?page=2", &staff).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_query"))
@@ -134,13 +114,7 @@ async fn staff_see_their_agencys_counts_and_failures_of_a_night() {
     entry.failures = vec![failure(1, A), failure(2, B), failure(3, B)];
     api.store.put_sync_log(&entry).await.unwrap();
 
-    let (_, page) = answer(
-        api.get("/v1/import-logs", &token(A, "staff"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, page) = api.fetch("/v1/import-logs", &token(A, "staff")).await;
     let listed = &page["entries"][0];
     assert_eq!(
         listed["counts"]["fetched"], 3,
@@ -154,24 +128,18 @@ async fn staff_see_their_agencys_counts_and_failures_of_a_night() {
         "a page lists no refused records"
     );
     let path = format!("/v1/import-logs/{}", entry.log_id);
-    let (_, seen) = answer(api.get(&path, &token(A, "staff")).send().await.unwrap()).await;
+    let (_, seen) = api.fetch(&path, &token(A, "staff")).await;
     assert_eq!(seen["counts"]["fetched"], 3);
     assert_eq!(seen["failures"].as_array().unwrap().len(), 1);
     assert_eq!(seen["failures"][0]["agency"], A);
     assert_eq!(seen["agency_counts"].as_object().unwrap().len(), 1);
-    let (_, page) = answer(
-        api.get("/v1/import-logs", &token(A, "admin"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, page) = api.fetch("/v1/import-logs", &token(A, "admin")).await;
     assert_eq!(
         page["entries"][0]["counts"]["fetched"], 8,
         "administrators see the totals"
     );
     assert_eq!(page["entries"][0]["agencies"], json!({ A: 2, B: 3 }));
-    let (_, all) = answer(api.get(&path, &token(A, "admin")).send().await.unwrap()).await;
+    let (_, all) = api.fetch(&path, &token(A, "admin")).await;
     assert_eq!(all["failures"].as_array().unwrap().len(), 3);
 }
 
@@ -245,7 +213,7 @@ async fn a_log_of_four_thousand_entries_pages_to_its_end_once_each() {
             if let Some(c) = &cursor {
                 path.push_str(&format!("&cursor={c}"));
             }
-            let (status, page) = answer(api.get(&path, &who).send().await.unwrap()).await;
+            let (status, page) = api.fetch(&path, &who).await;
             assert_eq!(status, StatusCode::OK, "{page}");
             let entries = page["entries"].as_array().unwrap();
             assert!(entries.len() <= limit);
@@ -272,7 +240,7 @@ async fn a_log_of_four_thousand_entries_pages_to_its_end_once_each() {
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }
-        let (status, page) = answer(api.get(&path, &token(A, "admin")).send().await.unwrap()).await;
+        let (status, page) = api.fetch(&path, &token(A, "admin")).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         assert_eq!(page["entries"], json!([]));
         pages += 1;
@@ -286,30 +254,22 @@ async fn a_log_of_four_thousand_entries_pages_to_its_end_once_each() {
         "about 4,000 entries, 1,000 a page: {pages}"
     );
     // A year at most; a made-up cursor is refused.
-    let (status, body) = answer(
-        api.get(
+    let (status, body) = api
+        .fetch(
             "/v1/import-logs?from=2025-03-14&to=2026-03-15",
             &token(A, "staff"),
         )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("range_too_long"))
     );
-    let (status, body) = answer(
-        api.get(
+    let (status, body) = api
+        .fetch(
             "/v1/import-logs?cursor=bm90LWEtY3Vyc29y",
             &token(A, "staff"),
         )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_cursor"))
@@ -337,13 +297,9 @@ async fn a_csv_import_with_refused_rows_links_its_report() {
     entry.lease_until = Some(now());
     entry.seq += 1;
     api.store.put_csv_log(&entry).await.unwrap();
-    let (status, detail) = answer(
-        api.get(&format!("/v1/import-logs/{log_id}"), &token(A, "staff"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, detail) = api
+        .fetch(&format!("/v1/import-logs/{log_id}"), &token(A, "staff"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(detail["kind"], "csv_import");
     // What staff see, not the importer's checkpoint or where it keeps files.

@@ -197,6 +197,24 @@ impl Api {
             .bearer_auth(token)
     }
 
+    /// GETs `path` as the holder of `token`: the status and the JSON body.
+    async fn fetch(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        answer(self.get(path, token).send().await.unwrap()).await
+    }
+
+    /// Stores `record` as the nightly import would: locked.
+    async fn lock(&self, record: &TrainingRecord) {
+        self.store
+            .upsert_portal_records(
+                std::slice::from_ref(record),
+                Source::AutoImport,
+                "sync-x",
+                now(),
+            )
+            .await
+            .unwrap();
+    }
+
     fn send(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}{path}", self.url))
@@ -314,13 +332,7 @@ async fn upload_and_import(api: &Api, token: &str, name: &str, csv: &str) -> Val
     let key = ticket["key"].as_str().unwrap();
     for _ in 0..600 {
         if let Some(log_id) = api.store.latest_import(BUCKET, key).await.unwrap() {
-            let (status, entry) = answer(
-                api.get(&format!("/v1/import-logs/{log_id}"), token)
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await;
+            let (status, entry) = api.fetch(&format!("/v1/import-logs/{log_id}"), token).await;
             assert_eq!(status, StatusCode::OK, "{entry}");
             if entry["status"] != "running" {
                 return entry;

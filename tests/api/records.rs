@@ -64,13 +64,7 @@ async fn another_agencys_record_is_told_as_missing() {
         assert_eq!(answers[0], answers[1], "{method}");
         assert_eq!(answers[0].0, StatusCode::NOT_FOUND, "{method}");
     }
-    let (status, list) = answer(
-        api.get("/v1/people/A123456789/records", &staff)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, list) = api.fetch("/v1/people/A123456789/records", &staff).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list.as_array().unwrap().len(), 1, "only A's own record");
 
@@ -109,15 +103,7 @@ async fn an_administrator_removes_a_locked_record_the_portal_cannot_reach_with_a
     // with a reason, logged with who and what (masked).
     let api = api().await;
     let stale = record(&[]);
-    api.store
-        .upsert_portal_records(
-            std::slice::from_ref(&stale),
-            Source::AutoImport,
-            "sync-x",
-            now(),
-        )
-        .await
-        .unwrap();
+    api.lock(&stale).await;
     let typed = record(&[("course_code", "STAFF1")]);
     api.store
         .create_staff_record(&typed, "a-staff", now())
@@ -202,29 +188,15 @@ async fn an_administrator_removes_a_locked_record_the_portal_cannot_reach_with_a
     assert!(api.store.get_record(&stale.key()).await.unwrap().is_none());
     // In the log: the agency's staff see it, another agency's do not.
     let log_id = entry["log_id"].as_str().unwrap();
-    let (got, _) = answer(
-        api.get(&format!("/v1/import-logs/{log_id}"), &token(A, "staff"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (got, _) = api
+        .fetch(&format!("/v1/import-logs/{log_id}"), &token(A, "staff"))
+        .await;
     assert_eq!(got, StatusCode::OK);
-    let (got, _) = answer(
-        api.get(&format!("/v1/import-logs/{log_id}"), &token(B, "staff"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (got, _) = api
+        .fetch(&format!("/v1/import-logs/{log_id}"), &token(B, "staff"))
+        .await;
     assert_eq!(got, StatusCode::FORBIDDEN);
-    let (_, page) = answer(
-        api.get("/v1/import-logs?trigger=removal", &admin)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, page) = api.fetch("/v1/import-logs?trigger=removal", &admin).await;
     assert_eq!(page["entries"][0]["log_id"], log_id);
     // Removed once: again, it is not there.
     let (got, _) = answer(send(&admin, Some("\"1\""), &reason, path).await.unwrap()).await;
@@ -235,15 +207,7 @@ async fn an_administrator_removes_a_locked_record_the_portal_cannot_reach_with_a
 async fn portal_records_are_locked_and_staff_records_editable() {
     let api = api().await;
     let portal = record(&[]);
-    api.store
-        .upsert_portal_records(
-            std::slice::from_ref(&portal),
-            Source::AutoImport,
-            "sync-x",
-            now(),
-        )
-        .await
-        .unwrap();
+    api.lock(&portal).await;
     let staff = token(A, "staff");
     let path = "/v1/people/A123456789/records/EC10400123/1/2016-03-01";
 
@@ -340,13 +304,7 @@ async fn portal_records_are_locked_and_staff_records_editable() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let (_, list) = answer(
-        api.get("/v1/people/A123456789/records", &staff)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, list) = api.fetch("/v1/people/A123456789/records", &staff).await;
     assert_eq!(list.as_array().unwrap().len(), 1, "the portal record stays");
 }
 
@@ -364,13 +322,7 @@ async fn staff_never_reach_another_agencys_records() {
         .await
         .unwrap();
     let staff = token(A, "staff");
-    let (_, list) = answer(
-        api.get("/v1/people/A123456789/records", &staff)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, list) = api.fetch("/v1/people/A123456789/records", &staff).await;
     let courses: Vec<&str> = list
         .as_array()
         .unwrap()
@@ -380,7 +332,7 @@ async fn staff_never_reach_another_agencys_records() {
     assert_eq!(courses, ["A0001"]);
     // Another agency's record is not found, as a missing one.
     let path = "/v1/people/A123456789/records/B0001/1/2016-03-01";
-    let (status, _) = answer(api.get(path, &staff).send().await.unwrap()).await;
+    let (status, _) = api.fetch(path, &staff).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let mut body = as_json(&theirs);
     body["org_code"] = json!(A);
@@ -471,7 +423,7 @@ async fn an_agencys_records_are_listed_by_passed_date_a_page_at_a_time() {
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }
-        let (status, page) = answer(api.get(&path, &staff).send().await.unwrap()).await;
+        let (status, page) = api.fetch(&path, &staff).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         assert_eq!(page["agency"], A);
         let records = page["records"].as_array().unwrap();
@@ -499,30 +451,22 @@ async fn an_agencys_records_are_listed_by_passed_date_a_page_at_a_time() {
         sorted, want,
         "each of the agency's records in range once, none of another's"
     );
-    let (status, body) = answer(
-        api.get(
+    let (status, body) = api
+        .fetch(
             &format!("/v1/records?from=2016-04-01&to=2016-04-30&agency={B}"),
             &staff,
         )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("other_agency"))
     );
-    let (status, page) = answer(
-        api.get(
+    let (status, page) = api
+        .fetch(
             &format!("/v1/records?from=2016-04-01&to=2016-04-30&agency={B}"),
             &token(A, "admin"),
         )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["records"].as_array().unwrap().len(), 1);
 }

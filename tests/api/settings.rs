@@ -5,13 +5,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_settings_are_served_as_the_api_applies_them() {
     let api = api().await;
-    let (status, settings) = answer(
-        api.get("/v1/settings", &token(B, "staff"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, settings) = api.fetch("/v1/settings", &token(B, "staff")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         settings,
@@ -26,13 +20,7 @@ async fn the_settings_are_served_as_the_api_applies_them() {
         })
     );
     // The log's default range is the one the settings name.
-    let (_, page) = answer(
-        api.get("/v1/import-logs", &token(B, "staff"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, page) = api.fetch("/v1/import-logs", &token(B, "staff")).await;
     assert_eq!(
         (&page["from"], &page["to"]),
         (&settings["log_default_from"], &settings["today"])

@@ -21,13 +21,7 @@ async fn an_administrator_re_runs_days_and_each_is_logged_with_who_asked() {
     // The run goes on after the answer; follow it in the log.
     let mut entries = Vec::new();
     for _ in 0..200 {
-        let (_, page) = answer(
-            api.get("/v1/import-logs?trigger=manual", &admin)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (_, page) = api.fetch("/v1/import-logs?trigger=manual", &admin).await;
         entries = page["entries"].as_array().cloned().unwrap_or_default();
         if entries.len() == 3 && entries.iter().all(|e| e["status"] == "succeeded") {
             break;
@@ -116,7 +110,7 @@ async fn re_runs_are_for_administrators_and_checked_before_anything_starts() {
         assert!(!error["message"].as_str().unwrap_or_default().is_empty());
     }
     // Nothing started.
-    let (_, page) = answer(api.get("/v1/import-logs", &admin).send().await.unwrap()).await;
+    let (_, page) = api.fetch("/v1/import-logs", &admin).await;
     assert_eq!(page["entries"], json!([]));
 
     // While a run holds the lease, a re-run is refused rather than lost.

@@ -13,7 +13,7 @@ async fn another_agencys_uploads_are_out_of_reach() {
     )
     .await;
     let staff = token(A, "staff");
-    let (_, page) = answer(api.get("/v1/import-logs", &staff).send().await.unwrap()).await;
+    let (_, page) = api.fetch("/v1/import-logs", &staff).await;
     let ids: Vec<&str> = page["entries"]
         .as_array()
         .unwrap()
@@ -21,32 +21,18 @@ async fn another_agencys_uploads_are_out_of_reach() {
         .map(|e| e["log_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [ours.as_str()]);
-    let (status, body) = answer(
-        api.get(&format!("/v1/import-logs/{theirs}"), &staff)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = api
+        .fetch(&format!("/v1/import-logs/{theirs}"), &staff)
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("other_agency"))
     );
-    let (status, _) = answer(
-        api.get(&format!("/v1/import-logs/{ours}"), &staff)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = api.fetch(&format!("/v1/import-logs/{ours}"), &staff).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = answer(
-        api.get(&format!("/v1/import-logs/{theirs}"), &token(A, "admin"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = api
+        .fetch(&format!("/v1/import-logs/{theirs}"), &token(A, "admin"))
+        .await;
     assert_eq!(status, StatusCode::OK, "administrators see every agency");
 }
 
@@ -118,7 +104,7 @@ async fn an_upload_never_takes_another_agencys_record() {
     );
     assert_eq!(kept.record, theirs);
     let path = "/v1/people/A123456789/records/EC10400123/1/2015-10-01";
-    let (status, _) = answer(api.get(path, &c_staff).send().await.unwrap()).await;
+    let (status, _) = api.fetch(path, &c_staff).await;
     assert_eq!(status, StatusCode::OK);
 }
 
