@@ -77,6 +77,15 @@ async fn no_full_national_id_or_name_in_any_log_line_or_error() {
         now().date_naive().pred_opt().unwrap(),
     )
     .await;
+    // First a night whose every page has a field of the wrong type
+    // holding a person's ID, then one of mixed bad pages.
+    portal.portal.set_faults(Faults {
+        malformed_rate: 1.0,
+        ..Faults::default()
+    });
+    let _ = sync_on(&portal, &store, &settings, now().date_naive())
+        .run(&request("malformed-night"), |_, _| {})
+        .await;
     portal.portal.set_faults(Faults {
         malformed_rate: 0.3,
         truncated_rate: 0.2,
@@ -126,8 +135,11 @@ async fn no_full_national_id_or_name_in_any_log_line_or_error() {
         bytes.extend_from_slice(b"\r\n");
     }
     people.extend(people_in_csv(&bytes));
+    // Named after a person, as staff name files: the import never logs
+    // the key (the API's upload form refuses such a name; S3 itself
+    // cannot).
     let file = stack
-        .upload(&format!("uploads/{AGENCY}/people.csv"), bytes)
+        .upload(&format!("uploads/{AGENCY}/{id} {name} 補登.csv"), bytes)
         .await;
     let entry = stack.finished(&file).await;
     assert_eq!(entry.counts.rejected, 3, "{:?}", entry.counts);
@@ -174,15 +186,34 @@ async fn no_full_national_id_or_name_in_any_log_line_or_error() {
     ];
     let mut errors = Vec::new();
     let mut statuses = Vec::new();
+    let mut downloaded = None;
     for request in requests {
         let response = request.bearer_auth(&token).send().await.unwrap();
         let status = response.status();
+        let route = response.url().path().to_string();
         statuses.push(status.as_u16());
         let body = response.text().await.unwrap();
         if !status.is_success() {
             errors.push(body);
+        } else if route == "/v1/downloads" {
+            downloaded = Some(serde_json::from_str::<Value>(&body).unwrap());
         }
     }
+    // What every agency's staff read of the nights, the bad one included:
+    // the failed day names the field the portal sent wrong, not its value.
+    let nights: Vec<String> = store
+        .sync_logs_between(now() - chrono::Duration::days(30), Utc::now())
+        .await
+        .unwrap()
+        .iter()
+        .map(|entry| serde_json::to_string(entry).unwrap())
+        .collect();
+    assert!(
+        nights
+            .iter()
+            .any(|night| night.contains("portal_malformed")),
+        "the bad night failed a day on a malformed page"
+    );
     assert!(errors.len() >= 5, "error answers were met: {statuses:?}");
 
     let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
@@ -197,6 +228,7 @@ async fn no_full_national_id_or_name_in_any_log_line_or_error() {
             .iter()
             .copied()
             .chain(errors.iter().map(String::as_str))
+            .chain(nights.iter().map(String::as_str))
         {
             if text.contains(id.as_str()) {
                 found.push(format!(
@@ -214,47 +246,84 @@ async fn no_full_national_id_or_name_in_any_log_line_or_error() {
         }
     }
     println!(
-        "PERSONAL DATA | {} log lines and {} error answers searched for {} people's full IDs and names | found {}",
+        "PERSONAL DATA | {} log lines, {} error answers and {} nightly entries searched for {} people's full IDs and names | found {}",
         lines.len(),
         errors.len(),
+        nights.len(),
         people.len(),
         found.len()
     );
     assert!(found.is_empty(), "{found:?}");
 
-    // Each read of a person's records left one audit line: who, from which
-    // agency, through which route, and the person as the keyed hash only.
-    let person = learning_core::NationalId::parse(&portal_person).unwrap();
-    let hash = api::AuditKey::new(AUDIT_KEY).person(&person);
+    // Each read of a person's records left one audit line — the probe of
+    // a record they do not hold too: who, from which agency, through which
+    // route, what it learned, and the person as the keyed hash only.
+    let key = api::AuditKey::new(AUDIT_KEY);
+    let hash = |id: &str| key.person(&learning_core::NationalId::parse(id).unwrap());
     let audits: Vec<Value> = lines
         .iter()
         .map(|line| serde_json::from_str::<Value>(line).unwrap())
         .filter(|line| line["fields"]["audit"] == "person_records")
         .collect();
-    let about_them: Vec<&Value> = audits
+    let fields = |line: &Value| {
+        let f = &line["fields"];
+        [
+            &f["caller"],
+            &f["agency"],
+            &f["action"],
+            &f["route"],
+            &f["outcome"],
+        ]
+        .map(|v| v.as_str().unwrap_or_default().to_string())
+    };
+    let expected = |action: &str, route: &str, outcome: &str| {
+        ["staff-1", AGENCY, action, route, outcome].map(str::to_string)
+    };
+    let reads: Vec<[String; 5]> = audits
         .iter()
-        .filter(|line| line["fields"]["person"] == hash.as_str())
+        .filter(|line| line["fields"]["person"] == hash(&portal_person).as_str())
+        .filter(|line| line["fields"]["action"] == "read")
+        .map(fields)
         .collect();
-    assert_eq!(about_them.len(), 1, "one read of their records: {audits:?}");
-    let line = &about_them[0]["fields"];
     assert_eq!(
-        (
-            &line["caller"],
-            &line["agency"],
-            &line["action"],
-            &line["route"]
-        ),
-        (
-            &json!("staff-1"),
-            &json!(AGENCY),
-            &json!("read"),
-            &json!("/v1/people/{id_no}/records")
-        )
+        reads,
+        [
+            expected("read", "/v1/people/{id_no}/records", "ok"),
+            expected(
+                "read",
+                "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}",
+                "not_found"
+            ),
+        ],
+        "one read of their records, one probe of a record: {audits:?}"
     );
+    // A download carries full IDs, names and birth dates: one line per
+    // person in the answer, each once.
+    let downloaded: BTreeSet<String> = downloaded.expect("the download answered")["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| hash(r["id_no"].as_str().unwrap()))
+        .collect();
+    assert!(!downloaded.is_empty(), "the download carried records");
+    let download_lines: Vec<&Value> = audits
+        .iter()
+        .filter(|line| line["fields"]["action"] == "download")
+        .collect();
+    for line in &download_lines {
+        assert_eq!(fields(line), expected("download", "/v1/downloads", "ok"));
+    }
+    let hashes: BTreeSet<String> = download_lines
+        .iter()
+        .map(|line| line["fields"]["person"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(hashes, downloaded);
+    assert_eq!(download_lines.len(), downloaded.len(), "each person once");
     println!(
-        "AUDIT | {} audit lines; the person read once, named by hash {}…",
+        "AUDIT | {} audit lines; the person read once and probed once, named by hash {}…; {} people downloaded, a line each",
         audits.len(),
-        &hash[..12]
+        &hash(&portal_person)[..12],
+        downloaded.len()
     );
 }
 

@@ -455,3 +455,35 @@ fn the_deployed_bootstraps_carry_no_development_code() {
     // The check sees the difference: from the root, `local` is in.
     assert!(cargo_tree_api(&[], ".").contains(local));
 }
+
+/// API Gateway's access log keeps every request for a year: it may name
+/// the route template (`/v1/people/{person}/records`), never the path or
+/// query a caller sent, which can hold a national ID or a name.
+#[test]
+fn the_access_log_names_routes_never_paths_or_queries() {
+    let template = template();
+    let format = str_of(
+        &template["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"],
+        "Format",
+    );
+    let fields: serde_json::Value =
+        serde_json::from_str(format).expect("the access log format is JSON");
+    let allowed = [
+        "$context.requestId",
+        "$context.requestTime",
+        "$context.routeKey",
+        "$context.status",
+        "$context.responseLatency",
+        "$context.integrationErrorMessage",
+        "$context.authorizer.claims.sub",
+    ];
+    let fields = fields.as_object().expect("an object of fields");
+    assert!(fields.values().any(|v| v == "$context.routeKey"));
+    for (name, value) in fields {
+        let value = value.as_str().expect("each field a string");
+        assert!(
+            allowed.contains(&value),
+            "access log field {name} = {value}: only these may be logged: {allowed:?}"
+        );
+    }
+}

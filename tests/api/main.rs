@@ -25,6 +25,7 @@ mod downloads;
 mod errors;
 mod import_logs;
 mod records;
+mod red_team;
 mod settings;
 mod syncs;
 mod tenancy;

@@ -195,7 +195,7 @@ async fn an_administrator_removes_a_locked_record_the_portal_cannot_reach_with_a
     let (got, _) = api
         .fetch(&format!("/v1/import-logs/{log_id}"), &token(B, "staff"))
         .await;
-    assert_eq!(got, StatusCode::FORBIDDEN);
+    assert_eq!(got, StatusCode::NOT_FOUND, "as a missing entry");
     let (_, page) = api.fetch("/v1/import-logs?trigger=removal", &admin).await;
     assert_eq!(page["entries"][0]["log_id"], log_id);
     // Removed once: again, it is not there.

@@ -24,10 +24,13 @@ async fn another_agencys_uploads_are_out_of_reach() {
     let (status, body) = api
         .fetch(&format!("/v1/import-logs/{theirs}"), &staff)
         .await;
+    let (missing, nothing) = api.fetch("/v1/import-logs/csv-nothing", &staff).await;
     assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("other_agency"))
+        (status, &body),
+        (missing, &nothing),
+        "another agency's entry is told as a missing one"
     );
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = api.fetch(&format!("/v1/import-logs/{ours}"), &staff).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = api

@@ -136,6 +136,7 @@ async fn main() {
         bucket: "bench".into(),
         uploads: local_stack::uploads(&s3_server.url(), "bench"),
         audit: api::AuditKey::new("bench"),
+        sealer: api::AuditKey::new("bench").sealer(),
         download_timeout: std::time::Duration::from_secs(25),
         launcher: local_stack::lambda::sync_launcher(sync.clone(), Default::default()),
         settings: settings.clone(),

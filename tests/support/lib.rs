@@ -349,6 +349,7 @@ pub fn api_state(
         bucket: BUCKET.to_string(),
         uploads: local_stack::uploads(s3_url, BUCKET),
         audit: api::AuditKey::new(AUDIT_KEY),
+        sealer: api::AuditKey::new(AUDIT_KEY).sealer(),
         download_timeout: Duration::from_secs(25),
         launcher: local_stack::lambda::sync_launcher(Arc::new(sync), Default::default()),
         settings: Settings::default(),

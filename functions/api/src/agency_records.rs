@@ -4,8 +4,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDate;
 use learning_core::DayRange;
 use serde::{Deserialize, Serialize};
@@ -55,32 +53,26 @@ pub async fn list(
             format!("limit 須介於 1 與 {MAX_LIMIT}"),
         ));
     }
-    let invalid = || ApiError::bad_request("invalid_cursor", "cursor 不正確或已過期，請重新查詢");
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| {
-            URL_SAFE_NO_PAD
-                .decode(c)
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(invalid)
-        })
-        .transpose()?;
+    // The position holds a national ID: sealed, and only for this agency.
+    let context = format!("records:{agency}");
+    let after = state
+        .sealer
+        .open_cursor(&context, query.cursor.as_deref())?;
     let (records, next) = state
         .store
         .agency_records(&agency, from, to, limit, after.as_deref())
         .await?;
-    let mut people: Vec<_> = records.iter().map(|r| &r.record.id_no).collect();
-    people.dedup();
-    for person in people {
-        state.audit.record(&caller, person, "/v1/records", "list");
-    }
+    state.audit.people(
+        &caller,
+        records.iter().map(|r| &r.record.id_no),
+        "/v1/records",
+        "list",
+    );
     Ok(Json(RecordsPage {
         agency: agency.to_string(),
         from,
         to,
         records: records.into_iter().map(RecordView::from).collect(),
-        next_cursor: next.map(|sk| URL_SAFE_NO_PAD.encode(sk)),
+        next_cursor: state.sealer.cursor(&context, next),
     }))
 }

@@ -26,6 +26,13 @@ impl AuditKey {
         AuditKey(key.into())
     }
 
+    /// The sealer of cursors and person handles, keyed from the same
+    /// secret (one parameter to keep, a key of its own derived for each
+    /// use).
+    pub fn sealer(&self) -> crate::Sealer {
+        crate::Sealer::new(&self.0)
+    }
+
     /// HMAC-SHA256 of the ID under the key, in hex: what
     /// `printf %s ID | openssl dgst -sha256 -hmac KEY` prints.
     pub fn person(&self, id: &NationalId) -> String {
@@ -40,17 +47,42 @@ impl AuditKey {
     }
 
     /// One audit line: `caller` did `action` on `person`'s records
-    /// through `route`.
-    pub fn record(&self, caller: &Caller, person: &NationalId, route: &str, action: &str) {
+    /// through `route`, with `outcome`: `ok`, or what a probe learned —
+    /// `not_found` (nothing the caller may see), `conflict` (the key is
+    /// held). A probe is accountable as much as a read.
+    pub fn record(
+        &self,
+        caller: &Caller,
+        person: &NationalId,
+        route: &str,
+        action: &str,
+        outcome: &str,
+    ) {
         tracing::info!(
             audit = "person_records",
             action,
+            outcome,
             route,
             caller = %caller.user,
             agency = %caller.agency,
             person = %self.person(person),
             "personal data accessed"
         );
+    }
+
+    /// One line per person whose records an answer carries (a download,
+    /// a page of an agency's records), each person once.
+    pub fn people<'a>(
+        &self,
+        caller: &Caller,
+        people: impl IntoIterator<Item = &'a NationalId>,
+        route: &str,
+        action: &str,
+    ) {
+        let people: std::collections::BTreeSet<&NationalId> = people.into_iter().collect();
+        for person in people {
+            self.record(caller, person, route, action, "ok");
+        }
     }
 }
 

@@ -125,6 +125,14 @@ pub async fn download(
     };
     entry.finished_at = Some(state.now());
     state.store.put_download_log(&entry).await?;
+    // The answer carries full IDs, names and birth dates: each person's
+    // access is accountable, as for any read of their records.
+    state.audit.people(
+        &caller,
+        records.iter().map(|r| &r.id_no),
+        "/v1/downloads",
+        "download",
+    );
     match csv {
         None => {
             let entry = EntryView::Download(Box::new(entry));

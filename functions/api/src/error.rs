@@ -50,6 +50,11 @@ impl ApiError {
             .with_details(problem.details.unwrap_or_default())
     }
 
+    /// A page cursor that is not one this API issued for the query.
+    pub fn invalid_cursor() -> Self {
+        Self::bad_request("invalid_cursor", "cursor 不正確或已過期，請重新查詢")
+    }
+
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "查無資料")
     }
@@ -110,9 +115,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => {
                 ApiError::new(StatusCode::NOT_FOUND, error.code(), "查無此筆紀錄")
             }
-            StoreError::InvalidCursor => {
-                ApiError::bad_request(error.code(), "cursor 不正確或已過期，請重新查詢")
-            }
+            StoreError::InvalidCursor => ApiError::invalid_cursor(),
             StoreError::Sdk { .. } | StoreError::RetriesExhausted { .. } => {
                 ApiError::server(StatusCode::SERVICE_UNAVAILABLE, error.code(), &error)
             }

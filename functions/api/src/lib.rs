@@ -18,6 +18,7 @@ mod input;
 mod local;
 mod logs;
 mod records;
+mod seal;
 mod settings;
 mod syncs;
 mod uploads;
@@ -39,6 +40,7 @@ pub use auth::{ADMIN_SCOPE, Caller, Claims, Role};
 pub use error::ApiError;
 #[cfg(feature = "local")]
 pub use local::LocalTokens;
+pub use seal::Sealer;
 pub use syncs::SyncLauncher;
 pub use uploads::Uploads;
 
@@ -136,6 +138,8 @@ pub struct AppState {
     pub uploads: Uploads,
     /// Keys the person hash of the audit lines.
     pub audit: AuditKey,
+    /// Seals cursors and person handles (keyed from the audit secret).
+    pub sealer: Sealer,
     /// How long a download waits for the portal.
     pub download_timeout: std::time::Duration,
     /// Where administrators' re-runs go.

@@ -74,17 +74,16 @@ fn visible(entry: LogEntry, caller: &Caller) -> Option<LogEntry> {
     }
     match entry {
         LogEntry::Sync(mut sync) => {
-            // Staff see their agency's counts and refused records; the
-            // national totals and other agencies' failures are for
-            // administrators. (Entries written before per-agency counts
-            // keep their totals.)
+            // Staff see their agency's counts and refused records — zeros
+            // on a night that brought their agency nothing; the national
+            // totals, other agencies' failures and who re-ran a day are
+            // for administrators.
             let own = caller.agency.as_str();
             sync.agencies.retain(|agency, _| agency == own);
-            if !sync.agency_counts.is_empty() {
-                sync.counts = sync.agency_counts.get(own).copied().unwrap_or_default();
-                sync.agency_counts.retain(|agency, _| agency == own);
-            }
+            sync.counts = sync.agency_counts.get(own).copied().unwrap_or_default();
+            sync.agency_counts.retain(|agency, _| agency == own);
             sync.failures.retain(|f| f.agency.as_deref() == Some(own));
+            sync.requested_by = None;
             Some(LogEntry::Sync(sync))
         }
         LogEntry::CsvImport(csv) => {
@@ -99,9 +98,12 @@ fn visible(entry: LogEntry, caller: &Caller) -> Option<LogEntry> {
         LogEntry::Download(download) => AgencyCode::parse(&download.agency)
             .is_ok_and(|a| caller.may_access(&a))
             .then_some(LogEntry::Download(download)),
-        LogEntry::Removal(removal) => AgencyCode::parse(&removal.agency)
-            .is_ok_and(|a| caller.may_access(&a))
-            .then_some(LogEntry::Removal(removal)),
+        LogEntry::Removal(mut removal) => {
+            removal.requested_by.clear();
+            AgencyCode::parse(&removal.agency)
+                .is_ok_and(|a| caller.may_access(&a))
+                .then_some(LogEntry::Removal(removal))
+        }
     }
 }
 
@@ -146,6 +148,12 @@ pub async fn list(
             .unwrap_or_default()
     };
     let until = to.checked_add_days(Days::new(1)).unwrap_or(to);
+    // Sealed for the caller's view of the log: a cursor edited, or taken
+    // to another agency or role, is refused before DynamoDB sees it.
+    let context = format!("import-logs:{}:{:?}", caller.agency, caller.role);
+    let after = state
+        .sealer
+        .open_cursor(&context, query.cursor.as_deref())?;
     let page = state
         .store
         .logs_page(&LogQuery {
@@ -156,7 +164,7 @@ pub async fn list(
             // downloads, filtered by DynamoDB; administrators: everything.
             agency: (caller.role != crate::Role::Admin).then(|| caller.agency.to_string()),
             limit,
-            after: query.cursor,
+            after,
         })
         .await?;
     Ok(Json(Page {
@@ -168,7 +176,7 @@ pub async fn list(
             .filter_map(|e| visible(e, &caller))
             .map(EntryView::from)
             .collect(),
-        next_cursor: page.next,
+        next_cursor: state.sealer.cursor(&context, page.next),
     }))
 }
 
@@ -192,8 +200,8 @@ pub async fn detail(
         .get_log(&log_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let entry = visible(entry, &caller)
-        .ok_or_else(|| ApiError::forbidden("other_agency", "只能查看本機關的匯入紀錄"))?;
+    // Another agency's entry is not found, exactly as a missing one.
+    let entry = visible(entry, &caller).ok_or_else(ApiError::not_found)?;
     let report_url = match &entry {
         LogEntry::CsvImport(csv) => match &csv.report_key {
             Some(key) => Some(state.uploads.presigned_get(key, "下載").await?),

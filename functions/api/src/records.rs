@@ -133,6 +133,15 @@ async fn read(
         .ok_or_else(ApiError::not_found)
 }
 
+/// What an audit line says a request learned: `ok`, or its error's code
+/// (`not_found`, `record_exists`, …): a probe is as accountable as a read.
+fn outcome<T>(result: &Result<T, ApiError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(error) => error.code,
+    }
+}
+
 const PERSON: &str = "/v1/people/{id_no}/records";
 const RECORD: &str = "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}";
 const REMOVAL: &str = "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}/removal";
@@ -143,7 +152,7 @@ pub async fn of_person(
     Person(id): Person,
 ) -> Result<Json<Vec<RecordView>>, ApiError> {
     let records = state.store.records_of_person(&id).await?;
-    state.audit.record(&caller, &id, PERSON, "read");
+    state.audit.record(&caller, &id, PERSON, "read", "ok");
     Ok(Json(
         records
             .into_iter()
@@ -158,9 +167,11 @@ pub async fn one(
     caller: Caller,
     RecordKey(key): RecordKey,
 ) -> Result<Response, ApiError> {
-    let stored = read(&state, &caller, &key).await?;
-    state.audit.record(&caller, &key.id_no, RECORD, "read");
-    Ok(with_etag(StatusCode::OK, stored))
+    let stored = read(&state, &caller, &key).await;
+    state
+        .audit
+        .record(&caller, &key.id_no, RECORD, "read", outcome(&stored));
+    Ok(with_etag(StatusCode::OK, stored?))
 }
 
 pub async fn create(
@@ -180,9 +191,12 @@ pub async fn create(
     let stored = state
         .store
         .create_staff_record(&record, &caller.user, state.now())
-        .await?;
-    state.audit.record(&caller, &id, PERSON, "create");
-    Ok(with_etag(StatusCode::CREATED, stored))
+        .await
+        .map_err(ApiError::from);
+    state
+        .audit
+        .record(&caller, &id, PERSON, "create", outcome(&stored));
+    Ok(with_etag(StatusCode::CREATED, stored?))
 }
 
 pub async fn edit(
@@ -200,20 +214,25 @@ pub async fn edit(
             "身分證字號、課程代碼、期別與開課起始日期不可修改；請刪除後重新新增",
         ));
     }
-    let current = read(&state, &caller, &key).await?;
-    caller.require(&record.org_code)?;
-    let stored = state
-        .store
-        .update_staff_record(
-            &record,
-            &current.record.org_code,
-            expected,
-            &caller.user,
-            state.now(),
-        )
-        .await?;
-    state.audit.record(&caller, &key.id_no, RECORD, "edit");
-    Ok(with_etag(StatusCode::OK, stored))
+    let stored = async {
+        let current = read(&state, &caller, &key).await?;
+        caller.require(&record.org_code)?;
+        Ok(state
+            .store
+            .update_staff_record(
+                &record,
+                &current.record.org_code,
+                expected,
+                &caller.user,
+                state.now(),
+            )
+            .await?)
+    }
+    .await;
+    state
+        .audit
+        .record(&caller, &key.id_no, RECORD, "edit", outcome(&stored));
+    Ok(with_etag(StatusCode::OK, stored?))
 }
 
 pub async fn remove(
@@ -223,13 +242,18 @@ pub async fn remove(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let expected = if_match(&headers)?;
-    let current = read(&state, &caller, &key).await?;
+    let deleted = async {
+        let current = read(&state, &caller, &key).await?;
+        Ok(state
+            .store
+            .delete_staff_record(&key, &current.record.org_code, expected)
+            .await?)
+    }
+    .await;
     state
-        .store
-        .delete_staff_record(&key, &current.record.org_code, expected)
-        .await?;
-    state.audit.record(&caller, &key.id_no, RECORD, "delete");
-    Ok(StatusCode::NO_CONTENT)
+        .audit
+        .record(&caller, &key.id_no, RECORD, "delete", outcome(&deleted));
+    deleted.map(|()| StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,6 +334,8 @@ pub async fn remove_locked(
         .store
         .remove_locked_record(&key, expected, &entry)
         .await?;
-    state.audit.record(&caller, &key.id_no, REMOVAL, "remove");
+    state
+        .audit
+        .record(&caller, &key.id_no, REMOVAL, "remove", "ok");
     Ok((StatusCode::OK, Json(EntryView::Removal(Box::new(entry)))).into_response())
 }

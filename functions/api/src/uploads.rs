@@ -74,6 +74,15 @@ fn file_name(name: &str) -> Result<String, ApiError> {
     else {
         return Err(bad("只接受 .csv 檔；Excel 活頁簿請另存為 CSV"));
     };
+    // The key lives on in the bucket, its access logs and the import log:
+    // no national ID in it (a person's name cannot be told from other
+    // words, so the import never logs the key).
+    if learning_core::national_id::redact(stem) != stem {
+        return Err(ApiError::bad_request(
+            "file_name_personal",
+            "檔名不可含有身分證字號；請改用如「名單 104.csv」的檔名",
+        ));
+    }
     Ok(format!("{stem}.csv"))
 }
 
@@ -467,5 +476,13 @@ mod tests {
             );
         }
         assert!(file_name(&format!("{}.csv", "名".repeat(200))).is_err());
+        for personal in ["A123456789 王小明 補登.csv", "補登a223456789.csv"] {
+            assert_eq!(
+                file_name(personal).unwrap_err().code,
+                "file_name_personal",
+                "{personal:?}"
+            );
+        }
+        assert_eq!(file_name("名單 1040101.csv").unwrap(), "名單 1040101.csv");
     }
 }

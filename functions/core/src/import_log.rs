@@ -490,7 +490,9 @@ pub struct RemovalEntry {
     /// `removal-<time>-<random>`.
     pub log_id: String,
     pub trigger: Trigger,
-    /// The administrator (the token's subject).
+    /// The administrator (the token's subject); shown to administrators
+    /// only.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub requested_by: String,
     /// Why, in the administrator's words.
     pub reason: String,

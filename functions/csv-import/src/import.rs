@@ -273,7 +273,14 @@ impl Importer {
         self.store
             .set_latest_import(&entry.file.bucket, &entry.file.key, &log_id)
             .await?;
-        info!(log_id, key = %entry.file.key, size = entry.file.size, "import started");
+        // Not the key: staff name files after people (`A123456789 王小明.csv`).
+        // The log id finds the entry, and the entry its file.
+        info!(
+            log_id,
+            agency = entry.agency.as_deref(),
+            size = entry.file.size,
+            "import started"
+        );
         Ok(Ok(entry))
     }
 

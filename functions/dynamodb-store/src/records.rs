@@ -510,11 +510,16 @@ impl Store {
             .await?
             .filter(|current| &current.record.org_code == agency)
             .ok_or(StoreError::NotFound)?;
+        // A version no record reaches (`If-Match` is the caller's): not
+        // the record's, so refused as any stale one.
+        let Some(next) = expected_version.checked_add(1) else {
+            return Err(self.why_refused(&key, agency).await);
+        };
         let mut item = record_attributes(record);
         bookkeeping(
             &mut item,
             current.source,
-            expected_version + 1,
+            next,
             &current.created_at,
             &now,
             by,

@@ -154,6 +154,20 @@ impl PortalError {
     }
 }
 
+/// What was wrong with a page, without the value that was: serde's own
+/// message quotes it (`invalid type: string "A123456789"`), and this text
+/// reaches the import log every agency's staff read. The field's path says
+/// where.
+fn malformed(error: &serde_json::Error) -> &'static str {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Data => "型別或值不符合入口網 API 規格",
+        Category::Syntax => "不是正確的 JSON",
+        Category::Eof => "內容不完整（連線中斷或被截斷）",
+        Category::Io => "讀取失敗",
+    }
+}
+
 /// One record as the portal sends it. No `Debug`: it holds a person's ID,
 /// name and birth date unmasked; its checked form, `RawRecord`, masks them.
 #[derive(Deserialize)]
@@ -424,7 +438,7 @@ impl PortalClient {
                 serde_path_to_error::deserialize::<_, WirePage>(&mut deserializer).map_err(|e| {
                     Attempt::Malformed {
                         field: e.path().to_string(),
-                        detail: e.inner().to_string(),
+                        detail: malformed(e.inner()).into(),
                     }
                 })
             }

@@ -346,12 +346,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     if options.serve {
+        let audit = local_stack::api::audit_key(&data)?;
         let state = api::AppState {
             store: store.clone(),
             portal: client,
             bucket: BUCKET.to_string(),
             uploads: local_stack::uploads(&s3.url(), BUCKET),
-            audit: local_stack::api::audit_key(&data)?,
+            audit: audit.clone(),
+            sealer: audit.sealer(),
             download_timeout: Duration::from_secs(25),
             launcher: local_stack::lambda::sync_launcher(sync.clone(), Default::default()),
             settings: settings.clone(),

@@ -360,7 +360,9 @@ async fn changes(
     match fault {
         Some(Fault::Malformed) => {
             if let Some(first) = body["records"].get_mut(0) {
-                first["term"] = json!("first");
+                // A value of the wrong type, and a personal one: what a
+                // client must neither accept nor repeat in its messages.
+                first["term"] = first["id_no"].clone();
             } else {
                 body["records"] = json!("not a list");
             }

@@ -24,12 +24,14 @@ async fn main() -> Result<(), Error> {
         }
         AuditKeySource::Key(key) => key.clone(),
     };
+    let audit = AuditKey::new(audit);
     let state = AppState {
         store: Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table),
         portal: PortalClient::new(portal)?,
         bucket: config.bucket,
         uploads: Uploads::new(&aws, config.upload_url).map_err(|e| e.message)?,
-        audit: AuditKey::new(audit),
+        sealer: audit.sealer(),
+        audit,
         download_timeout: config.download_timeout,
         launcher: SyncLauncher::Lambda {
             client: aws_sdk_lambda::Client::new(&aws),
