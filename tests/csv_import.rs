@@ -406,10 +406,10 @@ async fn a_locked_record_is_never_overwritten_but_a_staff_record_is() {
         (0, 1),
         "the staff record is replaced, and counted apart"
     );
-    assert_eq!(entry.reasons.get("record_locked"), Some(&1));
+    assert_eq!(entry.reasons.get("record_held"), Some(&1));
     let report = report(&stack, &entry).await;
     assert_eq!(report[1][0], "2");
-    assert_eq!(report[1][3], "record_locked");
+    assert_eq!(report[1][3], "record_held");
     assert!(report[1][4].contains("入口網"));
     let stored = stored(&stack.store).await;
     let locked = stored.iter().find(|(k, _)| k.1 == "EC10400123").unwrap();
@@ -688,6 +688,7 @@ async fn a_failed_invocation_is_retried_and_resumes_from_its_checkpoint() {
             }),
         stack.s3.clone(),
         &system_tests::import_config(&stack.store, Duration::from_secs(5)),
+        system_tests::audit_key(),
     );
     let error = throttled
         .handle(&event, "invocation-1", deadline())
@@ -762,6 +763,7 @@ async fn a_continuation_reads_on_from_its_byte_not_from_the_top() {
         store.clone(),
         client,
         &system_tests::import_config(&store, Duration::ZERO),
+        system_tests::audit_key(),
     );
     let event = |key: &str| -> aws_lambda_events::event::s3::S3Event {
         serde_json::from_value(local_stack::s3_events::object_created(

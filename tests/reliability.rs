@@ -335,6 +335,7 @@ async fn dynamodb_faults_under_an_import_finish_it_or_fail_it_loudly_never_half_
         quick_retries(proxy.store(&stack.store)),
         stack.s3.clone(),
         &import_config(&stack.store, Duration::from_secs(5)),
+        audit_key(),
     );
     let bytes = generated_csv(3000, portal_sim::csv_file::CsvEncoding::Big5, 11);
     let want = expected_records(&bytes);
@@ -435,6 +436,7 @@ async fn import_child() {
         store.clone(),
         local_stack::s3_client(&text("s3")),
         &import_config(&store, Duration::from_secs(5)),
+        audit_key(),
     );
     let event = serde_json::from_value(spec["event"].clone()).unwrap();
     let handled = importer

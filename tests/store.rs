@@ -570,7 +570,7 @@ async fn csv_writes_keep_the_rules_and_a_replay_counts_as_the_first_time() {
         CsvOutcome::Inserted,
         CsvOutcome::Locked(Source::AutoImport),
         CsvOutcome::ReplacedStaff,
-        CsvOutcome::OtherAgency,
+        CsvOutcome::OtherAgency(other_agency.org_code.clone()),
         CsvOutcome::Inserted,
     ];
     let first = store.write_csv_records(&rows, "csv-1", now).await.unwrap();

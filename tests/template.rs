@@ -306,9 +306,14 @@ fn each_function_has_a_role_of_its_own_matching_its_code() {
 fn administrators_routes_need_the_admin_scope_at_the_gateway() {
     let template = template();
     let events = &template["Resources"]["ApiFunction"]["Properties"]["Events"];
-    for path in [
-        "/v1/syncs",
-        "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}/removal",
+    for (method, path) in [
+        ("POST", "/v1/syncs"),
+        (
+            "POST",
+            "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}/removal",
+        ),
+        ("GET", "/v1/disputes"),
+        ("POST", "/v1/disputes/{dispute_id}/settlement"),
     ] {
         let route = events
             .as_mapping()
@@ -316,7 +321,7 @@ fn administrators_routes_need_the_admin_scope_at_the_gateway() {
             .values()
             .find(|e| e["Properties"]["Path"].as_str() == Some(path))
             .unwrap_or_else(|| panic!("a route of its own for {path}"));
-        assert_eq!(str_of(&route["Properties"], "Method"), "POST");
+        assert_eq!(str_of(&route["Properties"], "Method"), method);
         let auth = &route["Properties"]["Auth"];
         assert_eq!(str_of(auth, "Authorizer"), "Jwt");
         assert_eq!(values(auth, "AuthorizationScopes"), [api::ADMIN_SCOPE]);

@@ -144,6 +144,7 @@ async fn api_with_imports() -> Api {
         api.store.clone(),
         api.s3.clone(),
         &system_tests::import_config(&api.store, std::time::Duration::from_secs(5)),
+        system_tests::audit_key(),
     ));
     local_stack::lambda::deliver_s3_events(received, importer, Default::default(), None);
     api

@@ -215,3 +215,188 @@ async fn an_upload_named_after_a_persons_id_is_refused() {
     );
     assert!(!body.to_string().contains("A123456789"));
 }
+
+/// Creating a record over a key answers the same whoever holds it — our
+/// own agency or another — so a create cannot tell another agency holds a
+/// person's record; the other agency's key is kept as a dispute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_over_a_held_key_answers_the_same_whoever_holds_it() {
+    let api = api().await;
+    let theirs = record(&[("course_code", "HELD0001")]);
+    api.store
+        .create_staff_record(&theirs, "a-staff", now())
+        .await
+        .unwrap();
+    let b = token(B, "staff");
+    let ours = record(&[("course_code", "HELD0002"), ("org_code", B)]);
+    api.store
+        .create_staff_record(&ours, "b-staff", now())
+        .await
+        .unwrap();
+    let create = |record: &TrainingRecord| {
+        let mut body = as_json(record);
+        body["org_code"] = json!(B);
+        api.send(reqwest::Method::POST, "/v1/people/A123456789/records", &b)
+            .json(&body)
+            .send()
+    };
+    let (over_theirs, theirs_body) = answer(create(&theirs).await.unwrap()).await;
+    let (over_ours, ours_body) = answer(create(&ours).await.unwrap()).await;
+    assert_eq!(over_theirs, StatusCode::CONFLICT);
+    assert_eq!((over_theirs, &theirs_body), (over_ours, &ours_body));
+    assert_eq!(theirs_body["code"], "record_exists");
+    assert!(!theirs_body.to_string().contains("其他機關"));
+    // Theirs is untouched, and the claim waits for administrators.
+    assert_eq!(
+        api.store
+            .get_record(&theirs.key())
+            .await
+            .unwrap()
+            .unwrap()
+            .record,
+        theirs
+    );
+    let (status, page) = api.fetch("/v1/disputes", &token(A, "admin")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let disputes = page["disputes"].as_array().unwrap();
+    assert_eq!(disputes.len(), 1, "only the other agency's key: {page}");
+    assert_eq!(
+        (
+            &disputes[0]["claimant"],
+            &disputes[0]["holder"],
+            &disputes[0]["via"]
+        ),
+        (&json!(B), &json!(A), &json!("staff_entered"))
+    );
+    assert_eq!(disputes[0]["claimed"]["course_code"], "HELD0001");
+    assert_eq!(disputes[0]["held"]["org_code"], A);
+    // Staff cannot list disputes.
+    let (status, _) = api.fetch("/v1/disputes", &b).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// Squatting: one agency's file takes a key for a person another agency
+/// employed. The other agency's own row for it is refused exactly as a row
+/// over its own locked record would be; an administrator finds the
+/// dispute and gives the key to the claimant, or keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_squatted_key_goes_to_administrators_who_give_it_back() {
+    let api = api_with_imports().await;
+    let row = |agency: &str, course: &str, hours: &str| {
+        format!(
+            "A123456789,林怡君,0750412,{agency},範例市政府人事處,{course},性別主流化,3A,e等公務園+,1,1041001,1041002,1,{hours},0.0,{hours},通過,1041003,1041004"
+        )
+    };
+    let squatter = upload_and_import(
+        &api,
+        &token(A, "staff"),
+        "squat.csv",
+        &format!(
+            "{CSV_HEADER}\r\n{}\r\n{}\r\n",
+            row(A, "SQUAT0001", "2.0"),
+            row(A, "SQUAT0002", "2.0")
+        ),
+    )
+    .await;
+    assert_eq!(squatter["counts"]["inserted"], 2, "{squatter}");
+    // B's own locked record, to compare the answers with.
+    api.lock(&record(&[
+        ("course_code", "LOCKED0001"),
+        ("org_code", B),
+        ("start_date", "2015-10-01"),
+    ]))
+    .await;
+    let b = token(B, "staff");
+    let claim = upload_and_import(
+        &api,
+        &b,
+        "ours.csv",
+        &format!(
+            "{CSV_HEADER}\r\n{}\r\n{}\r\n{}\r\n",
+            row(B, "SQUAT0001", "3.0"),
+            row(B, "SQUAT0002", "3.0"),
+            row(B, "LOCKED0001", "3.0")
+        ),
+    )
+    .await;
+    assert_eq!(claim["reasons"], json!({"record_held": 3}), "{claim}");
+    let report = api
+        .http
+        .get(claim["report_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let refused: Vec<Vec<String>> =
+        csv::Reader::from_reader(report.trim_start_matches('\u{feff}').as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().skip(3).map(str::to_string).collect())
+            .collect();
+    assert_eq!(refused.len(), 3);
+    assert!(
+        refused.iter().all(|r| r == &refused[0]),
+        "a held key reads the same whoever holds it: {refused:?}"
+    );
+
+    let admin = token(A, "admin");
+    let (_, page) = api.fetch("/v1/disputes", &admin).await;
+    let disputes = page["disputes"].as_array().unwrap().clone();
+    assert_eq!(disputes.len(), 2, "{page}");
+    let id_of = |course: &str| {
+        disputes
+            .iter()
+            .find(|d| d["claimed"]["course_code"] == course)
+            .unwrap()["dispute_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        disputes
+            .iter()
+            .all(|d| d["via"] == "csv_import" && d["claimant"] == B)
+    );
+    let settle = |id: String, decision: &'static str| {
+        let admin = admin.clone();
+        let api = &api;
+        async move {
+            answer(
+                api.send(
+                    reqwest::Method::POST,
+                    &format!("/v1/disputes/{id}/settlement"),
+                    &admin,
+                )
+                .json(&json!({ "decision": decision }))
+                .send()
+                .await
+                .unwrap(),
+            )
+            .await
+        }
+    };
+    let (status, settled) = settle(id_of("SQUAT0001"), "transfer").await;
+    assert_eq!(status, StatusCode::OK, "{settled}");
+    assert_eq!(settled["record"]["org_code"], B);
+    let path = "/v1/people/A123456789/records/SQUAT0001/1/2015-10-01";
+    assert_eq!(
+        api.fetch(path, &token(A, "staff")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, now_theirs) = api.fetch(path, &b).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(now_theirs["total_hours"], "3.0");
+    // Kept: the holder's record stays as it was.
+    let (status, _) = settle(id_of("SQUAT0002"), "keep").await;
+    assert_eq!(status, StatusCode::OK);
+    let kept = "/v1/people/A123456789/records/SQUAT0002/1/2015-10-01";
+    assert_eq!(api.fetch(kept, &token(A, "staff")).await.0, StatusCode::OK);
+    let (_, page) = api.fetch("/v1/disputes", &admin).await;
+    assert_eq!(page["disputes"], json!([]), "both settled");
+    // Settled once: again, it is not there; a forged handle neither.
+    let (status, _) = settle(id_of("SQUAT0002"), "keep").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = settle("forged".into(), "keep").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -69,6 +69,13 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
             api.send(Method::POST, "/v1/syncs", &them)
                 .json(&json!({"from": "2026-03-01"})),
         ),
+        (Method::GET, "/v1/disputes", api.get("/v1/disputes", &them)),
+        (
+            Method::POST,
+            "/v1/disputes/{dispute_id}/settlement",
+            api.send(Method::POST, "/v1/disputes/x/settlement", &them)
+                .json(&json!({"decision": "transfer"})),
+        ),
         (
             Method::GET,
             "/v1/people/{id_no}/records",

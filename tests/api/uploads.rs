@@ -83,7 +83,7 @@ async fn an_upload_never_takes_another_agencys_record() {
         (&entry["counts"]["rejected"], &entry["counts"]["updated"]),
         (&json!(1), &json!(0))
     );
-    assert_eq!(entry["reasons"]["other_agency_record"], 1);
+    assert_eq!(entry["reasons"]["record_held"], 1);
     // The report tells A's staff why, in Traditional Chinese.
     let report = api
         .http
@@ -94,8 +94,8 @@ async fn an_upload_never_takes_another_agencys_record() {
         .text()
         .await
         .unwrap();
-    assert!(report.contains("other_agency_record"), "{report}");
-    assert!(report.contains("其他機關"), "{report}");
+    assert!(report.contains("record_held"), "{report}");
+    assert!(report.contains("系統管理者"), "{report}");
     assert!(!report.contains("A123456789"), "the ID is masked");
 
     // C's record: C's, as created.

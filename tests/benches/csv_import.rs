@@ -69,8 +69,14 @@ async fn import(args: &[String]) {
         settings: Settings::default(),
         table: TABLE.into(),
         reserve: Duration::from_secs(30),
+        audit_key: learning_core::audit::AuditKeySource::Key("bench".into()),
     };
-    let importer = Importer::new(store, local_stack::s3_client(s3), &config);
+    let importer = Importer::new(
+        store,
+        local_stack::s3_client(s3),
+        &config,
+        learning_core::audit::AuditKey::new("bench"),
+    );
     let file = UploadedFile {
         bucket: BUCKET.into(),
         key: key.clone(),

@@ -404,7 +404,13 @@ pub fn import_config(store: &Store, reserve: Duration) -> csv_import::ImportConf
         settings: Settings::default(),
         table: store.table().to_string(),
         reserve,
+        audit_key: learning_core::audit::AuditKeySource::Key(AUDIT_KEY.into()),
     }
+}
+
+/// The audit key every test function uses ([`AUDIT_KEY`]).
+pub fn audit_key() -> learning_core::audit::AuditKey {
+    learning_core::audit::AuditKey::new(AUDIT_KEY)
 }
 
 pub async fn csv_stack(
@@ -443,6 +449,7 @@ pub async fn csv_stack_with(
             settings,
             ..import_config(&store, reserve)
         },
+        audit_key(),
     ));
     let (answer, answers) = tokio::sync::mpsc::unbounded_channel();
     local_stack::lambda::deliver_s3_events(received, importer.clone(), invocations, Some(answer));

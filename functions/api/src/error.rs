@@ -97,8 +97,9 @@ impl From<StoreError> for ApiError {
                 "此筆紀錄由終身學習入口網匯入，僅供檢視，不可修改或刪除；請至入口網更正後，待自動入檔或重新下載"
                     .into(),
             ),
+            // The same words whoever holds the key (the ownership rule).
             StoreError::AlreadyExists => conflict(
-                "已有相同身分證字號、課程代碼、期別與開課起始日期的紀錄（可能由入口網匯入，或屬其他機關），無法新增"
+                "已有相同身分證字號、課程代碼、期別與開課起始日期的紀錄，無法新增；貴機關的紀錄請在個人紀錄中查閱或修改，查無者已轉請系統管理者處理"
                     .into(),
             ),
             StoreError::NotLocked => conflict(

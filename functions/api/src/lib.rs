@@ -11,6 +11,7 @@
 mod agency_records;
 pub mod audit;
 pub mod auth;
+mod disputes;
 mod downloads;
 pub mod error;
 mod input;
@@ -38,6 +39,7 @@ use portal_client::PortalClient;
 pub use audit::AuditKey;
 pub use auth::{ADMIN_SCOPE, Caller, Claims, Role};
 pub use error::ApiError;
+pub use learning_core::audit::AuditKeySource;
 #[cfg(feature = "local")]
 pub use local::LocalTokens;
 pub use seal::Sealer;
@@ -72,13 +74,6 @@ pub struct ApiConfig {
     pub audit_key: AuditKeySource,
 }
 
-/// Where the audit key comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuditKeySource {
-    Parameter(String),
-    Key(String),
-}
-
 impl ApiConfig {
     pub fn from_env<F: Fn(&str) -> Option<String>>(
         env: &learning_core::Env<F>,
@@ -101,16 +96,7 @@ impl ApiConfig {
                 25,
                 1..=28,
             )?),
-            audit_key: match (env.get("AUDIT_KEY_PARAMETER"), env.get("AUDIT_KEY")) {
-                (Some(name), _) => AuditKeySource::Parameter(name),
-                (None, Some(key)) => AuditKeySource::Key(key),
-                (None, None) => {
-                    return Err(learning_core::ConfigError::Missing {
-                        variable: "AUDIT_KEY_PARAMETER",
-                        hint: "存放稽核雜湊金鑰的 SSM SecureString 名稱",
-                    });
-                }
-            },
+            audit_key: AuditKeySource::from_env(env)?,
         })
     }
 }
@@ -191,6 +177,8 @@ fn private_routes() -> Routes {
         get "/v1/records" => agency_records::list;
         get "/v1/import-logs" => logs::list;
         get "/v1/import-logs/{log_id}" => logs::detail;
+        get "/v1/disputes" => disputes::list;
+        post "/v1/disputes/{dispute_id}/settlement" => disputes::settle;
         get "/v1/people/{id_no}/records" => records::of_person;
         post "/v1/people/{id_no}/records" => records::create;
         get "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}" => records::one;

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use dynamodb_store::StoredRecord;
+use dynamodb_store::{StoreError, StoredRecord};
 use learning_core::import_log::{RemovalEntry, RunStatus, Trigger};
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::{Field, mask_birth_date, mask_name};
@@ -188,15 +188,52 @@ pub async fn create(
         ));
     }
     caller.require(&record.org_code)?;
-    let stored = state
+    let stored = match state
         .store
         .create_staff_record(&record, &caller.user, state.now())
         .await
-        .map_err(ApiError::from);
+    {
+        Err(StoreError::AlreadyExists) => {
+            claim(&state, &caller, &record).await?;
+            Err(StoreError::AlreadyExists.into())
+        }
+        other => other.map_err(ApiError::from),
+    };
     state
         .audit
         .record(&caller, &id, PERSON, "create", outcome(&stored));
     Ok(with_etag(StatusCode::CREATED, stored?))
+}
+
+/// A create refused because the key is held: when another agency holds
+/// it, the claim is kept for administrators (the answer is the same
+/// whoever holds it, `record_exists`).
+async fn claim(state: &AppState, caller: &Caller, record: &TrainingRecord) -> Result<(), ApiError> {
+    let Some(held) = state.store.get_record(&record.key()).await? else {
+        return Ok(());
+    };
+    let holder = learning_core::ownership::Holder {
+        agency: held.record.org_code.as_str(),
+        locked: held.locked,
+    };
+    if learning_core::ownership::agency_write(&record.org_code, Some(holder))
+        == learning_core::ownership::AgencyWrite::OtherAgency
+    {
+        let now = state.now();
+        state
+            .store
+            .put_dispute(&dynamodb_store::Dispute {
+                claimant: record.org_code.clone(),
+                holder: held.record.org_code,
+                claimed: record.clone(),
+                via: Source::StaffEntered,
+                by: caller.user.clone(),
+                first_at: now,
+                last_at: now,
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn edit(

@@ -29,25 +29,15 @@ impl std::fmt::Debug for Sealer {
     }
 }
 
-/// HMAC-SHA256 of `data` under `key`.
-fn mac(key: &[u8], data: &[&[u8]]) -> [u8; 32] {
-    // HMAC takes a key of any length.
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    for part in data {
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().into()
-}
-
 impl Sealer {
-    /// Keys derived from `secret` (the audit key), one per use, so the
-    /// audit hash and the seals never share a key.
-    pub fn new(secret: &[u8]) -> Self {
-        let key = mac(secret, &[b"webhr/api/seal/aes-256-gcm/v1"]);
+    /// Keys derived from the audit secret, one per use, so the audit hash
+    /// and the seals never share a key.
+    pub fn new(secret: &learning_core::audit::AuditKey) -> Self {
+        let key = secret.derive("api/seal/aes-256-gcm/v1");
         let unbound = UnboundKey::new(&AES_256_GCM, &key).unwrap_or_else(|_| unreachable!());
         Sealer {
             key: LessSafeKey::new(unbound),
-            nonce_key: mac(secret, &[b"webhr/api/seal/nonce/v1"]),
+            nonce_key: secret.derive("api/seal/nonce/v1"),
         }
     }
 
@@ -71,14 +61,13 @@ impl Sealer {
     }
 
     fn synthetic_nonce(&self, context: &str, plain: &[u8]) -> [u8; NONCE_LEN] {
-        let full = mac(
-            &self.nonce_key,
-            &[
-                &(context.len() as u64).to_be_bytes(),
-                context.as_bytes(),
-                plain,
-            ],
-        );
+        // HMAC takes a key of any length.
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.nonce_key).unwrap_or_else(|_| unreachable!());
+        mac.update(&(context.len() as u64).to_be_bytes());
+        mac.update(context.as_bytes());
+        mac.update(plain);
+        let full = mac.finalize().into_bytes();
         let mut nonce = [0u8; NONCE_LEN];
         nonce.copy_from_slice(&full[..NONCE_LEN]);
         nonce
@@ -152,9 +141,13 @@ impl Sealer {
 mod tests {
     use super::*;
 
+    fn keyed(secret: &str) -> Sealer {
+        Sealer::new(&learning_core::audit::AuditKey::new(secret))
+    }
+
     #[test]
     fn a_sealed_token_opens_only_with_its_key_and_context() {
-        let sealer = Sealer::new(b"k1");
+        let sealer = keyed("k1");
         let token = sealer.seal("records:376550000A", b"2016-03-03#A123456789#X#0001");
         assert!(!token.contains("A123456789"));
         assert_eq!(
@@ -166,7 +159,7 @@ mod tests {
             None,
             "another agency's"
         );
-        assert_eq!(Sealer::new(b"k2").open("records:376550000A", &token), None);
+        assert_eq!(keyed("k2").open("records:376550000A", &token), None);
         // Any byte changed, or cut short: refused.
         let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
         for at in [0, NONCE_LEN, bytes.len() - 1] {
@@ -191,7 +184,7 @@ mod tests {
 
     #[test]
     fn a_stable_seal_is_the_same_for_the_same_content_only() {
-        let sealer = Sealer::new(b"k1");
+        let sealer = keyed("k1");
         let a = sealer.seal_stable("person", b"A123456789");
         assert_eq!(a, sealer.seal_stable("person", b"A123456789"));
         assert_ne!(a, sealer.seal_stable("person", b"F228035170"));

@@ -6,6 +6,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
 use aws_types::SdkConfig;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
+use learning_core::audit::AuditKeySource;
 use learning_core::{ConfigError, Env};
 
 /// The SDK's configuration from what Lambda puts in the environment: the
@@ -20,6 +21,19 @@ use learning_core::{ConfigError, Env};
 /// bootstrap.
 pub fn aws_config() -> Result<SdkConfig, ConfigError> {
     aws_config_from(&Env::process())
+}
+
+/// The audit key's secret, where the configuration says: read once, at
+/// cold start, from the SSM SecureString `AUDIT_KEY_PARAMETER` names (the
+/// API and the CSV import share one), or given as `AUDIT_KEY`.
+pub async fn audit_secret(aws: &SdkConfig, source: &AuditKeySource) -> Result<String, ConfigError> {
+    match source {
+        AuditKeySource::Parameter(name) => {
+            let ssm = aws_sdk_ssm::Client::new(aws);
+            portal_client::ssm::secure_string(&ssm, "AUDIT_KEY_PARAMETER", name).await
+        }
+        AuditKeySource::Key(key) => Ok(key.clone()),
+    }
 }
 
 fn aws_config_from<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<SdkConfig, ConfigError> {

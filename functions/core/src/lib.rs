@@ -8,6 +8,7 @@
 //! ([`days`]), and the configuration every function shares ([`config`]).
 
 pub mod agency;
+pub mod audit;
 pub mod backoff;
 pub mod config;
 pub mod days;
@@ -15,6 +16,7 @@ pub mod hours;
 pub mod import_log;
 pub mod metrics;
 pub mod national_id;
+pub mod ownership;
 pub mod problem;
 pub mod record;
 pub mod roc_date;

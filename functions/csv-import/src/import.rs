@@ -20,12 +20,14 @@ use std::time::Duration;
 use aws_lambda_events::event::s3::S3Event;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{NaiveDate, Utc};
-use dynamodb_store::{CsvOutcome, MAX_BATCH_RECORDS, Store, StoreError};
+use dynamodb_store::{CsvOutcome, Dispute, MAX_BATCH_RECORDS, Store, StoreError};
 use futures::StreamExt;
+use learning_core::audit::AuditKey;
 use learning_core::import_log::{
     CsvImportEntry, ErrorSummary, RejectedRow, RunStatus, UploadedFile,
 };
 use learning_core::national_id::mask_raw_id;
+use learning_core::ownership::{HELD_CODE, HELD_MESSAGE};
 use learning_core::{AgencyCode, Source, TrainingRecord};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -162,6 +164,8 @@ enum Stop {
 pub struct Importer {
     store: Store,
     s3: aws_sdk_s3::Client,
+    /// Names the person of each row's audit line.
+    audit: AuditKey,
     cutoff: NaiveDate,
     max_bytes: u64,
     max_rejected: u64,
@@ -169,10 +173,18 @@ pub struct Importer {
 }
 
 impl Importer {
-    pub fn new(store: Store, s3: aws_sdk_s3::Client, config: &ImportConfig) -> Self {
+    /// `audit` is the key `config.audit_key` names (the bootstrap reads a
+    /// parameter from SSM).
+    pub fn new(
+        store: Store,
+        s3: aws_sdk_s3::Client,
+        config: &ImportConfig,
+        audit: AuditKey,
+    ) -> Self {
         Importer {
             store,
             s3,
+            audit,
             cutoff: config.settings.csv_cutoff,
             max_bytes: config.settings.csv_max_bytes,
             max_rejected: config.settings.csv_max_rejected,
@@ -553,6 +565,7 @@ impl Importer {
                     .store
                     .write_csv_records(&batch.records, log_id, Utc::now())
                     .await?;
+                self.disputes(log_id, &batch.records, &outcomes).await?;
                 let mut done = Written { batch, outcomes };
                 done.batch.rejections = refused_rows(&done);
                 Piece::Batch(done)
@@ -561,6 +574,50 @@ impl Importer {
             Piece::Refused(problem) => Piece::Refused(problem),
             Piece::Broken(error) => Piece::Broken(error),
         })
+    }
+
+    /// Keeps each key another agency holds as a dispute for administrators,
+    /// and writes every row's audit line: the upload wrote (or was refused)
+    /// a person's record. Both idempotent: a replayed chunk refreshes its
+    /// disputes and repeats its lines.
+    async fn disputes(
+        &self,
+        log_id: &str,
+        records: &[TrainingRecord],
+        outcomes: &[CsvOutcome],
+    ) -> Result<(), ImportError> {
+        let now = Utc::now();
+        for (record, outcome) in records.iter().zip(outcomes) {
+            if let CsvOutcome::OtherAgency(holder) = outcome {
+                self.store
+                    .put_dispute(&Dispute {
+                        claimant: record.org_code.clone(),
+                        holder: holder.clone(),
+                        claimed: record.clone(),
+                        via: Source::CsvImport,
+                        by: log_id.to_string(),
+                        first_at: now,
+                        last_at: now,
+                    })
+                    .await?;
+            }
+            let outcome = match outcome {
+                CsvOutcome::Inserted => "inserted",
+                CsvOutcome::Updated => "updated",
+                CsvOutcome::ReplacedStaff => "replaced_staff",
+                CsvOutcome::Unchanged => "unchanged",
+                CsvOutcome::Locked(_) | CsvOutcome::OtherAgency(_) => HELD_CODE,
+            };
+            self.audit.line(
+                log_id,
+                record.org_code.as_str(),
+                &record.id_no,
+                "csv_import",
+                "write",
+                outcome,
+            );
+        }
+        Ok(())
     }
 
     /// Records progress: the counts of the chunks done in order.
@@ -685,30 +742,17 @@ fn hold(entry: &mut CsvImportEntry, invocation: &str, deadline: Instant) {
     entry.lease_until = Some(Utc::now() + left);
 }
 
-fn locked_row(line: u64, record: &TrainingRecord, source: Source) -> RejectedRow {
-    let how = match source {
-        Source::Download => "學員通過認證名單下載",
-        _ => "終身學習自動入檔",
-    };
+/// A row whose key holds a record this upload may not change: the
+/// agency's own from the portal, or another agency's. One code and one
+/// message for both (`learning_core::ownership`): a file cannot learn
+/// whose a key is.
+fn held_row(line: u64, record: &TrainingRecord) -> RejectedRow {
     RejectedRow {
         line,
         column: None,
         value: mask_raw_id(record.id_no.as_str()),
-        code: "record_locked".to_string(),
-        message: format!(
-            "WebHR 已有此筆紀錄（由{how}匯入，已鎖定）且內容不同；CSV 不會覆蓋入口網的資料，如需更正請至終身學習入口網修改"
-        ),
-    }
-}
-
-fn other_agency_row(line: u64, record: &TrainingRecord) -> RejectedRow {
-    RejectedRow {
-        line,
-        column: None,
-        value: mask_raw_id(record.id_no.as_str()),
-        code: "other_agency_record".to_string(),
-        message: "WebHR 中此人員同一課程、期別與開課起始日期的紀錄屬於其他機關，CSV 不會取代；如人員已調任，請洽原服務機關或系統管理者"
-            .to_string(),
+        code: HELD_CODE.to_string(),
+        message: HELD_MESSAGE.to_string(),
     }
 }
 
@@ -718,8 +762,9 @@ fn refused_rows(done: &Written) -> Vec<RejectedRow> {
     let mut refused = batch.rejections.clone();
     for ((outcome, record), line) in done.outcomes.iter().zip(&batch.records).zip(&batch.lines) {
         match outcome {
-            CsvOutcome::Locked(source) => refused.push(locked_row(*line, record, *source)),
-            CsvOutcome::OtherAgency => refused.push(other_agency_row(*line, record)),
+            CsvOutcome::Locked(_) | CsvOutcome::OtherAgency(_) => {
+                refused.push(held_row(*line, record))
+            }
             _ => {}
         }
     }
@@ -738,7 +783,7 @@ fn tally(entry: &mut CsvImportEntry, done: &Written) {
             CsvOutcome::Updated => entry.counts.updated += 1,
             CsvOutcome::ReplacedStaff => entry.counts.replaced_staff += 1,
             CsvOutcome::Unchanged => entry.counts.unchanged += 1,
-            CsvOutcome::Locked(_) | CsvOutcome::OtherAgency => {}
+            CsvOutcome::Locked(_) | CsvOutcome::OtherAgency(_) => {}
         }
     }
     for row in &done.batch.rejections {

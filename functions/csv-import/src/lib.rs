@@ -18,6 +18,7 @@ pub use csv_rows::{decode, rows};
 use std::time::Duration;
 
 use dynamodb_store::StoreError;
+use learning_core::audit::AuditKeySource;
 use learning_core::{ConfigError, Env, Settings};
 
 pub use decode::{Encoding, FileCode, FileProblem, sniff};
@@ -34,6 +35,8 @@ pub struct ImportConfig {
     /// `CSV_RESERVE_SECS` (30): time kept free before the Lambda deadline
     /// to checkpoint and hand over to a fresh invocation.
     pub reserve: Duration,
+    /// The audit key of the lines rows that meet a held key write.
+    pub audit_key: AuditKeySource,
 }
 
 impl ImportConfig {
@@ -42,6 +45,7 @@ impl ImportConfig {
             settings: Settings::from_env(env)?,
             table: env.required("TABLE_NAME", "DynamoDB 資料表名稱")?,
             reserve: Duration::from_secs(env.number("CSV_RESERVE_SECS", 30, 1..=600)?),
+            audit_key: AuditKeySource::from_env(env)?,
         })
     }
 }

@@ -14,10 +14,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, BatchStatementErrorCodeEnum, Batch
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 use learning_core::import_log::RejectedRow;
-use learning_core::{Source, TrainingRecord};
+use learning_core::ownership::{AgencyWrite, Holder, agency_write};
+use learning_core::{AgencyCode, Source, TrainingRecord};
 
 use crate::import_log::log_pk;
-use crate::items::{Item, n, number, person_pk, record_attributes, record_sk, s, text};
+use crate::items::{
+    Item, describe_key, n, number, person_pk, record_attributes, record_sk, s, text,
+};
 use crate::records::{Existing, bookkeeping};
 use crate::{Store, StoreError};
 
@@ -39,7 +42,7 @@ const STATEMENTS_PER_BATCH: usize = 25;
 const MAX_REPLANS: u32 = 5;
 
 /// What a CSV row's record does to the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CsvOutcome {
     Inserted,
     Updated,
@@ -49,14 +52,14 @@ pub enum CsvOutcome {
     /// A different version came from the portal (automatic import or
     /// download) and is locked: the row is refused.
     Locked(Source),
-    /// The key holds another agency's record: the row is refused and
-    /// that record left alone.
-    OtherAgency,
+    /// The key holds another agency's record (this one's): the row is
+    /// refused, that record left alone, and the claim kept as a dispute.
+    OtherAgency(AgencyCode),
 }
 
 impl CsvOutcome {
     /// Stored as `written_as` on the records an import writes.
-    fn as_str(self) -> &'static str {
+    fn as_str(&self) -> &'static str {
         match self {
             CsvOutcome::Inserted => "inserted",
             CsvOutcome::Updated => "updated",
@@ -88,42 +91,64 @@ struct Put {
     expected: Option<u64>,
 }
 
-/// A record's outcome from what the table holds for its key. CSV rows
-/// replace the same agency's earlier CSV imports and staff-entered
-/// records, never a locked portal record and never another agency's.
+/// A row's outcome, and the item to put with the version it replaces
+/// (`None` for a new record) when it writes.
+type Decision = (CsvOutcome, Option<(Item, Option<u64>)>);
+
+/// A record's outcome from what the table holds for its key, by the
+/// ownership rule (`learning_core::ownership`): CSV rows replace the same
+/// agency's earlier CSV imports and staff-entered records, never a locked
+/// portal record and never another agency's.
 fn decide(
     record: &TrainingRecord,
     old: Option<&Existing>,
     written_by: &str,
     now: &str,
-) -> (CsvOutcome, Option<(Item, Option<u64>)>) {
+) -> Result<Decision, StoreError> {
     let mut item = record_attributes(record);
     let fingerprint = text(&item, "fingerprint").unwrap_or_default();
     let (outcome, expected, version, created_at) = match old {
-        Some(old) if old.org_code != record.org_code.as_str() => {
-            return (CsvOutcome::OtherAgency, None);
-        }
-        // This import wrote it already (a replay after a crash): what it
-        // did then is what the row counts as.
-        Some(old) if old.fingerprint == fingerprint && old.written_by == written_by => {
-            let outcome = old.written_as.as_deref().and_then(CsvOutcome::written_as);
-            return (outcome.unwrap_or(CsvOutcome::Unchanged), None);
-        }
-        Some(old) if old.fingerprint == fingerprint => return (CsvOutcome::Unchanged, None),
-        Some(old) => match Source::parse(&old.source) {
-            Some(source) if source.is_locked() => return (CsvOutcome::Locked(source), None),
-            source => (
-                if source == Some(Source::StaffEntered) {
-                    CsvOutcome::ReplacedStaff
-                } else {
-                    CsvOutcome::Updated
-                },
-                Some(old.version),
-                old.version + 1,
-                old.created_at.as_str(),
-            ),
-        },
         None => (CsvOutcome::Inserted, None, 1, now),
+        Some(old) => {
+            let source = Source::parse(&old.source);
+            let holder = Holder {
+                agency: &old.org_code,
+                locked: source.is_some_and(Source::is_locked),
+            };
+            match agency_write(&record.org_code, Some(holder)) {
+                AgencyWrite::OtherAgency => {
+                    let holder =
+                        AgencyCode::parse(&old.org_code).map_err(|_| StoreError::Corrupt {
+                            key: describe_key(&item),
+                            detail: "org_code".into(),
+                        })?;
+                    return Ok((CsvOutcome::OtherAgency(holder), None));
+                }
+                // This import wrote it already (a replay after a crash):
+                // what it did then is what the row counts as.
+                _ if old.fingerprint == fingerprint && old.written_by == written_by => {
+                    let outcome = old.written_as.as_deref().and_then(CsvOutcome::written_as);
+                    return Ok((outcome.unwrap_or(CsvOutcome::Unchanged), None));
+                }
+                _ if old.fingerprint == fingerprint => return Ok((CsvOutcome::Unchanged, None)),
+                AgencyWrite::OwnLocked => {
+                    return Ok((
+                        CsvOutcome::Locked(source.unwrap_or(Source::AutoImport)),
+                        None,
+                    ));
+                }
+                AgencyWrite::Write => (
+                    if source == Some(Source::StaffEntered) {
+                        CsvOutcome::ReplacedStaff
+                    } else {
+                        CsvOutcome::Updated
+                    },
+                    Some(old.version),
+                    old.version.saturating_add(1),
+                    old.created_at.as_str(),
+                ),
+            }
+        }
     };
     bookkeeping(
         &mut item,
@@ -134,7 +159,7 @@ fn decide(
         written_by,
     );
     item.insert("written_as".into(), s(outcome.as_str()));
-    (outcome, Some((item, expected)))
+    Ok((outcome, Some((item, expected))))
 }
 
 impl Store {
@@ -210,7 +235,7 @@ impl Store {
                 let record = &records[index];
                 let key = record.key();
                 let old = existing.get(&(person_pk(&key.id_no), record_sk(&key)));
-                let (outcome, put) = decide(record, old, written_by, &now);
+                let (outcome, put) = decide(record, old, written_by, &now)?;
                 outcomes[index] = outcome;
                 if let Some((item, expected)) = put {
                     puts.push(Put {

@@ -8,6 +8,7 @@
 //! get past it.
 
 mod csv_import;
+mod disputes;
 mod error;
 mod import_log;
 pub mod items;
@@ -19,6 +20,7 @@ pub mod table;
 use aws_sdk_dynamodb::Client;
 
 pub use csv_import::{CsvOutcome, MAX_BATCH_RECORDS, REJECTED_ROWS_KEPT};
+pub use disputes::{Dispute, Settlement, dispute_position};
 pub use error::StoreError;
 pub use import_log::{LogPage, LogQuery};
 pub use records::{StoredRecord, UpsertCounts, Upserted};

@@ -25,7 +25,12 @@ pub fn dev_tokens(data: &Path) -> std::io::Result<LocalTokens> {
 /// The audit hash's key of the local stack (`.local/audit.key`): the
 /// local counterpart of the SSM SecureString `AUDIT_KEY_PARAMETER` names.
 pub fn audit_key(data: &Path) -> std::io::Result<api::AuditKey> {
-    Ok(api::AuditKey::new(local_key(data, "audit.key")?))
+    Ok(api::AuditKey::new(audit_secret(data)?))
+}
+
+/// The secret itself, as `AUDIT_KEY` gives it to a function.
+pub fn audit_secret(data: &Path) -> std::io::Result<String> {
+    local_key(data, "audit.key")
 }
 
 /// A random key kept in `data/name`, made on first use, readable by its

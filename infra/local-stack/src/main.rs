@@ -23,6 +23,7 @@ use clap::{Args, Parser, Subcommand};
 use daily_sync::{DailySync, Outcome, RunRequest};
 use dynamodb_store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
+use learning_core::audit::AuditKeySource;
 use learning_core::import_log::{RunStatus, SyncCounts, Trigger};
 use learning_core::{Env, Settings};
 use local_stack::{
@@ -205,6 +206,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
 
     let store = Store::new(dynamo_client, TABLE);
+    let audit_secret = local_stack::api::audit_secret(&data)?;
     let importer = Arc::new(csv_import::Importer::new(
         store.clone(),
         s3_client(&s3.url()),
@@ -212,7 +214,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             settings: settings.clone(),
             table: TABLE.to_string(),
             reserve: Duration::from_secs(30),
+            audit_key: AuditKeySource::Key(audit_secret.clone()),
         },
+        learning_core::audit::AuditKey::new(audit_secret.clone()),
     ));
     let (answers, mut answered) = tokio::sync::mpsc::unbounded_channel();
     local_stack::lambda::deliver_s3_events(
@@ -346,7 +350,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     if options.serve {
-        let audit = local_stack::api::audit_key(&data)?;
+        let audit = api::AuditKey::new(audit_secret);
         let state = api::AppState {
             store: store.clone(),
             portal: client,

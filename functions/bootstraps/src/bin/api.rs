@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use api::{ApiConfig, AppState, AuditKey, AuditKeySource, Authentication, SyncLauncher, Uploads};
+use api::{ApiConfig, AppState, AuditKey, Authentication, SyncLauncher, Uploads};
 use dynamodb_store::Store;
 use lambda_http::Error;
 use learning_core::Env;
@@ -18,13 +18,7 @@ async fn main() -> Result<(), Error> {
     let ssm = aws_sdk_ssm::Client::new(&aws);
     let mut portal = portal_client::PortalConfig::from_env(&env)?;
     portal.fetch_token(&ssm).await?;
-    let audit = match &config.audit_key {
-        AuditKeySource::Parameter(name) => {
-            portal_client::ssm::secure_string(&ssm, "AUDIT_KEY_PARAMETER", name).await?
-        }
-        AuditKeySource::Key(key) => key.clone(),
-    };
-    let audit = AuditKey::new(audit);
+    let audit = AuditKey::new(bootstraps::audit_secret(&aws, &config.audit_key).await?);
     let state = AppState {
         store: Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table),
         portal: PortalClient::new(portal)?,
