@@ -167,16 +167,20 @@ async fn no_full_national_id_or_name_in_any_log_line_or_error() {
     let http = system_tests::http_client();
     let (portal_person, portal_name) = people.iter().next().unwrap().clone();
     let bad_record = json!({"id_no": portal_person, "name": portal_name, "total_hours": "-1"});
+    let handle = api::AuditKey::new(AUDIT_KEY)
+        .sealer()
+        .person(&learning_core::NationalId::parse(&portal_person).unwrap());
     let requests = [
+        http.post(format!("{url}/v1/people/search"))
+            .json(&json!({ "id_no": portal_person })),
+        http.post(format!("{url}/v1/people/search"))
+            .json(&json!({ "id_no": wrong_digit })),
+        // National IDs where a handle belongs: refused, never echoed.
         http.get(format!("{url}/v1/people/{portal_person}/records")),
         http.get(format!("{url}/v1/people/{wrong_digit}/records")),
-        http.post(format!("{url}/v1/people/{portal_person}/records"))
+        http.post(format!("{url}/v1/people/{handle}/records"))
             .json(&bad_record),
-        http.post(format!("{url}/v1/people/{wrong_digit}/records"))
-            .json(&bad_record),
-        http.get(format!(
-            "{url}/v1/people/{portal_person}/records/X/1/2016-01-01"
-        )),
+        http.get(format!("{url}/v1/people/{handle}/records/X/1/2016-01-01")),
         http.post(format!("{url}/v1/downloads"))
             .json(&json!({"from": "2016-01-01", "to": "2016-01-03"})),
         http.post(format!("{url}/v1/downloads"))
@@ -288,10 +292,10 @@ async fn no_full_national_id_or_name_in_any_log_line_or_error() {
     assert_eq!(
         reads,
         [
-            expected("read", "/v1/people/{id_no}/records", "ok"),
+            expected("read", "/v1/people/search", "ok"),
             expected(
                 "read",
-                "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}",
+                "/v1/people/{person}/records/{course_code}/{term}/{start_date}",
                 "not_found"
             ),
         ],
@@ -319,6 +323,24 @@ async fn no_full_national_id_or_name_in_any_log_line_or_error() {
         .collect();
     assert_eq!(hashes, downloaded);
     assert_eq!(download_lines.len(), downloaded.len(), "each person once");
+    // The upload wrote each of its good rows' records: a line each, for
+    // the person on that row, naming the import as the one who wrote.
+    let imported: Vec<&Value> = audits
+        .iter()
+        .filter(|line| line["fields"]["route"] == "csv_import")
+        .collect();
+    assert_eq!(imported.len(), good.len(), "a line per row written");
+    assert!(imported.iter().all(|line| {
+        line["fields"]["caller"] == entry.log_id.as_str()
+            && line["fields"]["agency"] == AGENCY
+            && line["fields"]["outcome"] == "inserted"
+    }));
+    let rows: BTreeSet<String> = good.iter().map(|(id, _)| hash(id)).collect();
+    let lines: BTreeSet<String> = imported
+        .iter()
+        .map(|line| line["fields"]["person"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(lines, rows);
     println!(
         "AUDIT | {} audit lines; the person read once and probed once, named by hash {}…; {} people downloaded, a line each",
         audits.len(),

@@ -310,7 +310,7 @@ fn administrators_routes_need_the_admin_scope_at_the_gateway() {
         ("POST", "/v1/syncs"),
         (
             "POST",
-            "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}/removal",
+            "/v1/people/{person}/records/{course_code}/{term}/{start_date}/removal",
         ),
         ("GET", "/v1/disputes"),
         ("POST", "/v1/disputes/{dispute_id}/settlement"),

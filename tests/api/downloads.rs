@@ -48,7 +48,7 @@ async fn a_seven_day_download_is_written_locked_and_logged() {
     let first = &records[0];
     let path = format!(
         "/v1/people/{}/records/{}/{}/{}",
-        first["id_no"].as_str().unwrap(),
+        person(first["id_no"].as_str().unwrap()),
         first["course_code"].as_str().unwrap(),
         first["term"],
         first["start_date"].as_str().unwrap()

@@ -7,13 +7,9 @@ async fn bad_input_is_always_a_4xx_in_the_error_shape() {
     let api = api().await;
     let staff = token(A, "staff");
     let post = |body: reqwest::Body| {
-        api.send(
-            reqwest::Method::POST,
-            "/v1/people/A123456789/records",
-            &staff,
-        )
-        .header("content-type", "application/json")
-        .body(body)
+        api.send(reqwest::Method::POST, &people("/records"), &staff)
+            .header("content-type", "application/json")
+            .body(body)
     };
     let mut unknown = as_json(&record(&[]));
     unknown["is_admin"] = json!(true);
@@ -39,17 +35,29 @@ async fn bad_input_is_always_a_4xx_in_the_error_shape() {
             "invalid_record",
         ),
         (
-            api.get("/v1/people/A123456788/records", &staff),
+            api.send(reqwest::Method::POST, "/v1/people/search", &staff)
+                .json(&json!({"id_no": "A123456788"})),
             StatusCode::BAD_REQUEST,
             "invalid_national_id",
         ),
+        // A national ID in the path: refused, never looked up.
         (
-            api.get("/v1/people/A123456789/records/X/abc/2016-03-01", &staff),
+            api.get("/v1/people/A123456788/records", &staff),
+            StatusCode::BAD_REQUEST,
+            "person_handle_required",
+        ),
+        (
+            api.get("/v1/people/not-a-handle/records", &staff),
+            StatusCode::BAD_REQUEST,
+            "invalid_person",
+        ),
+        (
+            api.get(&people("/records/X/abc/2016-03-01"), &staff),
             StatusCode::BAD_REQUEST,
             "invalid_term",
         ),
         (
-            api.get("/v1/people/A123456789/records/X/1/2016-02-30", &staff),
+            api.get(&people("/records/X/1/2016-02-30"), &staff),
             StatusCode::BAD_REQUEST,
             "invalid_date",
         ),

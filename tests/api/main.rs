@@ -257,6 +257,20 @@ fn record(row: &[(&str, &str)]) -> TrainingRecord {
     raw.validate().unwrap()
 }
 
+/// The person handle the API gives for `id` (what `POST /v1/people/search`
+/// answers; `records::a_person_is_found_by_id_in_the_body_and_named_by_handle`
+/// checks the two agree).
+fn person(id: &str) -> String {
+    api::AuditKey::new(system_tests::AUDIT_KEY)
+        .sealer()
+        .person(&learning_core::NationalId::parse(id).unwrap())
+}
+
+/// `/v1/people/<handle><rest>` for the fixture person, A123456789.
+fn people(rest: &str) -> String {
+    format!("/v1/people/{}{rest}", person("A123456789"))
+}
+
 fn as_json(record: &TrainingRecord) -> Value {
     json!({
         "id_no": record.id_no.as_str(),

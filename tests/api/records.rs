@@ -24,7 +24,7 @@ async fn another_agencys_record_is_told_as_missing() {
         let (status, _) = answer(
             api.send(
                 reqwest::Method::POST,
-                "/v1/people/A123456789/records",
+                &people("/records"),
                 &token(agency, "staff"),
             )
             .json(&as_json(record))
@@ -36,8 +36,8 @@ async fn another_agencys_record_is_told_as_missing() {
         assert_eq!(status, StatusCode::CREATED);
     }
     let staff = token(A, "staff");
-    let held = "/v1/people/A123456789/records/EC10400123/1/2016-04-01";
-    let nobodys = "/v1/people/A123456789/records/EC10400123/1/2016-06-03";
+    let held = &people("/records/EC10400123/1/2016-04-01");
+    let nobodys = &people("/records/EC10400123/1/2016-06-03");
     let mut edit = as_json(&theirs);
     edit["org_code"] = json!(A);
     for (method, body) in [
@@ -64,7 +64,7 @@ async fn another_agencys_record_is_told_as_missing() {
         assert_eq!(answers[0], answers[1], "{method}");
         assert_eq!(answers[0].0, StatusCode::NOT_FOUND, "{method}");
     }
-    let (status, list) = api.fetch("/v1/people/A123456789/records", &staff).await;
+    let (status, list) = api.fetch(&people("/records"), &staff).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list.as_array().unwrap().len(), 1, "only A's own record");
 
@@ -74,15 +74,11 @@ async fn another_agencys_record_is_told_as_missing() {
         body["org_code"] = json!(A);
         creates.push(
             answer(
-                api.send(
-                    reqwest::Method::POST,
-                    "/v1/people/A123456789/records",
-                    &staff,
-                )
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
+                api.send(reqwest::Method::POST, &people("/records"), &staff)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap(),
             )
             .await,
         );
@@ -109,7 +105,7 @@ async fn an_administrator_removes_a_locked_record_the_portal_cannot_reach_with_a
         .create_staff_record(&typed, "a-staff", now())
         .await
         .unwrap();
-    let path = "/v1/people/A123456789/records/EC10400123/1/2016-03-01/removal";
+    let path = &people("/records/EC10400123/1/2016-03-01/removal");
     let reason = json!({"reason": "入口網已更正開課日期為 2016-03-02，舊紀錄無法再由入口網撤回"});
     let admin = token(A, "admin");
     let send = |token: &str, if_match: Option<&str>, body: &Value, path: &str| {
@@ -162,7 +158,7 @@ async fn an_administrator_removes_a_locked_record_the_portal_cannot_reach_with_a
             &admin,
             Some("\"1\""),
             &reason,
-            "/v1/people/A123456789/records/STAFF1/1/2016-03-01/removal",
+            &people("/records/STAFF1/1/2016-03-01/removal"),
         )
         .await
         .unwrap(),
@@ -209,7 +205,7 @@ async fn portal_records_are_locked_and_staff_records_editable() {
     let portal = record(&[]);
     api.lock(&portal).await;
     let staff = token(A, "staff");
-    let path = "/v1/people/A123456789/records/EC10400123/1/2016-03-01";
+    let path = &people("/records/EC10400123/1/2016-03-01");
 
     let response = api.get(path, &staff).send().await.unwrap();
     assert_eq!(response.headers()["etag"], "\"1\"");
@@ -249,18 +245,14 @@ async fn portal_records_are_locked_and_staff_records_editable() {
     // A staff record: created, edited under If-Match, deleted.
     let typed = record(&[("course_code", "LOCAL0001"), ("course_name", "人事法規")]);
     let create = api
-        .send(
-            reqwest::Method::POST,
-            "/v1/people/A123456789/records",
-            &staff,
-        )
+        .send(reqwest::Method::POST, &people("/records"), &staff)
         .json(&as_json(&typed))
         .send()
         .await
         .unwrap();
     assert_eq!(create.status(), StatusCode::CREATED);
     assert_eq!(create.headers()["etag"], "\"1\"");
-    let own = "/v1/people/A123456789/records/LOCAL0001/1/1050301";
+    let own = &people("/records/LOCAL0001/1/1050301");
     let mut edited = as_json(&typed);
     edited["total_hours"] = json!("3");
     edited["digital_hours"] = json!("3");
@@ -304,7 +296,7 @@ async fn portal_records_are_locked_and_staff_records_editable() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let (_, list) = api.fetch("/v1/people/A123456789/records", &staff).await;
+    let (_, list) = api.fetch(&people("/records"), &staff).await;
     assert_eq!(list.as_array().unwrap().len(), 1, "the portal record stays");
 }
 
@@ -322,7 +314,7 @@ async fn staff_never_reach_another_agencys_records() {
         .await
         .unwrap();
     let staff = token(A, "staff");
-    let (_, list) = api.fetch("/v1/people/A123456789/records", &staff).await;
+    let (_, list) = api.fetch(&people("/records"), &staff).await;
     let courses: Vec<&str> = list
         .as_array()
         .unwrap()
@@ -331,7 +323,7 @@ async fn staff_never_reach_another_agencys_records() {
         .collect();
     assert_eq!(courses, ["A0001"]);
     // Another agency's record is not found, as a missing one.
-    let path = "/v1/people/A123456789/records/B0001/1/2016-03-01";
+    let path = &people("/records/B0001/1/2016-03-01");
     let (status, _) = api.fetch(path, &staff).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let mut body = as_json(&theirs);
@@ -360,18 +352,14 @@ async fn staff_never_reach_another_agencys_records() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = answer(
-        api.send(
-            reqwest::Method::POST,
-            "/v1/people/A123456789/records",
-            &staff,
-        )
-        .json(&as_json(&record(&[
-            ("org_code", B),
-            ("course_code", "B0002"),
-        ])))
-        .send()
-        .await
-        .unwrap(),
+        api.send(reqwest::Method::POST, &people("/records"), &staff)
+            .json(&as_json(&record(&[
+                ("org_code", B),
+                ("course_code", "B0002"),
+            ])))
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -479,7 +467,7 @@ async fn two_staff_editing_one_record_at_once_one_wins_the_other_is_told() {
         .create_staff_record(&ours, "a-staff", now())
         .await
         .unwrap();
-    let path = "/v1/people/A123456789/records/LOCAL0002/1/2016-03-01";
+    let path = &people("/records/LOCAL0002/1/2016-03-01");
     let edit = |hours: &str, who: &str| {
         let mut body = as_json(&ours);
         body["total_hours"] = json!(hours);
@@ -514,4 +502,57 @@ async fn two_staff_editing_one_record_at_once_one_wins_the_other_is_told() {
             .await
             .unwrap();
     }
+}
+
+/// A person is found by national ID in a POST body, where no access log
+/// keeps it; the answer names them by handle, and every record's URLs
+/// carry that handle. A national ID in a URL is refused before any lookup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_is_found_by_id_in_the_body_and_named_by_handle() {
+    let api = api().await;
+    api.lock(&record(&[])).await;
+    let staff = token(A, "staff");
+    let (status, found) = answer(
+        api.send(reqwest::Method::POST, "/v1/people/search", &staff)
+            .json(&json!({"id_no": " A123456789 "}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let handle = found["person"].as_str().unwrap();
+    assert_eq!(handle, person("A123456789"), "the handle the tests use");
+    assert!(!handle.contains("A123456789"));
+    assert_eq!(found["records"].as_array().unwrap().len(), 1);
+    assert_eq!(found["records"][0]["person"], handle);
+    // The same list by handle, and the record by its URL.
+    let (status, list) = api
+        .fetch(&format!("/v1/people/{handle}/records"), &staff)
+        .await;
+    assert_eq!((status, &list), (StatusCode::OK, &found["records"]));
+    let (status, one) = api
+        .fetch(
+            &format!("/v1/people/{handle}/records/EC10400123/1/2016-03-01"),
+            &staff,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    // Another person, another handle; the same person, the same one.
+    let (_, other) = answer(
+        api.send(reqwest::Method::POST, "/v1/people/search", &staff)
+            .json(&json!({"id_no": "F228035170"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_ne!(other["person"], found["person"]);
+    assert_eq!(other["records"], json!([]));
+    let (status, body) = api.fetch("/v1/people/A123456789/records", &staff).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("person_handle_required"))
+    );
+    assert!(!body.to_string().contains("A123456789"));
 }

@@ -172,7 +172,7 @@ async fn an_if_match_past_any_version_is_stale_not_a_panic() {
         .create_staff_record(&ours, "a-staff", now())
         .await
         .unwrap();
-    let path = "/v1/people/A123456789/records/LOCAL0001/1/2016-03-01";
+    let path = &people("/records/LOCAL0001/1/2016-03-01");
     let mut changed = as_json(&ours);
     changed["provider"] = json!("人事處");
     for version in ["\"18446744073709551615\"", "\"18446744073709551614\""] {
@@ -236,7 +236,7 @@ async fn a_create_over_a_held_key_answers_the_same_whoever_holds_it() {
     let create = |record: &TrainingRecord| {
         let mut body = as_json(record);
         body["org_code"] = json!(B);
-        api.send(reqwest::Method::POST, "/v1/people/A123456789/records", &b)
+        api.send(reqwest::Method::POST, &people("/records"), &b)
             .json(&body)
             .send()
     };
@@ -379,7 +379,7 @@ async fn a_squatted_key_goes_to_administrators_who_give_it_back() {
     let (status, settled) = settle(id_of("SQUAT0001"), "transfer").await;
     assert_eq!(status, StatusCode::OK, "{settled}");
     assert_eq!(settled["record"]["org_code"], B);
-    let path = "/v1/people/A123456789/records/SQUAT0001/1/2015-10-01";
+    let path = &people("/records/SQUAT0001/1/2015-10-01");
     assert_eq!(
         api.fetch(path, &token(A, "staff")).await.0,
         StatusCode::NOT_FOUND
@@ -390,7 +390,7 @@ async fn a_squatted_key_goes_to_administrators_who_give_it_back() {
     // Kept: the holder's record stays as it was.
     let (status, _) = settle(id_of("SQUAT0002"), "keep").await;
     assert_eq!(status, StatusCode::OK);
-    let kept = "/v1/people/A123456789/records/SQUAT0002/1/2015-10-01";
+    let kept = &people("/records/SQUAT0002/1/2015-10-01");
     assert_eq!(api.fetch(kept, &token(A, "staff")).await.0, StatusCode::OK);
     let (_, page) = api.fetch("/v1/disputes", &admin).await;
     assert_eq!(page["disputes"], json!([]), "both settled");

@@ -56,15 +56,11 @@ async fn an_upload_never_takes_another_agencys_record() {
     ]);
     let c_staff = token(C, "staff");
     let (status, created) = answer(
-        api.send(
-            reqwest::Method::POST,
-            "/v1/people/A123456789/records",
-            &c_staff,
-        )
-        .json(&as_json(&theirs))
-        .send()
-        .await
-        .unwrap(),
+        api.send(reqwest::Method::POST, &people("/records"), &c_staff)
+            .json(&as_json(&theirs))
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -106,7 +102,7 @@ async fn an_upload_never_takes_another_agencys_record() {
         (C, 1, Source::StaffEntered)
     );
     assert_eq!(kept.record, theirs);
-    let path = "/v1/people/A123456789/records/EC10400123/1/2015-10-01";
+    let path = &people("/records/EC10400123/1/2015-10-01");
     let (status, _) = api.fetch(path, &c_staff).await;
     assert_eq!(status, StatusCode::OK);
 }

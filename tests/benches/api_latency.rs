@@ -112,6 +112,7 @@ async fn main() {
     sync.run(&system_tests::request("seed"), |_, _| {})
         .await
         .expect("seeded");
+    let sealer = api::AuditKey::new("bench").sealer();
     let keys: Vec<NaturalKey> = system_tests::stored(&store)
         .await
         .into_keys()
@@ -136,7 +137,7 @@ async fn main() {
         bucket: "bench".into(),
         uploads: local_stack::uploads(&s3_server.url(), "bench"),
         audit: api::AuditKey::new("bench"),
-        sealer: api::AuditKey::new("bench").sealer(),
+        sealer: sealer.clone(),
         download_timeout: std::time::Duration::from_secs(25),
         launcher: local_stack::lambda::sync_launcher(sync.clone(), Default::default()),
         settings: settings.clone(),
@@ -176,7 +177,7 @@ async fn main() {
         let request = http
             .get(format!(
                 "{url}/v1/people/{}/records/{}/{}/{}",
-                key.id_no.as_str(),
+                sealer.person(&key.id_no),
                 key.course_code,
                 key.term,
                 key.start_date

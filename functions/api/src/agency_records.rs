@@ -72,7 +72,10 @@ pub async fn list(
         agency: agency.to_string(),
         from,
         to,
-        records: records.into_iter().map(RecordView::from).collect(),
+        records: records
+            .into_iter()
+            .map(|r| RecordView::new(r, &state.sealer))
+            .collect(),
         next_cursor: state.sealer.cursor(&context, next),
     }))
 }

@@ -64,7 +64,7 @@ fn view(state: &AppState, dispute: Dispute, held: Option<StoredRecord>) -> Dispu
         first_at: dispute.first_at,
         last_at: dispute.last_at,
         claimed: dispute.claimed,
-        held: held.map(RecordView::from),
+        held: held.map(|h| RecordView::new(h, &state.sealer)),
     }
 }
 
@@ -170,6 +170,10 @@ pub async fn settle(
         .record(&caller, &key.id_no, SETTLE, decision, "ok");
     Ok(Json(Settled {
         decision,
-        record: state.store.get_record(&key).await?.map(RecordView::from),
+        record: state
+            .store
+            .get_record(&key)
+            .await?
+            .map(|r| RecordView::new(r, &state.sealer)),
     }))
 }

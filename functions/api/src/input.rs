@@ -12,7 +12,7 @@ use learning_core::roc_date::parse_date;
 use learning_core::{NationalId, NaturalKey};
 use serde::de::DeserializeOwned;
 
-use crate::ApiError;
+use crate::{ApiError, AppState};
 
 /// The query string as `T` (which should refuse unknown fields).
 pub struct Params<T>(pub T);
@@ -58,34 +58,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// The person a `/v1/people/{id_no}/...` path names.
+/// The person a `/v1/people/{person}/...` path names: a handle
+/// (`POST /v1/people/search` gives it), never the national ID itself.
 pub struct Person(pub NationalId);
 
-impl<S: Send + Sync> FromRequestParts<S> for Person {
+impl FromRequestParts<AppState> for Person {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(id_no) = Path::<String>::from_request_parts(parts, state)
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(person) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(invalid_path)?;
-        national_id(&id_no).map(Person)
+        person_of(state, &person).map(Person)
     }
 }
 
-/// The record a `/v1/people/{id_no}/records/{course_code}/{term}/{start_date}`
+/// The record a `/v1/people/{person}/records/{course_code}/{term}/{start_date}`
 /// path names, every part checked.
 pub struct RecordKey(pub NaturalKey);
 
-impl<S: Send + Sync> FromRequestParts<S> for RecordKey {
+impl FromRequestParts<AppState> for RecordKey {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path((id_no, course_code, term, start_date)) =
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path((person, course_code, term, start_date)) =
             Path::<(String, String, String, String)>::from_request_parts(parts, state)
                 .await
                 .map_err(invalid_path)?;
         Ok(RecordKey(NaturalKey {
-            id_no: national_id(&id_no)?,
+            id_no: person_of(state, &person)?,
             course_code,
             term: term
                 .parse()
@@ -97,11 +98,30 @@ impl<S: Send + Sync> FromRequestParts<S> for RecordKey {
     }
 }
 
+/// The national ID a person handle stands for. An ID-shaped path is
+/// refused as such (it reached the logs already; the answer says how to
+/// keep it out next time); anything else that does not open is not a
+/// handle this API gave.
+fn person_of(state: &AppState, handle: &str) -> Result<NationalId, ApiError> {
+    if learning_core::national_id::redact(handle) != handle {
+        return Err(ApiError::bad_request(
+            "person_handle_required",
+            "網址不可含身分證字號；請先以 POST /v1/people/search 查詢，再使用回傳的 person",
+        ));
+    }
+    state.sealer.open_person(handle).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_person",
+            "person 不正確；請以 POST /v1/people/search 查詢取得",
+        )
+    })
+}
+
 fn invalid_path(e: PathRejection) -> ApiError {
     ApiError::bad_request("invalid_path", format!("網址不正確：{}", e.body_text()))
 }
 
-fn national_id(text: &str) -> Result<NationalId, ApiError> {
+pub fn national_id(text: &str) -> Result<NationalId, ApiError> {
     NationalId::parse(text).map_err(|e| ApiError::bad_request("invalid_national_id", e.to_string()))
 }
 

@@ -179,12 +179,13 @@ fn private_routes() -> Routes {
         get "/v1/import-logs/{log_id}" => logs::detail;
         get "/v1/disputes" => disputes::list;
         post "/v1/disputes/{dispute_id}/settlement" => disputes::settle;
-        get "/v1/people/{id_no}/records" => records::of_person;
-        post "/v1/people/{id_no}/records" => records::create;
-        get "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}" => records::one;
-        put "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}" => records::edit;
-        delete "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}" => records::remove;
-        post "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}/removal" => records::remove_locked;
+        post "/v1/people/search" => records::search;
+        get "/v1/people/{person}/records" => records::of_person;
+        post "/v1/people/{person}/records" => records::create;
+        get "/v1/people/{person}/records/{course_code}/{term}/{start_date}" => records::one;
+        put "/v1/people/{person}/records/{course_code}/{term}/{start_date}" => records::edit;
+        delete "/v1/people/{person}/records/{course_code}/{term}/{start_date}" => records::remove;
+        post "/v1/people/{person}/records/{course_code}/{term}/{start_date}/removal" => records::remove_locked;
     }
 }
 

@@ -12,7 +12,7 @@ use dynamodb_store::{StoreError, StoredRecord};
 use learning_core::import_log::{RemovalEntry, RunStatus, Trigger};
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::{Field, mask_birth_date, mask_name};
-use learning_core::{NaturalKey, RawRecord, Source, TrainingRecord};
+use learning_core::{NationalId, NaturalKey, RawRecord, Source, TrainingRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{JsonBody, Person, RecordKey};
@@ -25,6 +25,9 @@ type Object = serde_json::Map<String, serde_json::Value>;
 /// A record as the API shows it.
 #[derive(Debug, Serialize)]
 pub struct RecordView {
+    /// The person's handle: what this record's URLs carry in place of the
+    /// national ID.
+    pub person: String,
     #[serde(flatten)]
     pub record: TrainingRecord,
     pub source: Source,
@@ -40,9 +43,10 @@ pub struct RecordView {
 const LOCKED_REASON: &str =
     "此筆紀錄由終身學習入口網匯入，僅供檢視；如需更正，請至入口網修改後，待自動入檔或重新下載";
 
-impl From<StoredRecord> for RecordView {
-    fn from(stored: StoredRecord) -> Self {
+impl RecordView {
+    pub fn new(stored: StoredRecord, sealer: &crate::Sealer) -> Self {
         RecordView {
+            person: sealer.person(&stored.record.id_no),
             record: stored.record,
             source: stored.source,
             locked: stored.locked,
@@ -58,9 +62,9 @@ fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
-fn with_etag(status: StatusCode, stored: StoredRecord) -> Response {
+fn with_etag(state: &AppState, status: StatusCode, stored: StoredRecord) -> Response {
     let tag = etag(stored.version);
-    let mut response = (status, Json(RecordView::from(stored))).into_response();
+    let mut response = (status, Json(RecordView::new(stored, &state.sealer))).into_response();
     response.headers_mut().insert(header::ETAG, tag);
     response
 }
@@ -142,24 +146,60 @@ fn outcome<T>(result: &Result<T, ApiError>) -> &'static str {
     }
 }
 
-const PERSON: &str = "/v1/people/{id_no}/records";
-const RECORD: &str = "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}";
-const REMOVAL: &str = "/v1/people/{id_no}/records/{course_code}/{term}/{start_date}/removal";
+const SEARCH: &str = "/v1/people/search";
+const PERSON: &str = "/v1/people/{person}/records";
+const RECORD: &str = "/v1/people/{person}/records/{course_code}/{term}/{start_date}";
+const REMOVAL: &str = "/v1/people/{person}/records/{course_code}/{term}/{start_date}/removal";
 
 pub async fn of_person(
     State(state): State<AppState>,
     caller: Caller,
     Person(id): Person,
 ) -> Result<Json<Vec<RecordView>>, ApiError> {
-    let records = state.store.records_of_person(&id).await?;
-    state.audit.record(&caller, &id, PERSON, "read", "ok");
-    Ok(Json(
-        records
-            .into_iter()
-            .filter(|r| caller.may_access(&r.record.org_code))
-            .map(RecordView::from)
-            .collect(),
-    ))
+    Ok(Json(visible_records(&state, &caller, &id, PERSON).await?))
+}
+
+/// The records of `id` the caller may see, the read audited.
+async fn visible_records(
+    state: &AppState,
+    caller: &Caller,
+    id: &NationalId,
+    route: &str,
+) -> Result<Vec<RecordView>, ApiError> {
+    let records = state.store.records_of_person(id).await?;
+    state.audit.record(caller, id, route, "read", "ok");
+    Ok(records
+        .into_iter()
+        .filter(|r| caller.may_access(&r.record.org_code))
+        .map(|r| RecordView::new(r, &state.sealer))
+        .collect())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    id_no: String,
+}
+
+/// A person's records found by national ID in the body, where no log
+/// keeps it, and the handle their URLs carry.
+#[derive(Debug, Serialize)]
+pub struct Found {
+    pub person: String,
+    pub records: Vec<RecordView>,
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(request): JsonBody<SearchRequest>,
+) -> Result<Json<Found>, ApiError> {
+    let id = crate::input::national_id(request.id_no.trim())?;
+    let records = visible_records(&state, &caller, &id, SEARCH).await?;
+    Ok(Json(Found {
+        person: state.sealer.person(&id),
+        records,
+    }))
 }
 
 pub async fn one(
@@ -171,7 +211,7 @@ pub async fn one(
     state
         .audit
         .record(&caller, &key.id_no, RECORD, "read", outcome(&stored));
-    Ok(with_etag(StatusCode::OK, stored?))
+    Ok(with_etag(&state, StatusCode::OK, stored?))
 }
 
 pub async fn create(
@@ -202,7 +242,7 @@ pub async fn create(
     state
         .audit
         .record(&caller, &id, PERSON, "create", outcome(&stored));
-    Ok(with_etag(StatusCode::CREATED, stored?))
+    Ok(with_etag(&state, StatusCode::CREATED, stored?))
 }
 
 /// A create refused because the key is held: when another agency holds
@@ -269,7 +309,7 @@ pub async fn edit(
     state
         .audit
         .record(&caller, &key.id_no, RECORD, "edit", outcome(&stored));
-    Ok(with_etag(StatusCode::OK, stored?))
+    Ok(with_etag(&state, StatusCode::OK, stored?))
 }
 
 pub async fn remove(

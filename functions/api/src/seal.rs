@@ -113,6 +113,22 @@ impl Sealer {
     }
 }
 
+/// Person handles: what the API's URLs carry in place of a national ID,
+/// which would otherwise sit in API Gateway's and proxies' logs and the
+/// browser's history. Stable (the same person, the same handle), opaque,
+/// and opened only here.
+impl Sealer {
+    pub fn person(&self, id: &learning_core::NationalId) -> String {
+        self.seal_stable(PERSON, id.as_str().as_bytes())
+    }
+
+    pub(crate) fn open_person(&self, handle: &str) -> Option<learning_core::NationalId> {
+        learning_core::NationalId::parse(&self.open_text(PERSON, handle)?).ok()
+    }
+}
+
+const PERSON: &str = "person";
+
 /// Page cursors: the store's own position, sealed for the query's
 /// context, so what the caller holds is opaque and only opens for the
 /// same route and agency.

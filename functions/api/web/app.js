@@ -436,17 +436,25 @@ async function createRecord() {
     total_hours: (Math.round((Number(digital) + Number(physical)) * 10) / 10).toFixed(1),
     status: "通過", passed_date: passed, changed_date: passed,
   };
-  await api(`/v1/people/${encodeURIComponent(id)}/records`, { method: "POST", json: body });
+  const { person } = await findPerson(id);
+  await api(`/v1/people/${encodeURIComponent(person)}/records`, { method: "POST", json: body });
   $("#create-form").hidden = true;
   await loadRecords();
   say(t("created"));
+}
+
+// A person is looked up by national ID in a POST body: the ID never
+// goes into a URL (access logs, proxies, the browser's history keep
+// those). The answer's handle names the person in every later URL.
+async function findPerson(id) {
+  return (await api("/v1/people/search", { method: "POST", json: { id_no: id } })).json();
 }
 
 // A person's records: locked ones marked, staff-entered ones editable.
 async function loadRecords() {
   const id = $("#records-id").value.trim().toUpperCase();
   say(t("loading"));
-  const records = await (await api(`/v1/people/${encodeURIComponent(id)}/records`)).json();
+  const { records } = await findPerson(id);
   const body = $("#records-table tbody");
   body.replaceChildren();
   for (const record of records) {
@@ -481,7 +489,7 @@ async function loadRecords() {
 }
 
 function recordPath(record) {
-  return `/v1/people/${encodeURIComponent(record.id_no)}/records/${encodeURIComponent(record.course_code)}/${record.term}/${record.start_date}`;
+  return `/v1/people/${encodeURIComponent(record.person)}/records/${encodeURIComponent(record.course_code)}/${record.term}/${record.start_date}`;
 }
 
 function startEdit(record) {
