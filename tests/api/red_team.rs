@@ -379,6 +379,41 @@ async fn a_squatted_key_goes_to_administrators_who_give_it_back() {
     let (status, settled) = settle(id_of("SQUAT0001"), "transfer").await;
     assert_eq!(status, StatusCode::OK, "{settled}");
     assert_eq!(settled["record"]["org_code"], B);
+    assert_eq!(settled["entry"]["decision"], "transfer");
+    // Both agencies' staff find the settlement in their log, without the
+    // administrator's id or the person's full ID; a third agency does not.
+    let log_id = settled["entry"]["log_id"].as_str().unwrap();
+    for (agency, sees) in [(A, true), (B, true), ("382000000A", false)] {
+        let (_, page) = api
+            .fetch(
+                "/v1/import-logs?trigger=settlement",
+                &token(agency, "staff"),
+            )
+            .await;
+        let listed = page["entries"].as_array().unwrap();
+        assert_eq!(
+            listed.iter().any(|e| e["log_id"] == log_id),
+            sees,
+            "{agency}: {page}"
+        );
+        let (status, entry) = api
+            .fetch(
+                &format!("/v1/import-logs/{log_id}"),
+                &token(agency, "staff"),
+            )
+            .await;
+        if sees {
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(
+                (&entry["agency"], &entry["claimant"]),
+                (&json!(A), &json!(B))
+            );
+            assert!(entry.get("requested_by").is_none(), "{entry}");
+            assert_eq!(entry["record"]["id_no"], "A12345****");
+        } else {
+            assert_eq!(status, StatusCode::NOT_FOUND);
+        }
+    }
     let path = &people("/records/SQUAT0001/1/2015-10-01");
     assert_eq!(
         api.fetch(path, &token(A, "staff")).await.0,

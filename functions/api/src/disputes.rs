@@ -7,9 +7,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use dynamodb_store::{Dispute, Settlement, StoredRecord, dispute_position};
 use learning_core::TrainingRecord;
+use learning_core::import_log::{RunStatus, SettlementEntry, Trigger};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{JsonBody, Params};
+use crate::logs::EntryView;
 use crate::records::RecordView;
 use crate::{ApiError, AppState, Caller};
 
@@ -112,7 +114,8 @@ pub struct SettlementRequest {
 
 #[derive(Debug, Serialize)]
 pub struct Settled {
-    pub decision: &'static str,
+    /// The settlement's log entry, which both agencies' staff see.
+    pub entry: EntryView,
     /// The record that holds the key now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<RecordView>,
@@ -160,16 +163,32 @@ pub async fn settle(
         }
         (_, held) => held.as_ref().map_or(0, |h| h.version),
     };
-    let by = format!("dispute:{}", caller.user);
+    let now = state.now();
+    let entry = SettlementEntry {
+        log_id: format!(
+            "settlement-{}-{:04x}",
+            now.format("%Y%m%dT%H%M%S%3f"),
+            fastrand::u16(..)
+        ),
+        trigger: Trigger::Settlement,
+        requested_by: caller.user.clone(),
+        decision: decision.to_string(),
+        agency: dispute.holder.to_string(),
+        claimant: dispute.claimant.to_string(),
+        started_at: now,
+        finished_at: Some(now),
+        status: RunStatus::Succeeded,
+        record: crate::records::masked(&dispute.claimed),
+    };
     state
         .store
-        .settle_dispute(&dispute, settlement, version, &by, state.now())
+        .settle_dispute(&dispute, settlement, version, &entry)
         .await?;
     state
         .audit
         .record(&caller, &key.id_no, SETTLE, decision, "ok");
     Ok(Json(Settled {
-        decision,
+        entry: EntryView::Settlement(Box::new(entry)),
         record: state
             .store
             .get_record(&key)

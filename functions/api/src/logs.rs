@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use chrono::{Days, NaiveDate, TimeZone};
 use dynamodb_store::LogQuery;
 use learning_core::import_log::{
-    CsvImportView, DownloadEntry, LogEntry, RemovalEntry, SyncLogEntry, Trigger,
+    CsvImportView, DownloadEntry, LogEntry, RemovalEntry, SettlementEntry, SyncLogEntry, Trigger,
 };
 use learning_core::{AgencyCode, DayRange};
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,7 @@ pub enum EntryView {
     CsvImport(Box<CsvImportView>),
     Download(Box<DownloadEntry>),
     Removal(Box<RemovalEntry>),
+    Settlement(Box<SettlementEntry>),
 }
 
 impl From<LogEntry> for EntryView {
@@ -51,6 +52,7 @@ impl From<LogEntry> for EntryView {
             LogEntry::CsvImport(e) => EntryView::CsvImport(Box::new(CsvImportView::from(&*e))),
             LogEntry::Download(e) => EntryView::Download(e),
             LogEntry::Removal(e) => EntryView::Removal(e),
+            LogEntry::Settlement(e) => EntryView::Settlement(e),
         }
     }
 }
@@ -98,6 +100,13 @@ fn visible(entry: LogEntry, caller: &Caller) -> Option<LogEntry> {
         LogEntry::Download(download) => AgencyCode::parse(&download.agency)
             .is_ok_and(|a| caller.may_access(&a))
             .then_some(LogEntry::Download(download)),
+        LogEntry::Settlement(mut settlement) => {
+            settlement.requested_by.clear();
+            let concerns =
+                |agency: &str| AgencyCode::parse(agency).is_ok_and(|a| caller.may_access(&a));
+            (concerns(&settlement.agency) || concerns(&settlement.claimant))
+                .then_some(LogEntry::Settlement(settlement))
+        }
         LogEntry::Removal(mut removal) => {
             removal.requested_by.clear();
             AgencyCode::parse(&removal.agency)
@@ -130,7 +139,7 @@ pub async fn list(
         Some(v) => Some(Trigger::parse(v).ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_trigger",
-                "trigger 須為 schedule、manual、upload、download 或 removal",
+                "trigger 須為 schedule、manual、upload、download、removal 或 settlement",
             )
         })?),
     };

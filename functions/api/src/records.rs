@@ -340,10 +340,10 @@ pub struct RemovalRequest {
     reason: String,
 }
 
-/// What a removal entry keeps of the record: every field, the ID, name
-/// and birth date masked, with its source and version.
-fn kept_of(stored: &StoredRecord) -> std::collections::BTreeMap<String, String> {
-    let mut kept: std::collections::BTreeMap<String, String> = serde_json::to_value(&stored.record)
+/// What a log entry keeps of a record: every field, the ID, name and
+/// birth date masked.
+pub(crate) fn masked(record: &TrainingRecord) -> std::collections::BTreeMap<String, String> {
+    let mut kept: std::collections::BTreeMap<String, String> = serde_json::to_value(record)
         .ok()
         .and_then(|v| v.as_object().cloned())
         .unwrap_or_default()
@@ -360,6 +360,13 @@ fn kept_of(stored: &StoredRecord) -> std::collections::BTreeMap<String, String> 
             *value = mask(value);
         }
     }
+    kept
+}
+
+/// What a removal entry keeps of the record: [`masked`], with its source
+/// and version.
+fn kept_of(stored: &StoredRecord) -> std::collections::BTreeMap<String, String> {
+    let mut kept = masked(&stored.record);
     kept.insert("source".into(), stored.source.as_str().to_string());
     kept.insert("version".into(), stored.version.to_string());
     kept

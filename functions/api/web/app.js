@@ -18,7 +18,7 @@ const TEXT = {
     colSource: "來源", colActions: "動作", editTitle: "修改紀錄", digitalHours: "數位時數",
     physicalHours: "實體時數", save: "儲存", cancel: "取消", edit: "修改", delete: "刪除",
     detail: "詳細", lockedMark: "鎖定", confirmDelete: "確定刪除這筆紀錄？",
-    kind_sync: "每日自動入檔", kind_csv_import: "CSV 入檔", kind_download: "名單下載", kind_removal: "移除鎖定紀錄", reason: "原因",
+    kind_sync: "每日自動入檔", kind_csv_import: "CSV 入檔", kind_download: "名單下載", kind_removal: "移除鎖定紀錄", kind_settlement: "紀錄歸屬處理", decision: "處理結果", decision_keep: "保留原機關紀錄", decision_transfer: "改由申請機關的紀錄取代", reason: "原因",
     status_running: "執行中", status_succeeded: "成功", status_partial: "部分成功", status_failed: "失敗",
     source_auto_import: "入口網自動入檔", source_download: "名單下載", source_csv_import: "CSV 入檔",
     source_staff_entered: "人事人員登錄", loading: "讀取中…", loaded: "共 {n} 筆", noEntries: "查無資料",
@@ -48,7 +48,7 @@ const TEXT = {
     colSource: "Source", colActions: "Actions", editTitle: "Edit record", digitalHours: "Digital hours",
     physicalHours: "In-person hours", save: "Save", cancel: "Cancel", edit: "Edit", delete: "Delete",
     detail: "Detail", lockedMark: "Locked", confirmDelete: "Delete this record?",
-    kind_sync: "Nightly sync", kind_csv_import: "CSV import", kind_download: "Download", kind_removal: "Locked record removed", reason: "Reason",
+    kind_sync: "Nightly sync", kind_csv_import: "CSV import", kind_download: "Download", kind_removal: "Locked record removed", kind_settlement: "Ownership settled", decision: "Decision", decision_keep: "Kept by the holding agency", decision_transfer: "Given to the claiming agency", reason: "Reason",
     status_running: "Running", status_succeeded: "Succeeded", status_partial: "Partial", status_failed: "Failed",
     source_auto_import: "Portal (nightly)", source_download: "Portal (download)", source_csv_import: "CSV import",
     source_staff_entered: "Entered by staff", loading: "Loading…", loaded: "{n} found", noEntries: "Nothing found",
@@ -240,7 +240,7 @@ async function loadLog(more = false) {
     cell(row, t(`kind_${entry.kind}`));
     cell(row, entry.kind === "csv_import" ? entry.file.key.split("/").pop()
       : entry.kind === "sync" ? entry.data_date
-      : entry.kind === "removal" ? `${entry.record.id_no} ${entry.record.course_code}`
+      : entry.kind === "removal" || entry.kind === "settlement" ? `${entry.record.id_no} ${entry.record.course_code}`
       : `${entry.from} – ${entry.to}`);
     const status = cell(row, "");
     status.append(badge(entry.status));
@@ -286,6 +286,7 @@ async function showDetail(logId) {
   add(t("counts"), countsText(entry));
   add(t("requestedBy"), entry.requested_by);
   add(t("reason"), entry.reason);
+  if (entry.decision) add(t("decision"), t(`decision_${entry.decision}`));
   add(t("error"), entry.error ? `${entry.error.message}（${entry.error.code}）` : "");
   for (const failure of entry.failures || []) add(`#${failure.position} ${failure.masked_id}`, `${failure.message}（${failure.code}）`);
   const report = $("#log-report");

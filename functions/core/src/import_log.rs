@@ -23,6 +23,9 @@ pub enum Trigger {
     /// An administrator removing a locked record the portal can no longer
     /// reach.
     Removal,
+    /// An administrator settling a dispute over a key (see
+    /// `crate::ownership`).
+    Settlement,
 }
 
 impl Trigger {
@@ -33,6 +36,7 @@ impl Trigger {
             Trigger::Upload => "upload",
             Trigger::Download => "download",
             Trigger::Removal => "removal",
+            Trigger::Settlement => "settlement",
         }
     }
 
@@ -43,6 +47,7 @@ impl Trigger {
             Trigger::Upload,
             Trigger::Download,
             Trigger::Removal,
+            Trigger::Settlement,
         ]
         .into_iter()
         .find(|t| t.as_str() == input)
@@ -506,6 +511,33 @@ pub struct RemovalEntry {
     pub record: BTreeMap<String, String>,
 }
 
+/// An administrator's settlement of a dispute: a key the holder's agency
+/// held and the claimant's agency tried to write. Both agencies' staff
+/// see it (without the administrator's id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementEntry {
+    /// `settlement-<time>-<random>`.
+    pub log_id: String,
+    pub trigger: Trigger,
+    /// The administrator (the token's subject); shown to administrators
+    /// only.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub requested_by: String,
+    /// `keep` (the holder keeps its record) or `transfer` (the claimant's
+    /// record replaced it).
+    pub decision: String,
+    /// The agency that held the key.
+    pub agency: String,
+    /// The agency that tried to write it.
+    pub claimant: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    /// The claimed record's fields by id, the ID, name and birth date
+    /// masked.
+    pub record: BTreeMap<String, String>,
+}
+
 /// Any import-log entry, as the log lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -514,6 +546,7 @@ pub enum LogEntry {
     CsvImport(Box<CsvImportEntry>),
     Download(Box<DownloadEntry>),
     Removal(Box<RemovalEntry>),
+    Settlement(Box<SettlementEntry>),
 }
 
 impl LogEntry {
@@ -523,6 +556,7 @@ impl LogEntry {
             LogEntry::CsvImport(e) => &e.log_id,
             LogEntry::Download(e) => &e.log_id,
             LogEntry::Removal(e) => &e.log_id,
+            LogEntry::Settlement(e) => &e.log_id,
         }
     }
 
@@ -532,6 +566,7 @@ impl LogEntry {
             LogEntry::CsvImport(e) => e.started_at,
             LogEntry::Download(e) => e.started_at,
             LogEntry::Removal(e) => e.started_at,
+            LogEntry::Settlement(e) => e.started_at,
         }
     }
 
@@ -541,6 +576,7 @@ impl LogEntry {
             LogEntry::CsvImport(e) => e.status,
             LogEntry::Download(e) => e.status,
             LogEntry::Removal(e) => e.status,
+            LogEntry::Settlement(e) => e.status,
         }
     }
 
@@ -550,6 +586,7 @@ impl LogEntry {
             LogEntry::CsvImport(e) => e.trigger,
             LogEntry::Download(e) => e.trigger,
             LogEntry::Removal(e) => e.trigger,
+            LogEntry::Settlement(e) => e.trigger,
         }
     }
 }

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
+use learning_core::import_log::{LogEntry, SettlementEntry};
 use learning_core::{AgencyCode, NaturalKey, Source, TrainingRecord};
 
 use crate::items::{Item, n, person_pk, record_attributes, s, text};
@@ -206,7 +207,8 @@ impl Store {
     }
 
     /// Settles a dispute as an administrator decided, in one transaction:
-    /// the claim goes, and for a transfer the claimant's record replaces
+    /// the claim goes, the settlement's log entry comes, and for a
+    /// transfer the claimant's record replaces
     /// the holder's — only if that record is still the holder's, unlocked
     /// and at `holder_version` (as read), so nothing that moved meanwhile
     /// is overwritten.
@@ -215,8 +217,7 @@ impl Store {
         dispute: &Dispute,
         settlement: Settlement,
         holder_version: u64,
-        written_by: &str,
-        now: DateTime<Utc>,
+        entry: &SettlementEntry,
     ) -> Result<(), StoreError> {
         let build = |e| StoreError::build("TransactWriteItems", e);
         let key = dispute.key();
@@ -227,12 +228,20 @@ impl Store {
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(build)?;
+        let log = LogEntry::Settlement(Box::new(entry.clone()));
+        let logged = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(crate::import_log::log_item(&log)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build)?;
         let mut request = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(claim).build());
+            .transact_items(TransactWriteItem::builder().delete(claim).build())
+            .transact_items(TransactWriteItem::builder().put(logged).build());
         if settlement == Settlement::Transfer {
-            let now = timestamp(now);
+            let now = timestamp(entry.started_at);
             let current = self.get_record(&key).await?.ok_or(StoreError::NotFound)?;
             let mut item = record_attributes(&dispute.claimed);
             bookkeeping(
@@ -241,7 +250,7 @@ impl Store {
                 holder_version.saturating_add(1),
                 &current.created_at,
                 &now,
-                written_by,
+                &entry.log_id,
             );
             let put = Put::builder()
                 .table_name(&self.table)

@@ -45,7 +45,7 @@ fn summary(
             counts = std::mem::take(&mut e.agency_counts);
         }
         LogEntry::Download(e) => e.failures.clear(),
-        LogEntry::CsvImport(_) | LogEntry::Removal(_) => {}
+        LogEntry::CsvImport(_) | LogEntry::Removal(_) | LogEntry::Settlement(_) => {}
     }
     (summary, agencies, counts)
 }
@@ -81,6 +81,12 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
             serde_json::to_string(e).map_err(corrupt)?,
             ("agency", s(&e.agency)),
         ),
+        LogEntry::Settlement(e) => (
+            "settlement",
+            e.trigger,
+            serde_json::to_string(e).map_err(corrupt)?,
+            ("agency", s(&e.agency)),
+        ),
     };
     let started = entry.started_at();
     let (listed, agencies, counts) = summary(entry);
@@ -89,6 +95,7 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
         LogEntry::CsvImport(e) => serde_json::to_string(e),
         LogEntry::Download(e) => serde_json::to_string(e),
         LogEntry::Removal(e) => serde_json::to_string(e),
+        LogEntry::Settlement(e) => serde_json::to_string(e),
     }
     .map_err(corrupt)?;
     let mut item: Item = [
@@ -117,6 +124,10 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
         && let Some(agency) = &e.agency
     {
         item.insert("agency".into(), s(agency));
+    }
+    // A settlement concerns two agencies: staff of either find it.
+    if let LogEntry::Settlement(e) = entry {
+        item.insert("claimant".into(), s(&e.claimant));
     }
     if !agencies.is_empty() {
         let map = agencies.into_iter().map(|(a, n_)| (a, n(n_))).collect();
@@ -329,8 +340,9 @@ impl Store {
                 projection.extend(["ag.#own", "ac.#own"]);
                 names.insert("#own".into(), agency.clone());
                 names.insert("#agency".into(), "agency".into());
+                names.insert("#claimant".into(), "claimant".into());
                 values.insert(":agency".into(), s(agency));
-                filters.push("(#kind = :sync OR #agency = :agency)");
+                filters.push("(#kind = :sync OR #agency = :agency OR #claimant = :agency)");
                 values.insert(":sync".into(), s("sync"));
             }
             None => projection.push("ag"),
@@ -531,6 +543,9 @@ fn entry_from_item(item: &Item) -> Result<LogEntry, StoreError> {
             .map_err(corrupt),
         Some(AttributeValue::S(kind)) if kind == "removal" => serde_json::from_str(&body)
             .map(LogEntry::Removal)
+            .map_err(corrupt),
+        Some(AttributeValue::S(kind)) if kind == "settlement" => serde_json::from_str(&body)
+            .map(LogEntry::Settlement)
             .map_err(corrupt),
         _ => serde_json::from_str(&body)
             .map(LogEntry::Sync)
