@@ -217,6 +217,19 @@ impl Api {
             .unwrap();
     }
 
+    /// POSTs `body` to `path` as the holder of `token`: the status and the
+    /// JSON body.
+    async fn post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        answer(
+            self.send(reqwest::Method::POST, path, token)
+                .json(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     fn send(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}{path}", self.url))

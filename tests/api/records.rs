@@ -512,14 +512,13 @@ async fn a_person_is_found_by_id_in_the_body_and_named_by_handle() {
     let api = api().await;
     api.lock(&record(&[])).await;
     let staff = token(A, "staff");
-    let (status, found) = answer(
-        api.send(reqwest::Method::POST, "/v1/people/search", &staff)
-            .json(&json!({"id_no": " A123456789 "}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, found) = api
+        .post(
+            "/v1/people/search",
+            &staff,
+            &json!({"id_no": " A123456789 "}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{found}");
     let handle = found["person"].as_str().unwrap();
     assert_eq!(handle, person("A123456789"), "the handle the tests use");
@@ -539,14 +538,9 @@ async fn a_person_is_found_by_id_in_the_body_and_named_by_handle() {
         .await;
     assert_eq!(status, StatusCode::OK, "{one}");
     // Another person, another handle; the same person, the same one.
-    let (_, other) = answer(
-        api.send(reqwest::Method::POST, "/v1/people/search", &staff)
-            .json(&json!({"id_no": "F228035170"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, other) = api
+        .post("/v1/people/search", &staff, &json!({"id_no": "F228035170"}))
+        .await;
     assert_ne!(other["person"], found["person"]);
     assert_eq!(other["records"], json!([]));
     let (status, body) = api.fetch("/v1/people/A123456789/records", &staff).await;

@@ -200,14 +200,13 @@ async fn an_if_match_past_any_version_is_stale_not_a_panic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_named_after_a_persons_id_is_refused() {
     let api = api().await;
-    let (status, body) = answer(
-        api.send(reqwest::Method::POST, "/v1/uploads", &token(A, "staff"))
-            .json(&json!({"file_name": "A123456789 王小明 補登.csv"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = api
+        .post(
+            "/v1/uploads",
+            &token(A, "staff"),
+            &json!({"file_name": "A123456789 王小明 補登.csv"}),
+        )
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("file_name_personal")),
@@ -359,19 +358,12 @@ async fn a_squatted_key_goes_to_administrators_who_give_it_back() {
             .all(|d| d["via"] == "csv_import" && d["claimant"] == B)
     );
     let settle = |id: String, decision: &'static str| {
-        let admin = admin.clone();
-        let api = &api;
+        let (api, admin) = (&api, admin.clone());
         async move {
-            answer(
-                api.send(
-                    reqwest::Method::POST,
-                    &format!("/v1/disputes/{id}/settlement"),
-                    &admin,
-                )
-                .json(&json!({ "decision": decision }))
-                .send()
-                .await
-                .unwrap(),
+            api.post(
+                &format!("/v1/disputes/{id}/settlement"),
+                &admin,
+                &json!({ "decision": decision }),
             )
             .await
         }
