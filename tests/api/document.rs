@@ -41,7 +41,8 @@ async fn the_openapi_document_is_served_and_lists_exactly_the_routes() {
     // pages' files are public.
     for (path, method) in &documented {
         let concrete = path
-            .replace("{id_no}", "A123456789")
+            .replace("{person}", &person("A123456789"))
+            .replace("{dispute_id}", "x")
             .replace("{course_code}", "EC10400123")
             .replace("{term}", "1")
             .replace("{start_date}", "2026-03-01")

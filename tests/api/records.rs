@@ -1,4 +1,4 @@
-//! `/v1/people/{id_no}/records...` and `GET /v1/records`: training records under the lock, editing, removal, an agency's list.
+//! `/v1/people/search`, `/v1/people/{person}/records...` and `GET /v1/records`: training records under the lock, editing, removal, an agency's list.
 
 use super::*;
 

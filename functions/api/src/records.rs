@@ -3,6 +3,12 @@
 //! (`record_locked`, 409). Staff-entered records are created, edited and
 //! deleted with optimistic concurrency: the record's `version` is its
 //! ETag, and edits and deletes need it in `If-Match`.
+//!
+//! A person is found by national ID in a POST body (`/v1/people/search`)
+//! and named in every URL by a sealed handle, never by the ID. Who may
+//! write a key is the ownership rule (`learning_core::ownership`): a
+//! create over any held key answers the same, and a key another agency
+//! holds becomes a dispute for administrators (`crate::disputes`).
 
 use axum::Json;
 use axum::extract::State;
