@@ -595,32 +595,34 @@ async fn a_file_over_the_size_limit_is_refused_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_stops_after_too_many_refused_rows_with_its_report() {
-    // Every row of this file is after a cutoff of 2000-01-01: a file that
-    // wrong stops at the first checkpoint past the limit instead of
-    // storing 3,000 rejections, and says what it did.
+    // Every row of this file names an agency other than the one whose
+    // folder it was uploaded to: a file that wrong stops at the first
+    // checkpoint past the limit instead of storing 3,000 rejections, and
+    // says what it did.
     let stack = system_tests::csv_stack_with(
         Invocations::default(),
         Duration::from_secs(5),
         learning_core::Settings {
-            csv_cutoff: system_tests::day("2000-01-01"),
             csv_max_rejected: 100,
             ..learning_core::Settings::default()
         },
     )
     .await;
-    let entry = failed(
-        &stack,
-        "wrong.csv",
-        generated_csv(3000, CsvEncoding::Utf8Bom, 9),
-    )
-    .await;
+    let file = stack
+        .upload(
+            "uploads/379000000A/wrong.csv",
+            generated_csv(3000, CsvEncoding::Utf8Bom, 9),
+        )
+        .await;
+    let entry = stack.finished(&file).await;
+    assert_eq!(entry.status, RunStatus::Failed);
     let error = entry.error.as_ref().unwrap();
     assert_eq!(error.code, "too_many_rejections");
     assert!(error.message.contains("100"), "{}", error.message);
     let c = entry.counts;
     assert!(c.rejected >= 100 && c.rows < 3000, "{c:?}");
     assert_eq!(c.rows, c.inserted + c.updated + c.unchanged + c.rejected);
-    assert_eq!(entry.reasons.get("after_cutoff"), Some(&c.rejected));
+    assert_eq!(entry.reasons.get("other_agency"), Some(&c.rejected));
     let report = report(&stack, &entry).await;
     assert_eq!(
         report.len() as u64,
@@ -628,6 +630,43 @@ async fn an_import_stops_after_too_many_refused_rows_with_its_report() {
         "the header and each refused row"
     );
     assert!(entry.summary_key.is_some());
+}
+
+/// An export spanning the cutoff (2015 and 2016 rows) is read whole
+/// however many later rows it holds: rows refused only for their change
+/// date (the automatic import brings them) never stop an import, so staff
+/// never split the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_after_the_cutoff_never_stop_an_import() {
+    let stack = system_tests::csv_stack_with(
+        Invocations::default(),
+        Duration::from_secs(5),
+        learning_core::Settings {
+            csv_max_rejected: 100,
+            ..learning_core::Settings::default()
+        },
+    )
+    .await;
+    let mut bytes = generated_csv(300, CsvEncoding::Utf8Bom, 12);
+    // 400 later rows, each a generated row whose change date is moved to
+    // 2016-01-05 (ROC 1050105), as an export of a longer span has them.
+    let later = generated_csv(400, CsvEncoding::Utf8Bom, 13);
+    let text = String::from_utf8(later).unwrap();
+    let mut appended = 0;
+    for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let cut = line.rfind(',').unwrap();
+        bytes.extend_from_slice(format!("{},1050105\r\n", &line[..cut]).as_bytes());
+        appended += 1;
+    }
+    assert_eq!(appended, 400);
+    let file = stack.upload(&key("span.csv"), bytes).await;
+    let entry = stack.finished(&file).await;
+    assert_eq!(entry.status, RunStatus::Partial, "{:?}", entry.error);
+    let c = entry.counts;
+    assert_eq!(c.rows, 700, "every row read: {c:?}");
+    assert_eq!(c.inserted, 300);
+    assert_eq!(entry.reasons.get("after_cutoff"), Some(&400));
+    assert_eq!(c.rejected, 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

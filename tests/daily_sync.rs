@@ -302,7 +302,7 @@ impl daily_sync::Portal for FailingOn {
     async fn changes_on(
         &self,
         day: NaiveDate,
-    ) -> Result<Vec<learning_core::RawRecord>, portal_client::PortalError> {
+    ) -> Result<Vec<portal_client::PortalRecord>, portal_client::PortalError> {
         use std::sync::atomic::Ordering::SeqCst;
         let now = self.in_flight.fetch_add(1, SeqCst) + 1;
         self.most_in_flight.fetch_max(now, SeqCst);
@@ -605,6 +605,69 @@ async fn invalid_records_from_the_portal_are_reported_masked_and_the_day_is_done
     assert_eq!(stored(&store).await.len() as u64, kept);
 }
 
+/// A record of the wrong JSON type (`"term": "1"`) is refused on its own,
+/// listed and counted like any invalid value; the rest of its page is
+/// read, and the day is done.
+#[tokio::test]
+async fn a_record_of_the_wrong_type_is_refused_alone_and_the_day_is_done() {
+    let store = fresh_store().await;
+    let today = day("2016-01-04");
+    let portal = simulator(
+        DataConfig {
+            per_day: 80,
+            odd_type_share: 0.05,
+            ..DataConfig::default()
+        },
+        eve(today),
+    )
+    .await;
+    let summary = sync_on(&portal, &store, &settings(), today)
+        .run(&request("odd-types"), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, Outcome::Completed);
+    assert_eq!(summary.watermark, Some(day("2016-01-03")));
+    let mut odd_seen = 0;
+    for done in &summary.days {
+        // What the simulator served with a text term, by position.
+        let served = portal.portal.day(done.date);
+        let odd: Vec<u64> = served
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.defect == Some(portal_sim::Defect::OddType))
+            .map(|(at, _)| at as u64 + 1)
+            .collect();
+        odd_seen += odd.len();
+        let entry = store.get_sync_log(&done.log_id).await.unwrap().unwrap();
+        let refused: Vec<u64> = entry.failures.iter().map(|f| f.position).collect();
+        assert_eq!(refused, odd, "{}", done.date);
+        assert_eq!(entry.counts.failed, odd.len() as u64);
+        assert_eq!(entry.counts.fetched, served.len() as u64);
+        assert_eq!(entry.counts.fetched, entry.counts.accounted());
+        for failure in &entry.failures {
+            assert_eq!(
+                (failure.code.as_str(), failure.field.as_deref()),
+                ("invalid_type", Some("term"))
+            );
+            let id = &served[(failure.position - 1) as usize].id_no;
+            assert_eq!(failure.masked_id, format!("{}****", &id[..6]));
+            assert!(!failure.message.contains(id.as_str()));
+        }
+        let expected = if odd.is_empty() {
+            RunStatus::Succeeded
+        } else {
+            RunStatus::Partial
+        };
+        assert_eq!(entry.status, expected, "{}", done.date);
+    }
+    assert!(odd_seen > 0, "the simulator served some");
+    assert_eq!(
+        stored(&store).await,
+        truth(&portal.portal, days("2016-01-01", "2016-01-03"), eve(today)),
+        "every other record written"
+    );
+}
+
 #[tokio::test]
 async fn a_backfill_of_dirty_portal_data_ends_at_yesterday_and_stays_there() {
     // Real portal data: a share of records never validates (IDs with a bad
@@ -664,6 +727,92 @@ async fn a_backfill_of_dirty_portal_data_ends_at_yesterday_and_stays_there() {
     let again = sync.run(&request("next"), |_, _| {}).await.unwrap();
     assert_eq!(again.outcome, Outcome::UpToDate);
     assert!(again.days.is_empty());
+}
+
+/// A record the portal sends invalid is reported on the night it is first
+/// refused, and not again on each lookback night that reads its day
+/// (`RecordsRefused` would never clear); once the portal changes it, it is
+/// new, and reported again if still invalid.
+#[tokio::test]
+async fn a_refused_record_is_reported_once_until_it_changes() {
+    let store = fresh_store().await;
+    let portal = simulator(
+        DataConfig {
+            per_day: 40,
+            invalid_id_share: 0.1,
+            ..DataConfig::default()
+        },
+        day("2016-01-19"),
+    )
+    .await;
+    let scheduled = |run: &str| RunRequest {
+        trigger: learning_core::import_log::Trigger::Schedule,
+        ..request(run)
+    };
+    // What the simulator made invalid, day by day.
+    let invalid_on = |d: NaiveDate| {
+        portal
+            .portal
+            .day(d)
+            .iter()
+            .filter(|r| r.defect.is_some())
+            .count() as u64
+    };
+    let first = sync_on(&portal, &store, &settings(), day("2016-01-20"))
+        .with_lookback(7)
+        .run(&scheduled("night-20"), |_, _| {})
+        .await
+        .unwrap();
+    for d in &first.days {
+        assert_eq!(d.counts.failed, invalid_on(d.date), "{}", d.date);
+    }
+    let reported: u64 = first.days.iter().map(|d| d.counts.failed).sum();
+    assert!(reported > 0, "the simulator served invalid records");
+
+    // A week of nights: each reads the last 7 days again.
+    let mut bad = portal
+        .portal
+        .day(day("2016-01-15"))
+        .iter()
+        .find(|r| r.defect.is_some())
+        .expect("an invalid record on Friday the 15th")
+        .clone();
+    for (night, as_of) in days("2016-01-21", "2016-01-27").zip(days("2016-01-20", "2016-01-26")) {
+        portal.portal.set_as_of(as_of);
+        if night == day("2016-01-23") {
+            // The portal changes the invalid record, still invalid: new.
+            bad.course_name.push_str("（更正）");
+            portal.portal.backdate(bad.clone(), as_of);
+        }
+        let run = sync_on(&portal, &store, &settings(), night)
+            .with_lookback(7)
+            .run(&scheduled(&format!("night-{night}")), |_, _| {})
+            .await
+            .unwrap();
+        for d in &run.days {
+            let entry = store.get_sync_log(&d.log_id).await.unwrap().unwrap();
+            if !entry.lookback {
+                // A day read the first time: its invalid records reported.
+                assert_eq!(entry.counts.failed, invalid_on(d.date), "{}", d.date);
+                continue;
+            }
+            let changed_now = night == day("2016-01-23") && d.date == day("2016-01-15");
+            assert_eq!(
+                entry.counts.failed,
+                u64::from(changed_now),
+                "{night}, looking back at {}: only the changed record again",
+                d.date
+            );
+            assert_eq!(entry.failures.len() as u64, entry.counts.failed);
+            assert_eq!(entry.counts.fetched, entry.counts.accounted());
+            let status = if changed_now {
+                RunStatus::Partial
+            } else {
+                RunStatus::Succeeded
+            };
+            assert_eq!(entry.status, status, "{night} {}", d.date);
+        }
+    }
 }
 
 #[tokio::test]

@@ -302,10 +302,17 @@ async fn a_portal_record_replaces_a_staff_record_with_the_same_key_and_locks_it(
 }
 
 #[tokio::test]
-async fn withdrawing_removes_only_locked_records() {
+async fn withdrawing_removes_the_portals_records_and_csv_copies_never_staffs() {
     let store = fresh_store().await;
     let portal = record(ID, "W1", "1.0");
     let staff = record(ID, "W2", "1.0");
+    // An agency's CSV import of the portal's export: the portal's record
+    // too, which the portal can withdraw.
+    let imported = record(ID, "W4", "1.0");
+    store
+        .write_csv_records(std::slice::from_ref(&imported), "csv-1", Utc::now())
+        .await
+        .unwrap();
     store
         .upsert_portal_records(
             std::slice::from_ref(&portal),
@@ -321,11 +328,15 @@ async fn withdrawing_removes_only_locked_records() {
         .unwrap();
     let absent = record(ID, "W3", "1.0");
     let removed = store
-        .withdraw(&[portal.key(), staff.key(), absent.key()], None)
+        .withdraw(
+            &[portal.key(), staff.key(), absent.key(), imported.key()],
+            None,
+        )
         .await
         .unwrap();
-    assert_eq!(removed, 1);
+    assert_eq!(removed, 2);
     assert!(store.get_record(&portal.key()).await.unwrap().is_none());
+    assert!(store.get_record(&imported.key()).await.unwrap().is_none());
     assert!(store.get_record(&staff.key()).await.unwrap().is_some());
 }
 

@@ -84,40 +84,58 @@ async fn a_download_applies_the_portals_withdrawals_for_the_agency() {
     let generator = api.portal.portal.generator();
     let today = now().date_naive();
     let from = today - chrono::Days::new(6);
-    let withdrawn: Vec<TrainingRecord> = from
+    let window: Vec<portal_sim::WireRecord> = from
         .iter_days()
         .take(7)
         .flat_map(|d| generator.changes_on(d, today))
-        .filter(|r| r.org_code == A && !r.is_passed())
+        .filter(|r| !r.is_passed() && r.defect.is_none())
+        .collect();
+    // The agency the portal withdrew most from in the window: ours here.
+    let mut by_agency = BTreeMap::<&str, usize>::new();
+    for r in &window {
+        *by_agency.entry(r.org_code.as_str()).or_default() += 1;
+    }
+    let (ours, _) = by_agency.iter().max_by_key(|(_, n)| **n).unwrap();
+    let ours = ours.to_string();
+    let other = if ours == B { A } else { B };
+    let withdrawn: Vec<TrainingRecord> = window
+        .iter()
+        .filter(|r| r.org_code == ours)
         .map(|r| {
             // The version WebHR holds: the one passed before.
-            let mut raw = system_tests::raw(&r);
+            let mut raw = system_tests::raw(r);
             raw.status = "通過".into();
             raw.passed_date = raw.start_date.clone();
             raw.changed_date = raw.start_date.clone();
             raw.validate().unwrap()
         })
         .collect();
-    assert!(!withdrawn.is_empty(), "the simulator withdraws some");
+    assert!(withdrawn.len() >= 2, "the simulator withdraws some");
+    // The last one the agency brought in by CSV, from the portal's export:
+    // the portal's record as much as the others.
+    let (csv_copy, synced) = withdrawn.split_last().unwrap();
     api.store
-        .upsert_portal_records(&withdrawn, Source::AutoImport, "sync-x", now())
+        .upsert_portal_records(synced, Source::AutoImport, "sync-x", now())
+        .await
+        .unwrap();
+    api.store
+        .write_csv_records(std::slice::from_ref(csv_copy), "csv-x", now())
         .await
         .unwrap();
     // Another agency's locked record under a withdrawn key is not this
     // download's to remove.
     let theirs = TrainingRecord {
-        org_code: learning_core::AgencyCode::parse(B).unwrap(),
+        org_code: learning_core::AgencyCode::parse(other).unwrap(),
         ..withdrawn[0].clone()
     };
     api.lock(&theirs).await;
-    let (status, body) = answer(
-        api.send(reqwest::Method::POST, "/v1/downloads", &token(A, "staff"))
-            .json(&json!({"from": from.to_string(), "to": today.to_string()}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = api
+        .post(
+            "/v1/downloads",
+            &token(&ours, "staff"),
+            &json!({"from": from.to_string(), "to": today.to_string()}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body["entry"]["counts"]["withdrawn"].as_u64().unwrap(),
@@ -129,7 +147,7 @@ async fn a_download_applies_the_portals_withdrawals_for_the_agency() {
         assert!(api.store.get_record(&record.key()).await.unwrap().is_none());
     }
     let kept = api.store.get_record(&theirs.key()).await.unwrap().unwrap();
-    assert_eq!(kept.record.org_code.as_str(), B);
+    assert_eq!(kept.record.org_code.as_str(), other);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

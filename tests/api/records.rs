@@ -550,3 +550,30 @@ async fn a_person_is_found_by_id_in_the_body_and_named_by_handle() {
     );
     assert!(!body.to_string().contains("A123456789"));
 }
+
+/// A record cannot have passed after its change date (通過 2016-03-01,
+/// 異動 2015-12-01): refused with the reason, whoever sends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_passed_after_its_change_date_is_refused() {
+    let api = api().await;
+    let mut body = as_json(&record(&[("course_code", "LATE0001")]));
+    body["passed_date"] = json!("2016-03-01");
+    body["changed_date"] = json!("2015-12-01");
+    let (status, refused) = api
+        .post(&people("/records"), &token(A, "staff"), &body)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let problems = refused["details"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{refused}");
+    assert_eq!(
+        (&problems[0]["code"], &problems[0]["field"]),
+        (&json!("passed_after_change"), &json!("passed_date"))
+    );
+    let key = learning_core::NaturalKey {
+        id_no: learning_core::NationalId::parse("A123456789").unwrap(),
+        course_code: "LATE0001".into(),
+        term: 1,
+        start_date: "2016-03-01".parse().unwrap(),
+    };
+    assert!(api.store.get_record(&key).await.unwrap().is_none());
+}

@@ -177,7 +177,7 @@ async fn bench(per_day: u32) {
     let now = Utc::now().to_rfc3339();
     let items: Vec<Item> = raw
         .iter()
-        .filter_map(|r| r.validate().ok())
+        .filter_map(|r| r.as_ref().ok()?.validate().ok())
         .filter(|r| r.status.is_passed())
         .map(|r| {
             let mut item = record_attributes(&r);

@@ -181,8 +181,16 @@ async fn fetch_and_write(
     entry.counts.fetched = raw.len() as u64;
     let mut records = Vec::with_capacity(raw.len());
     let mut withdrawn = Vec::new();
-    for (position, raw) in raw.iter().enumerate() {
-        match raw.validate() {
+    for (position, fetched) in raw.iter().enumerate() {
+        // A record not of the API's shape is refused as any invalid one.
+        let (id_no, checked) = match fetched {
+            Ok(raw) => (raw.field(Field::IdNo), raw.validate()),
+            Err(unreadable) => (
+                unreadable.id_no.as_str(),
+                Err(vec![unreadable.problem.clone()]),
+            ),
+        };
+        match checked {
             Ok(record) if &record.org_code != agency => entry.counts.skipped += 1,
             Ok(record) if record.status.is_passed() => records.push(record),
             Ok(record) => withdrawn.push(record.key()),
@@ -191,7 +199,7 @@ async fn fetch_and_write(
                 if entry.failures.len() < MAX_LISTED_FAILURES {
                     entry.failures.push(RecordFailure::new(
                         position as u64 + 1,
-                        mask_raw_id(raw.field(Field::IdNo)),
+                        mask_raw_id(id_no),
                         &problems[0],
                     ));
                 }

@@ -395,7 +395,20 @@ impl CsvImportEntry {
         self.counts.rejected += 1;
         *self.reasons.entry(code.to_string()).or_default() += 1;
     }
+
+    /// Rows refused for what they hold, which count toward the limit
+    /// that stops an import: every refused row but those refused only
+    /// for their change date being after the cutoff (the automatic import
+    /// brings those), so an export spanning the cutoff is read whole and
+    /// never has to be split.
+    pub fn refused_for_content(&self) -> u64 {
+        self.counts.rejected - self.reasons.get(AFTER_CUTOFF).copied().unwrap_or(0)
+    }
 }
+
+/// The code of a CSV row refused only because its change date is after
+/// the cutoff.
+pub const AFTER_CUTOFF: &str = "after_cutoff";
 
 /// What staff see of a CSV import, in the API and in the summary file next
 /// to the upload. The entry's checkpoint (lease, `seq`, `stalled`,

@@ -117,6 +117,14 @@ record_fields! {
     ChangedDate changed_date "異動日期" date,
 }
 
+impl<S: AsRef<str>> RawRecord<S> {
+    /// A hash of every field's text: the same content, the same hash (to
+    /// tell a record refused before from one changed since).
+    pub fn content_hash(&self) -> u64 {
+        crate::import_log::fnv1a(&Field::ALL.map(|f| self.field(f)))
+    }
+}
+
 impl Field {
     /// The field whose English id or Chinese header is `name`.
     pub fn from_name(name: &str) -> Option<Field> {
@@ -448,6 +456,17 @@ impl<S: AsRef<str>> RawRecord<S> {
             status.is_passed(),
         );
         let changed_date = c.date(Field::ChangedDate, self.changed_date.as_ref(), true);
+        // The change date is the day the status became what it is: a
+        // record cannot have passed after it.
+        if let (Some(passed), Some(changed)) = (passed_date, changed_date)
+            && passed > changed
+        {
+            c.fail(
+                Field::PassedDate,
+                "passed_after_change",
+                "通過日期晚於異動日期；異動日期是狀態改為通過的日期，請確認兩個日期",
+            );
+        }
 
         match (
             id_no,
@@ -621,6 +640,29 @@ pub(crate) mod tests {
         let text = format!("{problems:?}");
         assert!(text.contains("date_not_exist"), "{text}");
         assert!(!text.contains("75") && !text.contains("31"), "{text}");
+    }
+
+    #[test]
+    fn a_record_cannot_pass_after_its_change_date() {
+        let refused = RawRecord {
+            passed_date: "1050301".into(),
+            changed_date: "1041201".into(),
+            ..sample()
+        };
+        let problems = refused.validate().unwrap_err();
+        assert_eq!(
+            problems
+                .iter()
+                .map(|p| (p.code, p.field.unwrap()))
+                .collect::<Vec<_>>(),
+            [("passed_after_change", "passed_date")]
+        );
+        // Passed on the day of the change: the usual case.
+        let same_day = RawRecord {
+            passed_date: "1140919".into(),
+            ..sample()
+        };
+        assert!(same_day.validate().is_ok());
     }
 
     pub fn sample() -> RawRecord {

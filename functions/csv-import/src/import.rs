@@ -477,7 +477,7 @@ impl Importer {
             tally(&mut entry, &done);
             keys.extend_from_slice(&done.batch.keys);
             at = done.batch.next;
-            if entry.counts.rejected >= self.max_rejected {
+            if entry.refused_for_content() >= self.max_rejected {
                 break Ok(Stop::Refused(self.too_many_rejections(&entry)));
             }
             if at.is_none() {
@@ -543,8 +543,8 @@ impl Importer {
         FileProblem::new(
             FileCode::TooManyRejections,
             format!(
-                "已拒絕 {} 列，達上限 {} 列，匯入在第 {} 列後停止（已匯入 {} 筆）；請依拒絕清單修正檔案後重新上傳，已匯入的紀錄不會重複",
-                entry.counts.rejected,
+                "已拒絕 {} 列（不含異動日期晚於截止日的列），達上限 {} 列，匯入在第 {} 列後停止（已匯入 {} 筆）；請依拒絕清單修正檔案後重新上傳，已匯入的紀錄不會重複",
+                entry.refused_for_content(),
                 self.max_rejected,
                 entry.counts.rows,
                 entry.counts.imported()

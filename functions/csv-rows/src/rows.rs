@@ -316,7 +316,7 @@ impl RowChecker {
             return reject(
                 Some(Field::ChangedDate),
                 raw.changed_date.as_ref().to_string(),
-                "after_cutoff",
+                learning_core::import_log::AFTER_CUTOFF,
                 format!(
                     "異動日期 {} 晚於 {}：此後的紀錄由終身學習自動入檔每日匯入，不必以 CSV 上傳",
                     roc(record.changed_date),

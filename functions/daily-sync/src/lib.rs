@@ -23,7 +23,6 @@ use learning_core::import_log::{
     ErrorSummary, MAX_LISTED_FAILURES, RecordFailure, RunStatus, SyncCounts, SyncLogEntry, Trigger,
 };
 use learning_core::national_id::mask_raw_id;
-use learning_core::record::RawRecord;
 use learning_core::{
     AgencyCode, ConfigError, DayRange, Env, LastDay, NaturalKey, Problem, RangeRules, Settings,
     Source,
@@ -31,7 +30,7 @@ use learning_core::{
 
 /// Where a day's counts put records without a valid agency code.
 pub const UNKNOWN_AGENCY: &str = "?";
-use portal_client::{PortalClient, PortalConfig, PortalError};
+use portal_client::{PortalClient, PortalConfig, PortalError, PortalRecord};
 use serde::Serialize;
 use tokio::time::Instant;
 use tracing::{info, instrument, warn};
@@ -42,11 +41,11 @@ pub trait Portal: Send + Sync {
     fn changes_on(
         &self,
         day: NaiveDate,
-    ) -> impl Future<Output = Result<Vec<RawRecord>, PortalError>> + Send;
+    ) -> impl Future<Output = Result<Vec<PortalRecord>, PortalError>> + Send;
 }
 
 impl Portal for PortalClient {
-    async fn changes_on(&self, day: NaiveDate) -> Result<Vec<RawRecord>, PortalError> {
+    async fn changes_on(&self, day: NaiveDate) -> Result<Vec<PortalRecord>, PortalError> {
         PortalClient::changes_on(self, day).await
     }
 }
@@ -573,15 +572,22 @@ impl<P: Portal> DailySync<P> {
         request: &RunRequest,
         day: NaiveDate,
         lookback: bool,
-        answer: Result<Vec<RawRecord>, PortalError>,
+        answer: Result<Vec<PortalRecord>, PortalError>,
     ) -> Result<SyncLogEntry, SyncError> {
         let mut entry = SyncLogEntry::start(&request.run_id, request.trigger, day, (self.clock)());
         entry.requested_by = request.rerun.as_ref().map(|r| r.requested_by.clone());
         entry.lookback = lookback;
         self.store.put_sync_log(&entry).await?;
+        let mut newly_refused = Vec::new();
         entry.status = match self.write_day(day, answer, &mut entry).await {
-            Ok(()) if entry.counts.failed > 0 => RunStatus::Partial,
-            Ok(()) => RunStatus::Succeeded,
+            Ok(refused) => {
+                newly_refused = refused;
+                if entry.counts.failed > 0 {
+                    RunStatus::Partial
+                } else {
+                    RunStatus::Succeeded
+                }
+            }
             Err(error) => {
                 warn!(code = error.code, reason = %error.message, "day failed");
                 entry.error = Some(error);
@@ -590,16 +596,29 @@ impl<P: Portal> DailySync<P> {
         };
         entry.finished_at = Some((self.clock)());
         self.store.put_sync_log(&entry).await?;
+        // Remembered once the entry that reports them is written: a crash
+        // between the two reports them again, never not at all.
+        if let Err(e) = self
+            .store
+            .remember_refused(day, &newly_refused, &entry.log_id, (self.clock)())
+            .await
+        {
+            warn!(error = %e, "refused records not remembered; a later read reports them again");
+        }
         info!(status = entry.status.as_str(), counts = ?entry.counts, "day done");
         Ok(entry)
     }
 
+    /// Writes the day's records and counts them into `entry`; returns the
+    /// contents of the records it refused for the first time (a record
+    /// refused before with the same content is counted `skipped`, not
+    /// reported again: it was on the night it was first refused).
     async fn write_day(
         &self,
         day: NaiveDate,
-        answer: Result<Vec<RawRecord>, PortalError>,
+        answer: Result<Vec<PortalRecord>, PortalError>,
         entry: &mut SyncLogEntry,
-    ) -> Result<(), ErrorSummary> {
+    ) -> Result<Vec<String>, ErrorSummary> {
         let raw = answer.map_err(|e| ErrorSummary::new(e.code(), e.to_string()))?;
         entry.counts.fetched = raw.len() as u64;
         // Everything is counted per agency too: staff see their agency's
@@ -608,13 +627,41 @@ impl<P: Portal> DailySync<P> {
         let mut passed = Vec::with_capacity(raw.len());
         let mut withdrawn: BTreeMap<String, Vec<NaturalKey>> = BTreeMap::new();
         let mut agencies: BTreeMap<String, u64> = BTreeMap::new();
-        for (index, record) in raw.iter().enumerate() {
-            let agency = AgencyCode::parse(&record.org_code)
-                .ok()
-                .map(|a| a.to_string());
+        let store_error = |e: StoreError| {
+            warn!(error = %e, "the day's records could not be written");
+            let message = match e {
+                StoreError::Corrupt { .. } => {
+                    "資料表中有無法解讀的紀錄，這一天的紀錄未入檔；請聯絡系統管理者"
+                }
+                _ => {
+                    "資料庫暫時無法寫入，這一天的紀錄未入檔；每日同步會再處理這一天，重新執行的日期請再執行一次"
+                }
+            };
+            ErrorSummary::new(e.code(), message)
+        };
+        let refused_before = self.store.refused_before(day).await.map_err(store_error)?;
+        let mut newly_refused = Vec::new();
+        for (index, fetched) in raw.iter().enumerate() {
+            // A record not of the API's shape is refused as any invalid
+            // one: listed, counted, and the day done without it.
+            let (id_no, org_code, checked, content) = match fetched {
+                Ok(record) => (
+                    &record.id_no,
+                    &record.org_code,
+                    record.validate(),
+                    record.content_hash(),
+                ),
+                Err(unreadable) => (
+                    &unreadable.id_no,
+                    &unreadable.org_code,
+                    Err(vec![unreadable.problem.clone()]),
+                    unreadable.content_hash,
+                ),
+            };
+            let agency = AgencyCode::parse(org_code).ok().map(|a| a.to_string());
             let key = agency.clone().unwrap_or_else(|| UNKNOWN_AGENCY.to_string());
             per.entry(key.clone()).or_default().fetched += 1;
-            let problems = match record.validate() {
+            let problems = match checked {
                 Ok(valid) if valid.changed_date != day => vec![
                     Problem::new(
                         "changed_date_mismatch",
@@ -633,10 +680,16 @@ impl<P: Portal> DailySync<P> {
                 }
                 Err(problems) => problems,
             };
+            let content = format!("{content:016x}");
+            if refused_before.contains(&content) {
+                per.entry(key).or_default().skipped += 1;
+                continue;
+            }
+            newly_refused.push(content);
             per.entry(key).or_default().failed += 1;
             if entry.failures.len() < MAX_LISTED_FAILURES {
                 let mut failure =
-                    RecordFailure::new(index as u64 + 1, mask_raw_id(&record.id_no), &problems[0]);
+                    RecordFailure::new(index as u64 + 1, mask_raw_id(id_no), &problems[0]);
                 failure.agency = agency;
                 failure.message = problems
                     .iter()
@@ -647,18 +700,6 @@ impl<P: Portal> DailySync<P> {
             }
         }
 
-        let store_error = |e: StoreError| {
-            warn!(error = %e, "the day's records could not be written");
-            let message = match e {
-                StoreError::Corrupt { .. } => {
-                    "資料表中有無法解讀的紀錄，這一天的紀錄未入檔；請聯絡系統管理者"
-                }
-                _ => {
-                    "資料庫暫時無法寫入，這一天的紀錄未入檔；每日同步會再處理這一天，重新執行的日期請再執行一次"
-                }
-            };
-            ErrorSummary::new(e.code(), message)
-        };
         let now = (self.clock)();
         let written = self
             .store
@@ -687,7 +728,7 @@ impl<P: Portal> DailySync<P> {
         }
         entry.agencies = agencies;
         entry.agency_counts = per;
-        Ok(())
+        Ok(newly_refused)
     }
 }
 

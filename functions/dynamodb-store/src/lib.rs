@@ -13,6 +13,7 @@ mod error;
 mod import_log;
 pub mod items;
 mod records;
+mod refused;
 mod retry;
 mod sync_state;
 pub mod table;
@@ -24,6 +25,7 @@ pub use disputes::{Dispute, Settlement, dispute_position};
 pub use error::StoreError;
 pub use import_log::{LogPage, LogQuery};
 pub use records::{StoredRecord, UpsertCounts, Upserted};
+pub use refused::REFUSALS_KEPT;
 pub use retry::BatchRetry;
 pub use sync_state::Lease;
 

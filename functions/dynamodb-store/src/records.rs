@@ -327,9 +327,10 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the locked records the portal no longer reports as passed;
+    /// Removes the records the portal no longer reports as passed — its
+    /// own (locked) and those an agency imported from its export (CSV);
     /// with `agency`, only that agency's (a download acts for one agency).
-    /// A record staff created under the same key is not the portal's to
+    /// A record staff typed in under the same key is not the portal's to
     /// remove and stays (the condition refuses it). Returns how many went.
     #[instrument(skip(self, keys), fields(keys = keys.len()))]
     pub async fn withdraw(
@@ -338,25 +339,28 @@ impl Store {
         agency: Option<&AgencyCode>,
     ) -> Result<u64, StoreError> {
         // Futures made before the stream, as in `upsert_portal_records`.
-        let deletes: Vec<_> = keys
-            .iter()
-            .map(|key| {
-                let delete = self
-                    .client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .set_key(Some(key_item(key)))
-                    .expression_attribute_names("#locked", "locked")
-                    .expression_attribute_values(":true", AttributeValue::Bool(true));
-                match agency {
-                    Some(agency) => delete
-                        .condition_expression("#locked = :true AND org_code = :agency")
-                        .expression_attribute_values(":agency", s(agency.as_str())),
-                    None => delete.condition_expression("#locked = :true"),
-                }
-                .send()
-            })
-            .collect();
+        let deletes: Vec<_> =
+            keys.iter()
+                .map(|key| {
+                    let delete = self
+                        .client
+                        .delete_item()
+                        .table_name(&self.table)
+                        .set_key(Some(key_item(key)))
+                        .expression_attribute_names("#source", "source")
+                        .expression_attribute_values(":staff", s(Source::StaffEntered.as_str()));
+                    match agency {
+                        Some(agency) => delete
+                            .condition_expression(
+                                "attribute_exists(pk) AND #source <> :staff AND org_code = :agency",
+                            )
+                            .expression_attribute_values(":agency", s(agency.as_str())),
+                        None => delete
+                            .condition_expression("attribute_exists(pk) AND #source <> :staff"),
+                    }
+                    .send()
+                })
+                .collect();
         let removed = stream::iter(deletes)
             .map(|delete| async move {
                 match delete.await {

@@ -223,10 +223,81 @@ impl From<WireRecord> for RawRecord {
     }
 }
 
+/// A page: its records read one by one (a record of the wrong shape is
+/// refused on its own, the rest of the page read on).
 #[derive(Deserialize)]
 struct WirePage {
-    records: Vec<WireRecord>,
+    records: Vec<serde_json::Value>,
     next_cursor: Option<String>,
+}
+
+/// A record the portal sent, as text to be checked, or why it is not a
+/// record of the API's shape at all.
+pub type PortalRecord = Result<RawRecord, Box<Unreadable>>;
+
+/// A record that is not of the API's shape — a field of the wrong JSON
+/// type (`"term": "1"`), a required field null or missing, not an object:
+/// refused on its own, counted and listed like any invalid value, while
+/// the rest of its page is read. Its `Debug` masks the ID.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// The ID as sent, when it was text (for the masked listing).
+    pub id_no: String,
+    /// The agency code as sent, when it was text.
+    pub org_code: String,
+    /// `invalid_type`, naming the field, never its value.
+    pub problem: learning_core::Problem,
+    /// A hash of the record as sent: the same record refused again is
+    /// told from one the portal has changed since.
+    pub content_hash: u64,
+}
+
+impl std::fmt::Debug for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unreadable")
+            .field(
+                "id_no",
+                &learning_core::national_id::mask_raw_id(&self.id_no),
+            )
+            .field("org_code", &self.org_code)
+            .field("problem", &self.problem)
+            .finish()
+    }
+}
+
+/// One record of a page: strictly of the API's shape, or refused.
+fn read_record(value: serde_json::Value) -> PortalRecord {
+    let text = |name: &str| {
+        value
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (id_no, org_code) = (text("id_no"), text("org_code"));
+    let content_hash = learning_core::import_log::fnv1a(&[value.to_string()]);
+    serde_path_to_error::deserialize::<_, WireRecord>(&value)
+        .map(RawRecord::from)
+        .map_err(|e| {
+            let field = e.path().to_string();
+            let named = learning_core::record::Field::from_name(&field);
+            let problem = learning_core::Problem::new(
+                "invalid_type",
+                format!(
+                    "入口網送來的欄位「{}」缺漏或型別不符合 API 規格（如數字送成文字），此筆紀錄未入檔；請入口網更正",
+                    named.map_or(field.as_str(), |f| f.header()),
+                ),
+            );
+            Box::new(Unreadable {
+                id_no,
+                org_code,
+                content_hash,
+                problem: match named {
+                    Some(f) => problem.in_field(f.id()),
+                    None => problem,
+                },
+            })
+        })
 }
 
 #[derive(Debug, Deserialize)]
@@ -292,7 +363,7 @@ impl PortalClient {
 
     /// Every record whose status changed on `day` (the nightly sync).
     #[instrument(skip_all, fields(day = %day))]
-    pub async fn changes_on(&self, day: NaiveDate) -> Result<Vec<RawRecord>, PortalError> {
+    pub async fn changes_on(&self, day: NaiveDate) -> Result<Vec<PortalRecord>, PortalError> {
         self.fetch_all(vec![("date", day.to_string())]).await
     }
 
@@ -304,7 +375,7 @@ impl PortalClient {
         from: NaiveDate,
         to: NaiveDate,
         agency: Option<&AgencyCode>,
-    ) -> Result<Vec<RawRecord>, PortalError> {
+    ) -> Result<Vec<PortalRecord>, PortalError> {
         let mut query = vec![("from", from.to_string()), ("to", to.to_string())];
         if let Some(agency) = agency {
             query.push(("org_code", agency.as_str().to_string()));
@@ -315,7 +386,7 @@ impl PortalClient {
     async fn fetch_all(
         &self,
         query: Vec<(&'static str, String)>,
-    ) -> Result<Vec<RawRecord>, PortalError> {
+    ) -> Result<Vec<PortalRecord>, PortalError> {
         let mut records = Vec::new();
         let mut cursor: Option<String> = None;
         let mut page_number = 1;
@@ -323,7 +394,7 @@ impl PortalClient {
             let page = self
                 .fetch_page(&query, cursor.as_deref(), page_number)
                 .await?;
-            records.extend(page.records.into_iter().map(RawRecord::from));
+            records.extend(page.records.into_iter().map(read_record));
             match page.next_cursor {
                 Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
                 Some(_) => {

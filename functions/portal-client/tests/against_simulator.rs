@@ -51,6 +51,7 @@ async fn follows_every_page_of_a_day() {
     assert_eq!(records.len(), truth.len());
     assert_eq!(requests(&sim), truth.len().div_ceil(7) as u64);
     for (got, want) in records.iter().zip(&truth) {
+        let got = got.as_ref().expect("a record of the API's shape");
         assert_eq!(got.id_no, want.id_no);
         assert_eq!(got.term, want.term.to_string());
         assert!(got.validate().is_ok());
@@ -66,7 +67,11 @@ async fn a_range_for_one_agency_holds_only_that_agency() {
         .await
         .unwrap();
     assert!(!records.is_empty());
-    assert!(records.iter().all(|r| r.org_code == "A58000000A"));
+    assert!(
+        records
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|r| r.org_code == "A58000000A"))
+    );
 }
 
 #[tokio::test]
@@ -186,11 +191,48 @@ async fn a_malformed_page_names_the_page_and_field() {
     match &err {
         PortalError::Malformed { page, field, .. } => {
             assert_eq!(*page, 1);
-            assert_eq!(field, "records[0].term");
+            assert_eq!(field, "records");
         }
         other => panic!("expected Malformed, got {other:?}"),
     }
     assert!(err.to_string().contains("第 1 頁"));
+}
+
+/// A record of the wrong JSON type is refused on its own, naming the
+/// field and never the value; the page around it is read.
+#[tokio::test]
+async fn a_record_of_the_wrong_type_is_refused_alone() {
+    let data = DataConfig {
+        per_day: 60,
+        odd_type_share: 0.2,
+        ..DataConfig::default()
+    };
+    let sim = portal_sim::start(Arc::new(Portal::new(data, TOKEN, day("2016-03-01"))))
+        .await
+        .unwrap();
+    let d = day("2016-02-03");
+    let served = sim.portal.day(d);
+    let records = client(&sim, |_| {}).changes_on(d).await.unwrap();
+    assert_eq!(records.len(), served.len());
+    let mut odd = 0;
+    for (got, want) in records.iter().zip(served.iter()) {
+        match (got, want.defect) {
+            (Err(unreadable), Some(portal_sim::Defect::OddType)) => {
+                odd += 1;
+                assert_eq!(unreadable.problem.code, "invalid_type");
+                assert_eq!(unreadable.problem.field, Some("term"));
+                assert_eq!(unreadable.id_no, want.id_no, "kept to be masked");
+                assert!(!unreadable.problem.message.contains(&want.id_no));
+                assert!(!format!("{unreadable:?}").contains(&want.id_no));
+            }
+            (Ok(record), defect) => {
+                assert_ne!(defect, Some(portal_sim::Defect::OddType));
+                assert_eq!(record.id_no, want.id_no);
+            }
+            (Err(unreadable), defect) => panic!("{unreadable:?} refused, served {defect:?}"),
+        }
+    }
+    assert!(odd > 0, "the simulator served some");
 }
 
 #[tokio::test]

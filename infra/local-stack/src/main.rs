@@ -55,7 +55,7 @@ struct Run {
     #[arg(long, default_value_t = 20)]
     per_day: u32,
     /// Share of records the portal sends invalid: bad ID check digits,
-    /// hours not adding up (e.g. 0.002).
+    /// hours not adding up, a field of the wrong JSON type (e.g. 0.002).
     #[arg(long, default_value_t = 0.0, value_parser = share)]
     invalid_share: f64,
     /// Delete the data folder and start from the start date again.
@@ -173,8 +173,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let portal = Arc::new(Portal::new(
         DataConfig {
             per_day: options.per_day,
-            invalid_id_share: options.invalid_share / 2.0,
-            invalid_hours_share: options.invalid_share / 2.0,
+            invalid_id_share: options.invalid_share / 3.0,
+            invalid_hours_share: options.invalid_share / 3.0,
+            odd_type_share: options.invalid_share / 3.0,
             ..DataConfig::default()
         },
         PORTAL_TOKEN,

@@ -28,6 +28,23 @@ pub struct WireRecord {
     pub status: String,
     pub passed_date: Option<String>,
     pub changed_date: String,
+    /// What the generator made wrong in it on purpose, if anything: what
+    /// a test expects refused, known from the making, not from the
+    /// product's checks.
+    #[serde(skip)]
+    pub defect: Option<Defect>,
+}
+
+/// A record's deliberate fault, as real portal data has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Defect {
+    /// A national ID whose check digit is wrong.
+    IdCheckDigit,
+    /// A total that is not digital + physical hours.
+    HoursTotal,
+    /// Served with its term as text (`"term": "1"`), against the API's
+    /// types.
+    OddType,
 }
 
 impl WireRecord {
@@ -62,6 +79,9 @@ pub struct DataConfig {
     /// Share of records served with hours that do not add up (total ≠
     /// digital + physical), as real portal data sometimes has.
     pub invalid_hours_share: f64,
+    /// Share of records served with a field of the wrong JSON type (the
+    /// term as text).
+    pub odd_type_share: f64,
 }
 
 impl Default for DataConfig {
@@ -73,6 +93,7 @@ impl Default for DataConfig {
             withdrawn_share: 0.02,
             invalid_id_share: 0.0,
             invalid_hours_share: 0.0,
+            odd_type_share: 0.0,
         }
     }
 }
@@ -204,9 +225,11 @@ impl Generator {
         let mut id_no = NationalId::with_check_digit(&prefix)
             .map(|id| id.as_str().to_string())
             .unwrap_or_default();
+        let mut defect = None;
         if unit(h(11)) < self.config.invalid_id_share {
             let last = id_no.pop().map_or(b'0', |c| c as u8);
             id_no.push(char::from(b'0' + (last - b'0' + 1) % 10));
+            defect = Some(Defect::IdCheckDigit);
         }
         let name = format!(
             "{}{}{}",
@@ -230,10 +253,14 @@ impl Generator {
         };
         let hours = |t: u32| format!("{}.{}", t / 10, t % 10);
         let total = if unit(h(20)) < self.config.invalid_hours_share {
+            defect = defect.or(Some(Defect::HoursTotal));
             digital + physical + 5
         } else {
             digital + physical
         };
+        if unit(h(21)) < self.config.odd_type_share {
+            defect = defect.or(Some(Defect::OddType));
+        }
         WireRecord {
             id_no,
             name,
@@ -258,6 +285,7 @@ impl Generator {
             status: "passed".to_string(),
             passed_date: Some(origin.to_string()),
             changed_date: origin.to_string(),
+            defect,
         }
     }
 

@@ -22,7 +22,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub use data::{DataConfig, Generator, WireRecord};
+pub use data::{DataConfig, Defect, Generator, WireRecord};
 
 /// Faults to inject. Rates are probabilities per request, drawn from a
 /// seeded generator so a run can be repeated.
@@ -356,16 +356,20 @@ async fn changes(
         .is_some()
         .then(|| (offset + page.len()).to_string());
     let mut body = json!({"records": page, "next_cursor": next_cursor});
+    for (at, record) in page.iter().enumerate() {
+        if record.defect == Some(data::Defect::OddType) {
+            body["records"][at]["term"] = json!(record.term.to_string());
+        }
+    }
 
     match fault {
         Some(Fault::Malformed) => {
-            if let Some(first) = body["records"].get_mut(0) {
-                // A value of the wrong type, and a personal one: what a
-                // client must neither accept nor repeat in its messages.
-                first["term"] = first["id_no"].clone();
-            } else {
-                body["records"] = json!("not a list");
-            }
+            // Not a page of the API's shape, its records in a string — a
+            // personal one, which a client must not repeat in its messages.
+            body["records"] = match page.first() {
+                Some(first) => json!(first.id_no),
+                None => json!("not a list"),
+            };
         }
         Some(Fault::Truncated) => {
             let text = body.to_string();

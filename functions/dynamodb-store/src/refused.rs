@@ -1,0 +1,77 @@
+//! Portal records already refused and reported, by day and content, so a
+//! day read again (the nightly lookback, a re-run) reports a record it
+//! refused before once only — until the portal changes it. Kept as long as
+//! a day can still be read again, then expired (TTL).
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::items::{Item, n, s, text};
+use crate::{Store, StoreError};
+
+/// How long a refusal is remembered: past the longest lookback (31 days)
+/// and an administrator's re-run of a recent month.
+pub const REFUSALS_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(62);
+
+fn refused_pk(day: NaiveDate) -> String {
+    format!("REFUSED#{day}")
+}
+
+impl Store {
+    /// The contents (fingerprints) of `day`'s records refused and reported
+    /// before.
+    pub async fn refused_before(
+        &self,
+        day: NaiveDate,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(refused_pk(day)))
+            .projection_expression("sk")
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| StoreError::sdk("Query", e))?;
+        Ok(items.iter().filter_map(|item| text(item, "sk")).collect())
+    }
+
+    /// Remembers that `day`'s records of these contents were refused and
+    /// reported in `log_id`. Writing one again changes nothing that
+    /// matters (the first report stays the one staff read).
+    pub async fn remember_refused(
+        &self,
+        day: NaiveDate,
+        fingerprints: &[String],
+        log_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let expires = (now + REFUSALS_KEPT).timestamp().max(0) as u64;
+        let mut items: Vec<Item> = fingerprints
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|fingerprint| {
+                [
+                    ("pk", s(refused_pk(day))),
+                    ("sk", s(fingerprint)),
+                    ("entity", s("refused_record")),
+                    ("log_id", s(log_id)),
+                    ("ttl", n(expires)),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect()
+            })
+            .collect();
+        while !items.is_empty() {
+            let rest = items.split_off(items.len().min(crate::records::BATCH_WRITE_MAX));
+            self.write_batch(std::mem::replace(&mut items, rest))
+                .await?;
+        }
+        Ok(())
+    }
+}
