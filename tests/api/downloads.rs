@@ -193,6 +193,138 @@ async fn a_download_the_portal_cannot_finish_in_time_is_closed_and_said() {
     let _ = std::fs::remove_dir_all(&s3_root);
 }
 
+/// The deadline covers the whole download: a quick portal answer followed
+/// by writes too slow to finish (DynamoDB answering each call after 0.6 s,
+/// through the fault proxy's cloud model) still answers 504 before API
+/// Gateway would, and its entry is closed `failed`, never left `running`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_writes_after_the_portal_answered_are_within_the_one_deadline() {
+    let store = fresh_store().await;
+    let portal = system_tests::simulator(
+        portal_sim::DataConfig {
+            per_day: 200,
+            ..portal_sim::DataConfig::default()
+        },
+        now().date_naive(),
+    )
+    .await;
+    let proxy = system_tests::fault_proxy().await;
+    proxy.set_cloud_model(system_tests::CloudModel {
+        per_call: std::time::Duration::from_millis(600),
+        per_item: std::time::Duration::ZERO,
+        wcu_per_s: 1e9,
+    });
+    let slow = proxy.store(&store);
+    let s3_root = std::env::temp_dir().join(format!("webhr-api-slow-{}", fastrand::u64(..)));
+    let s3 = local_stack::start_s3(&s3_root, 0, None).await.unwrap();
+    let mut state = system_tests::api_state(
+        &slow,
+        &portal,
+        &s3.url(),
+        Authentication::Local(tokens()),
+        now,
+    );
+    state.download_timeout = std::time::Duration::from_secs(1);
+    let served = local_stack::serve(api::router(state), 0).await.unwrap();
+    let started = std::time::Instant::now();
+    let (status, body) = answer(
+        system_tests::http_client()
+            .post(format!("{}/v1/downloads", served.url()))
+            .bearer_auth(token(A, "staff"))
+            .json(&json!({"from": "2026-03-09", "to": "2026-03-15"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert_eq!(body["code"], "download_timeout");
+    assert_eq!(body["details"]["retry"], true);
+    // The first write of the entry, one deadline, the last write: well
+    // within what API Gateway waits.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let log_id = body["details"]["log_id"].as_str().unwrap();
+    let learning_core::import_log::LogEntry::Download(entry) =
+        store.get_log(log_id).await.unwrap().unwrap()
+    else {
+        panic!("a download entry")
+    };
+    assert_eq!(entry.status, RunStatus::Failed);
+    assert_eq!(entry.error.unwrap().code, "download_timeout");
+    let _ = std::fs::remove_dir_all(&s3_root);
+}
+
+/// Which portal failures are worth trying again, said in the answer: the
+/// portal down, yes (503); WebHR's own access refused (an expired token),
+/// no — an administrator must act (502).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_download_says_whether_trying_again_can_help() {
+    let store = fresh_store().await;
+    let portal =
+        system_tests::simulator(portal_sim::DataConfig::default(), now().date_naive()).await;
+    let s3_root = std::env::temp_dir().join(format!("webhr-api-portal-{}", fastrand::u64(..)));
+    let s3 = local_stack::start_s3(&s3_root, 0, None).await.unwrap();
+    let serve = |token: &str| {
+        let mut state = system_tests::api_state(
+            &store,
+            &portal,
+            &s3.url(),
+            Authentication::Local(tokens()),
+            now,
+        );
+        let mut config =
+            portal_client::PortalConfig::new(portal.url(), portal_client::Secret::new(token));
+        config.max_attempts = 2;
+        config.base_backoff = std::time::Duration::from_millis(1);
+        state.portal = portal_client::PortalClient::new(config).unwrap();
+        local_stack::serve(api::router(state), 0)
+    };
+    let download = |url: String| async move {
+        answer(
+            system_tests::http_client()
+                .post(format!("{url}/v1/downloads"))
+                .bearer_auth(token(A, "staff"))
+                .json(&json!({"from": "2026-03-14", "to": "2026-03-15"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    };
+    let expired = serve("an-expired-token").await.unwrap();
+    let (status, body) = download(expired.url()).await;
+    assert_eq!(
+        (status, body["code"].as_str(), &body["details"]["retry"]),
+        (
+            StatusCode::BAD_GATEWAY,
+            Some("portal_unauthorized"),
+            &json!(false)
+        ),
+        "{body}"
+    );
+    assert!(body["message"].as_str().unwrap().contains("系統管理者"));
+    portal.portal.set_faults(portal_sim::Faults {
+        outage: true,
+        ..Default::default()
+    });
+    let down = serve(system_tests::PORTAL_TOKEN).await.unwrap();
+    let (status, body) = download(down.url()).await;
+    assert_eq!(
+        (status, body["code"].as_str(), &body["details"]["retry"]),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("portal_unavailable"),
+            &json!(true)
+        ),
+        "{body}"
+    );
+    assert!(
+        body["details"]["log_id"].is_string(),
+        "the failure is logged"
+    );
+    let _ = std::fs::remove_dir_all(&s3_root);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_longer_or_earlier_window_is_refused_not_cut() {
     let api = api().await;
@@ -290,4 +422,72 @@ async fn a_download_comes_as_csv_for_excel_in_utf8_or_big5() {
     let (decoded, _, bad) = encoding_rs::BIG5.decode(&bytes);
     assert!(!bad);
     assert_eq!(decoded.trim_end(), text.trim_end());
+}
+
+/// 查詢 then 匯出 CSV: one portal fetch and one download in the log; the
+/// CSV is the answer's records, made again from the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exporting_what_was_just_fetched_asks_the_portal_once() {
+    let api = api().await;
+    let staff = token(A, "staff");
+    let window = json!({"from": "2026-03-09", "to": "2026-03-13"});
+    let (status, fetched) = api.post("/v1/downloads", &staff, &window).await;
+    assert_eq!(status, StatusCode::OK, "{fetched}");
+    let asked = api
+        .portal
+        .portal
+        .stats
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let log_id = fetched["entry"]["log_id"].as_str().unwrap();
+    let response = api
+        .get(
+            &format!("/v1/downloads/{log_id}?format=csv&encoding=big5"),
+            &staff,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/csv; charset=big5");
+    let bytes = response.bytes().await.unwrap();
+    let (text, _, bad) = encoding_rs::BIG5.decode(&bytes);
+    assert!(!bad);
+    // The same records, in the same order, as the answer listed them.
+    let ids: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let answered: Vec<&str> = fetched["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id_no"].as_str().unwrap())
+        .collect();
+    assert!(!answered.is_empty());
+    assert_eq!(ids, answered);
+    assert_eq!(
+        api.portal
+            .portal
+            .stats
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed),
+        asked,
+        "the portal was not asked again"
+    );
+    let (_, page) = api.fetch("/v1/import-logs?trigger=download", &staff).await;
+    assert_eq!(
+        page["entries"].as_array().unwrap().len(),
+        1,
+        "one download logged"
+    );
+    // JSON too, and another agency's staff find nothing.
+    let (status, again) = api.fetch(&format!("/v1/downloads/{log_id}"), &staff).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["records"], fetched["records"]);
+    let (status, _) = api
+        .fetch(&format!("/v1/downloads/{log_id}"), &token(B, "staff"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

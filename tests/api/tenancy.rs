@@ -10,6 +10,15 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
     use reqwest::Method;
     let api = api().await;
     let our_log = csv_entry(&api.store, now() - Duration::days(1), A).await;
+    let (status, downloaded) = api
+        .post(
+            "/v1/downloads",
+            &token(A, "staff"),
+            &json!({"from": "2026-03-14", "to": "2026-03-15"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{downloaded}");
+    let our_download = downloaded["entry"]["log_id"].as_str().unwrap().to_string();
     let ours = record(&[("course_code", "A0001")]);
     api.store
         .create_staff_record(&ours, "a-staff", now())
@@ -34,6 +43,7 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
             api.get("/v1/import-logs", &them),
         ),
         (Method::GET, "/v1/settings", api.get("/v1/settings", &them)),
+        (Method::GET, "/v1/status", api.get("/v1/status", &them)),
         (
             Method::GET,
             "/v1/records",
@@ -56,6 +66,11 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
             "/v1/downloads",
             api.send(Method::POST, "/v1/downloads", &them)
                 .json(&json!({"from": "2026-03-01", "to": "2026-03-07", "agency": A})),
+        ),
+        (
+            Method::GET,
+            "/v1/downloads/{log_id}",
+            api.get(&format!("/v1/downloads/{our_download}"), &them),
         ),
         (
             Method::POST,
@@ -120,7 +135,7 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
         // Nothing of ours in any answer: our record, our log, our agency's
         // data (the document itself names no agency).
         assert!(
-            !text.contains("A0001") && !text.contains(&our_log),
+            !text.contains("A0001") && !text.contains(&our_log) && !text.contains(&our_download),
             "{method} {route} → {status}: {text}"
         );
         let public = ["/", "/web/{file}", "/v1/openapi.json"].contains(&route);
@@ -138,6 +153,7 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
             && route.contains("{course_code}")
             && !route.ends_with("/removal"))
             || route == "/v1/import-logs/{log_id}"
+            || route == "/v1/downloads/{log_id}"
         {
             // Another agency's record or log entry is told as a missing one.
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {route}: {text}");

@@ -70,6 +70,11 @@ try {
     await page.locator("#log-from").fill(from.toISOString().slice(0, 10));
     await page.getByRole("button", { name: "查詢" }).first().click();
     await page.locator("#status").filter({ hasText: /共 \d+ 筆/ }).waitFor();
+    // How far the automatic import has got, at the top of the log.
+    assert.match(await page.locator("#sync-status").textContent(), /自動入檔已匯入至 1\d\d\/\d\d\/\d\d（(已是最新|落後 \d+ 天)）/);
+    // Times and dates as staff write them: ROC, beside the picker too.
+    assert.match((await page.locator("#log-table tbody tr td").first().textContent()).trim(), /^1\d\d\/\d\d\/\d\d \d\d:\d\d$/);
+    assert.match(await page.locator("#log-from + .roc").textContent(), /^民國 1\d\d\/\d\d\/\d\d$/);
     await page.locator("#log-table tbody tr").first().getByRole("button").click();
     await page.locator("#log-detail").waitFor({ state: "visible" });
     const detail = await page.locator("#log-detail-list").textContent();
@@ -81,6 +86,12 @@ try {
   let person = "";
   await flow("download a window of at most 7 days, see it, export CSV; 8 days refused", async () => {
     await page.getByRole("tab", { name: "下載" }).click();
+    // 查詢 then 匯出 CSV: one download (one portal fetch, one log entry).
+    let posts = 0;
+    const count = (request) => {
+      if (request.method() === "POST" && new URL(request.url()).pathname === "/v1/downloads") posts += 1;
+    };
+    page.on("request", count);
     await page.getByRole("button", { name: "查詢通過名單" }).click();
     await page.locator("#download-table tbody tr").first().waitFor();
     person = (await page.locator("#download-table tbody tr td").first().textContent()).trim();
@@ -90,6 +101,8 @@ try {
     const bytes = readFileSync(await file.path());
     assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], "UTF-8 with BOM for Excel");
     assert.match(bytes.toString("utf8"), /身分證字號/);
+    page.off("request", count);
+    assert.equal(posts, 1, "the export made the file from the download just fetched");
     const to = await page.locator("#download-to").inputValue();
     const from = new Date(`${to}T00:00:00Z`);
     from.setUTCDate(from.getUTCDate() - 7);
@@ -106,7 +119,7 @@ try {
     await page.locator("#upload-percent").filter({ hasText: "100%" }).waitFor();
     await page.locator("#import-state").filter({ hasText: "匯入完成" }).waitFor({ timeout: 120000 });
     assert.equal(await page.locator("#import-progress").evaluate((bar) => bar.value), 100);
-    assert.match(await page.locator("#import-state").textContent(), /新增 200.*拒收 1/);
+    assert.match(await page.locator("#import-state").textContent(), /新增 200.*取代人事登錄 0.*拒收 1/);
     await shot("upload");
   });
 

@@ -4,12 +4,13 @@
 //! records, logged, and returned as JSON or as a CSV for Excel.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use learning_core::import_log::{
-    DownloadEntry, ErrorSummary, MAX_LISTED_FAILURES, RecordFailure, RunStatus, SyncCounts, Trigger,
+    DownloadEntry, ErrorSummary, LogEntry, MAX_LISTED_FAILURES, RecordFailure, RunStatus,
+    SyncCounts, Trigger,
 };
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::Field;
@@ -54,25 +55,7 @@ pub async fn download(
     Params(format): Params<Format>,
     JsonBody(request): JsonBody<DownloadRequest>,
 ) -> Result<Response, ApiError> {
-    let csv = match format.format.as_deref() {
-        None | Some("json") => None,
-        Some("csv") => Some(match format.encoding.as_deref() {
-            None | Some("utf8") => CsvEncoding::Utf8,
-            Some("big5") => CsvEncoding::Big5,
-            Some(_) => {
-                return Err(ApiError::bad_request(
-                    "invalid_encoding",
-                    "encoding 須為 utf8 或 big5",
-                ));
-            }
-        }),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_format",
-                "format 須為 json 或 csv",
-            ));
-        }
-    };
+    let csv = format.csv()?;
     let agency = caller.acting_for(request.agency.as_deref())?;
     let (from, to) = (day("from", &request.from)?, day("to", &request.to)?);
     let settings = &state.settings;
@@ -106,16 +89,32 @@ pub async fn download(
         failures: Vec::new(),
     };
     state.store.put_download_log(&entry).await?;
-    // Whatever happens from here, the entry ends finished: succeeded or
-    // partial, or failed with the reason — never left `running`.
-    let records = match fetch_and_write(&state, &agency, &mut entry).await {
+    // One deadline for the portal's answer and the writes together (API
+    // Gateway gives up at 29 s): whatever happens, the entry ends
+    // finished — succeeded or partial, or failed with the reason — never
+    // left `running`.
+    let timeout = state.download_timeout;
+    let done = tokio::time::timeout(timeout, fetch_and_write(&state, &agency, &mut entry))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "download_timeout",
+                format!(
+                    "下載未能在 {} 秒內完成（入口網或資料寫入過慢），已寫入的紀錄保留；請縮短區間或稍後再試，次日的自動入檔也會帶入",
+                    timeout.as_secs()
+                ),
+            )
+            .with_details(serde_json::json!({ "retry": true })))
+        });
+    let records = match done {
         Ok(records) => records,
         Err(error) => {
             entry.status = RunStatus::Failed;
             entry.error = Some(ErrorSummary::new(error.code, error.message.clone()));
             entry.finished_at = Some(state.now());
             state.store.put_download_log(&entry).await?;
-            return Err(error.with_details(serde_json::json!({ "log_id": entry.log_id })));
+            return Err(error.with_detail("log_id", serde_json::json!(entry.log_id)));
         }
     };
     entry.status = if entry.counts.failed > 0 {
@@ -125,14 +124,34 @@ pub async fn download(
     };
     entry.finished_at = Some(state.now());
     state.store.put_download_log(&entry).await?;
-    // The answer carries full IDs, names and birth dates: each person's
-    // access is accountable, as for any read of their records.
-    state.audit.people(
-        &caller,
-        records.iter().map(|r| &r.id_no),
-        "/v1/downloads",
-        "download",
-    );
+    // Kept for a day, so the CSV of what staff just looked at is made
+    // again from the table (`GET /v1/downloads/{log_id}`), not fetched
+    // from the portal a second time.
+    let keys: Vec<_> = records.iter().map(TrainingRecord::key).collect();
+    state
+        .store
+        .put_download_keys(&entry.log_id, &keys, state.now() + KEYS_KEPT)
+        .await?;
+    answer(&state, &caller, entry, records, csv, "/v1/downloads")
+}
+
+/// How long a download's keys are kept for its answer to be made again.
+const KEYS_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// A download's answer, as JSON or CSV; the answer carries full IDs,
+/// names and birth dates, so each person's access is audited, as for any
+/// read of their records.
+fn answer(
+    state: &AppState,
+    caller: &Caller,
+    entry: DownloadEntry,
+    records: Vec<TrainingRecord>,
+    csv: Option<CsvEncoding>,
+    route: &str,
+) -> Result<Response, ApiError> {
+    state
+        .audit
+        .people(caller, records.iter().map(|r| &r.id_no), route, "download");
     match csv {
         None => {
             let entry = EntryView::Download(Box::new(entry));
@@ -142,8 +161,64 @@ pub async fn download(
     }
 }
 
-/// Fetches the window from the portal within the download's time budget
-/// (API Gateway waits 29 s), writes the passed records as locked download
+/// `GET /v1/downloads/{log_id}`: the records a download brought, again —
+/// as the table holds them now, as JSON or CSV — without asking the portal
+/// (the page's 匯出 CSV after 查詢). Another agency's download, or one
+/// older than a day, is not found.
+pub async fn again(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(log_id): Path<String>,
+    Params(format): Params<Format>,
+) -> Result<Response, ApiError> {
+    let csv = format.csv()?;
+    let entry = match state.store.get_log(&log_id).await? {
+        Some(LogEntry::Download(entry))
+            if AgencyCode::parse(&entry.agency).is_ok_and(|a| caller.may_access(&a)) =>
+        {
+            *entry
+        }
+        _ => return Err(ApiError::not_found()),
+    };
+    let keys = state
+        .store
+        .download_keys(&log_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let records = state
+        .store
+        .get_records(&keys)
+        .await?
+        .into_iter()
+        .map(|stored| stored.record)
+        .collect();
+    answer(&state, &caller, entry, records, csv, AGAIN)
+}
+
+const AGAIN: &str = "/v1/downloads/{log_id}";
+
+impl Format {
+    /// `None` for JSON, or the CSV's encoding.
+    fn csv(&self) -> Result<Option<CsvEncoding>, ApiError> {
+        match self.format.as_deref() {
+            None | Some("json") => Ok(None),
+            Some("csv") => match self.encoding.as_deref() {
+                None | Some("utf8") => Ok(Some(CsvEncoding::Utf8)),
+                Some("big5") => Ok(Some(CsvEncoding::Big5)),
+                Some(_) => Err(ApiError::bad_request(
+                    "invalid_encoding",
+                    "encoding 須為 utf8 或 big5",
+                )),
+            },
+            Some(_) => Err(ApiError::bad_request(
+                "invalid_format",
+                "format 須為 json 或 csv",
+            )),
+        }
+    }
+}
+
+/// Fetches the window from the portal, writes the passed records as locked download
 /// records and applies the withdrawals, as the nightly run does, for the
 /// caller's agency; counts everything in `entry`.
 async fn fetch_and_write(
@@ -151,33 +226,10 @@ async fn fetch_and_write(
     agency: &AgencyCode,
     entry: &mut DownloadEntry,
 ) -> Result<Vec<TrainingRecord>, ApiError> {
-    let fetched = tokio::time::timeout(
-        state.download_timeout,
-        state
-            .portal
-            .changes_between(entry.from, entry.to, Some(agency)),
-    )
-    .await;
-    let raw = match fetched {
-        Ok(Ok(raw)) => raw,
-        Ok(Err(e)) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "portal_unavailable",
-                format!("終身學習入口網暫時無法回應，請稍後再試（{}）", e.code()),
-            ));
-        }
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "download_timeout",
-                format!(
-                    "終身學習入口網未在 {} 秒內提供資料，下載未完成；請縮短區間或稍後再試，次日的自動入檔也會帶入",
-                    state.download_timeout.as_secs()
-                ),
-            ));
-        }
-    };
+    let raw = state
+        .portal
+        .changes_between(entry.from, entry.to, Some(agency))
+        .await?;
     entry.counts.fetched = raw.len() as u64;
     let mut records = Vec::with_capacity(raw.len());
     let mut withdrawn = Vec::new();

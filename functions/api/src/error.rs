@@ -44,6 +44,17 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
+    /// `details` with `name` set to `value` (kept beside what is there).
+    pub fn with_detail(mut self, name: &str, value: serde_json::Value) -> Self {
+        if !self.details.is_object() {
+            self.details = serde_json::Value::Object(Default::default());
+        }
+        if let Some(details) = self.details.as_object_mut() {
+            details.insert(name.to_string(), value);
+        }
+        self
+    }
+
     /// A request the rules refuse (400), as the core said why.
     pub fn refused(problem: learning_core::Problem) -> Self {
         Self::bad_request(problem.code, problem.message)
@@ -84,6 +95,43 @@ impl IntoResponse for ApiError {
             learning_core::national_id::redact(&body).into_owned(),
         )
             .into_response()
+    }
+}
+
+/// What staff read when the portal fails a download, and whether trying
+/// again can help (`details.retry`): the portal down or slow, yes; WebHR's
+/// access to the portal refused or a request it rejects, no — an
+/// administrator must act.
+impl From<portal_client::PortalError> for ApiError {
+    fn from(error: portal_client::PortalError) -> Self {
+        use portal_client::PortalError;
+        let (status, message, retry) = match &error {
+            PortalError::Unavailable { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "終身學習入口網暫時無法回應，請稍後再試",
+                true,
+            ),
+            PortalError::Malformed { .. } => (
+                StatusCode::BAD_GATEWAY,
+                "終身學習入口網回傳的資料格式有誤，已記錄；請稍後再試，若持續發生請通知系統管理者",
+                true,
+            ),
+            PortalError::Unauthorized => (
+                StatusCode::BAD_GATEWAY,
+                "WebHR 連線終身學習入口網的授權已失效，重試無效；請通知系統管理者更新入口網權杖",
+                false,
+            ),
+            PortalError::Rejected { .. } | PortalError::Setup(_) => (
+                StatusCode::BAD_GATEWAY,
+                "終身學習入口網拒絕了這次查詢，重試無效；請通知系統管理者",
+                false,
+            ),
+        };
+        // What the portal said goes to the log (it may name the request);
+        // staff get its code and what to do.
+        tracing::warn!(code = error.code(), error = %error, "download: the portal failed");
+        ApiError::new(status, error.code(), message)
+            .with_details(serde_json::json!({ "retry": retry }))
     }
 }
 

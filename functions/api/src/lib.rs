@@ -21,6 +21,7 @@ mod logs;
 mod records;
 mod seal;
 mod settings;
+mod status;
 mod syncs;
 mod uploads;
 mod web;
@@ -171,9 +172,11 @@ type Routes = Vec<(&'static str, &'static str, MethodRouter<AppState>)>;
 fn private_routes() -> Routes {
     routes! {
         post "/v1/downloads" => downloads::download;
+        get "/v1/downloads/{log_id}" => downloads::again;
         post "/v1/uploads" => uploads::create;
         post "/v1/syncs" => syncs::rerun;
         get "/v1/settings" => settings::get;
+        get "/v1/status" => status::get;
         get "/v1/records" => agency_records::list;
         get "/v1/import-logs" => logs::list;
         get "/v1/import-logs/{log_id}" => logs::detail;

@@ -70,7 +70,7 @@ pub struct Page {
 /// What of an entry a caller may see: staff see the nightly runs (with
 /// their own agency's count only) and their agency's uploads and
 /// downloads.
-fn visible(entry: LogEntry, caller: &Caller) -> Option<LogEntry> {
+pub(crate) fn visible(entry: LogEntry, caller: &Caller) -> Option<LogEntry> {
     if caller.role == crate::Role::Admin {
         return Some(entry);
     }

@@ -24,9 +24,12 @@ const TEXT = {
     source_staff_entered: "人事人員登錄", loading: "讀取中…", loaded: "共 {n} 筆", noEntries: "查無資料",
     tooLong: "下載區間最多 {days} 天", signedIn: "已登入：{agency}（{role}）", uploading: "上傳中…",
     uploaded: "已上傳，等待匯入開始…", tooLarge: "檔案超過上限 {mib} MiB，請分成較小的檔案", importRunning: "匯入中：已讀 {rows} 列",
-    importDone: "匯入完成：{status}，新增 {inserted}、更新 {updated}、未變 {unchanged}、拒收 {rejected}",
+    importDone: "匯入完成：{status}，新增 {inserted}、更新 {updated}、取代人事登錄 {replaced_staff}、未變 {unchanged}、拒收 {rejected}",
     saved: "已儲存", deleted: "已刪除", counts: "筆數", error: "錯誤", lang: "English",
     fetched: "取得", inserted: "新增", updated: "更新", unchanged: "未變", rejected: "拒收", failed: "失敗",
+    replaced_staff: "取代人事登錄", skipped: "略過", rocDate: "民國 {date}",
+    importedThrough: "自動入檔已匯入至 {date}", notImportedYet: "自動入檔尚未執行", upToDate: "已是最新",
+    daysBehind: "落後 {n} 天", lastNight: "最近一晚（{date}）{status}：{counts}",
     withdrawn: "撤銷", rows: "列", file: "檔案", dataDate: "資料日期", requestedBy: "執行者",
     tabAgency: "本機關紀錄", passedFrom: "通過日期起", agencyCaption: "本機關人員的訓練紀錄（依通過日期）",
     createOpen: "新增人事登錄紀錄", createTitle: "新增紀錄（本機關人員，由人事人員登錄）", birthDate: "出生日期（選填）",
@@ -54,9 +57,12 @@ const TEXT = {
     source_staff_entered: "Entered by staff", loading: "Loading…", loaded: "{n} found", noEntries: "Nothing found",
     tooLong: "A download covers at most {days} days", signedIn: "Signed in: {agency} ({role})", uploading: "Uploading…",
     uploaded: "Uploaded; waiting for the import to start…", tooLarge: "The file is over the {mib} MiB limit; split it into smaller files", importRunning: "Importing: {rows} rows read",
-    importDone: "Import finished: {status}; {inserted} new, {updated} updated, {unchanged} unchanged, {rejected} refused",
+    importDone: "Import finished: {status}; {inserted} new, {updated} updated, {replaced_staff} replaced a hand-typed record, {unchanged} unchanged, {rejected} refused",
     saved: "Saved", deleted: "Deleted", counts: "Counts", error: "Error", lang: "中文",
     fetched: "fetched", inserted: "new", updated: "updated", unchanged: "unchanged", rejected: "refused", failed: "failed",
+    replaced_staff: "replaced a hand-typed record", skipped: "skipped", rocDate: "ROC {date}",
+    importedThrough: "Automatic import done through {date}", notImportedYet: "The automatic import has not run yet",
+    upToDate: "up to date", daysBehind: "{n} days behind", lastNight: "last night ({date}) {status}: {counts}",
     withdrawn: "withdrawn", rows: "rows", file: "File", dataDate: "Data date", requestedBy: "Requested by",
     tabAgency: "Agency records", passedFrom: "Passed from", agencyCaption: "The agency's training records (by date passed)",
     createOpen: "Add a staff-entered record", createTitle: "New record (a person of this agency, entered by staff)", birthDate: "Birth date (optional)",
@@ -89,6 +95,21 @@ function applyLanguage() {
   other.textContent = t("lang");
   other.lang = lang === "zh" ? "en" : "zh-Hant-TW";
   if (token) showWho();
+  showRocDates();
+}
+
+// Date pickers show the browser's calendar; beside each, the date as
+// staff write it (民國 115/12/05).
+function showRocDates() {
+  for (const input of document.querySelectorAll('input[type="date"]')) {
+    let shown = input.nextElementSibling;
+    if (!shown || !shown.classList.contains("roc")) {
+      shown = document.createElement("span");
+      shown.className = "roc";
+      input.after(shown);
+    }
+    shown.textContent = input.value ? t("rocDate", { date: dateShown(input.value).split("（")[0] }) : "";
+  }
 }
 
 function say(message) { $("#status").textContent = message; $("#alert").hidden = true; }
@@ -140,8 +161,24 @@ function signedIn() {
   showWho();
   guarded(async () => {
     await loadSettings();
+    await loadStatus();
     await loadLog();
   });
+}
+
+// At the top of the log: how far the automatic import has got, and last
+// night for the agency at a glance.
+async function loadStatus() {
+  const status = await (await api("/v1/status")).json();
+  const through = status.imported_through
+    ? t("importedThrough", { date: dateShown(status.imported_through).split("（")[0] })
+    : t("notImportedYet");
+  const behind = status.days_behind === 0 ? t("upToDate") : t("daysBehind", { n: status.days_behind });
+  const night = status.last_night;
+  const last = night
+    ? t("lastNight", { date: dateShown(night.data_date).split("（")[0], status: t(`status_${night.status}`), counts: countsText(night) })
+    : "";
+  $("#sync-status").textContent = [`${through}（${behind}）`, last].filter(Boolean).join("；");
 }
 
 // The log's default range (the last calendar month) and the download's
@@ -198,8 +235,14 @@ function addDays(iso, days) {
 function daysBetween(from, to) {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86400000);
 }
+// A moment as staff read it: ROC date and time in Taipei, 115/12/05 01:30.
 function when(timestamp) {
-  return timestamp ? new Date(timestamp).toLocaleString(lang === "zh" ? "zh-TW" : "en-GB", { timeZone: "Asia/Taipei" }) : "";
+  if (!timestamp) return "";
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", {
+    timeZone: "Asia/Taipei", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(new Date(timestamp)).map((p) => [p.type, p.value]));
+  return `${String(Number(parts.year) - 1911).padStart(3, "0")}/${parts.month}/${parts.day} ${parts.hour}:${parts.minute}`;
 }
 
 function cell(row, text, className) {
@@ -219,9 +262,11 @@ function badge(status) {
 
 function countsText(entry) {
   const c = entry.counts || {};
+  // Every count, so they add up: a record staff typed in and the portal
+  // replaced is said, not hidden.
   const keys = entry.kind === "csv_import"
-    ? ["rows", "inserted", "updated", "unchanged", "rejected"]
-    : ["fetched", "inserted", "updated", "unchanged", "withdrawn", "failed"];
+    ? ["rows", "inserted", "updated", "replaced_staff", "unchanged", "rejected"]
+    : ["fetched", "inserted", "updated", "replaced_staff", "unchanged", "withdrawn", "skipped", "failed"];
   return keys.filter((k) => c[k] !== undefined).map((k) => `${t(k)} ${c[k]}`).join("、");
 }
 
@@ -239,7 +284,7 @@ async function loadLog(more = false) {
     cell(row, when(entry.started_at));
     cell(row, t(`kind_${entry.kind}`));
     cell(row, entry.kind === "csv_import" ? entry.file.key.split("/").pop()
-      : entry.kind === "sync" ? entry.data_date
+      : entry.kind === "sync" ? dateShown(entry.data_date)
       : entry.kind === "removal" || entry.kind === "settlement" ? `${entry.record.id_no} ${entry.record.course_code}`
       : `${entry.from} – ${entry.to}`);
     const status = cell(row, "");
@@ -281,7 +326,7 @@ async function showDetail(logId) {
   add(t("colKind"), t(`kind_${entry.kind}`));
   add(t("colStatus"), t(`status_${entry.status}`));
   add(t("colStarted"), when(entry.started_at));
-  add(t("dataDate"), entry.data_date);
+  add(t("dataDate"), dateShown(entry.data_date));
   add(t("file"), entry.file?.key);
   add(t("counts"), countsText(entry));
   add(t("requestedBy"), entry.requested_by);
@@ -305,10 +350,15 @@ function downloadWindow() {
   return { from, to };
 }
 
+// The last download fetched, so 匯出 CSV of the same window makes the file
+// from it instead of asking the portal again.
+let lastDownload = null;
+
 async function download() {
   const range = downloadWindow();
   say(t("loading"));
   const result = await (await api("/v1/downloads?format=json", { method: "POST", json: range })).json();
+  lastDownload = { ...range, logId: result.entry.log_id };
   const body = $("#download-table tbody");
   body.replaceChildren();
   for (const record of result.records) {
@@ -326,7 +376,10 @@ async function download() {
 async function exportCsv() {
   const range = downloadWindow();
   const encoding = $("#download-encoding").value;
-  const response = await api(`/v1/downloads?format=csv&encoding=${encoding}`, { method: "POST", json: range });
+  const same = lastDownload && lastDownload.from === range.from && lastDownload.to === range.to;
+  const response = same
+    ? await api(`/v1/downloads/${encodeURIComponent(lastDownload.logId)}?format=csv&encoding=${encoding}`)
+    : await api(`/v1/downloads?format=csv&encoding=${encoding}`, { method: "POST", json: range });
   const link = document.createElement("a");
   link.href = URL.createObjectURL(await response.blob());
   link.download = `passed-${range.from}-${range.to}.csv`;
@@ -368,8 +421,10 @@ async function upload() {
   $("#upload-progress").value = 100;
   $("#upload-percent").textContent = "100%";
   say(t("uploaded"));
-  const today = taipeiToday();
   for (let tries = 0; tries < 600; tries++) {
+    // Today asked again each time: an import that starts after midnight
+    // is found on the new day.
+    const today = taipeiToday();
     const page = await (await api(`/v1/import-logs?from=${addDays(today, -1)}&to=${today}&limit=200`)).json();
     const entry = page.entries.find((e) => e.kind === "csv_import" && e.file.key === ticket.key
       && Date.parse(e.started_at) >= startedAfter);
@@ -380,7 +435,7 @@ async function upload() {
         bar.value = 100;
         const c = entry.counts;
         const done = t("importDone", { status: t(`status_${entry.status}`), inserted: c.inserted, updated: c.updated,
-          unchanged: c.unchanged, rejected: c.rejected });
+          replaced_staff: c.replaced_staff ?? 0, unchanged: c.unchanged, rejected: c.rejected });
         $("#import-state").textContent = done;
         say(done);
         return;
@@ -543,6 +598,7 @@ function start() {
     signedIn();
   });
   $("#sign-out").addEventListener("click", signOut);
+  for (const input of document.querySelectorAll('input[type="date"]')) input.addEventListener("input", showRocDates);
   for (const tab of document.querySelectorAll('[role="tab"]')) tab.addEventListener("click", () => selectTab(tab));
   $("#tabs").addEventListener("keydown", tabKeys);
   $("#log-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(() => loadLog()); });

@@ -207,11 +207,43 @@ impl Settings {
     pub fn today(&self, now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
         now.with_timezone(&self.zone).date_naive()
     }
+
+    /// Days the automatic import is behind at `now`, with `watermark` the
+    /// last day it has fully done (`None` before its first): 0 when
+    /// yesterday is done (today is not over, so never due).
+    pub fn days_behind(
+        &self,
+        watermark: Option<NaiveDate>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> u64 {
+        let yesterday = self.today(now).pred_opt();
+        let done = watermark.or_else(|| self.start_date.pred_opt());
+        match (yesterday, done) {
+            (Some(yesterday), Some(done)) => (yesterday - done).num_days().max(0) as u64,
+            _ => 0,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_behind_count_from_the_watermark_to_yesterday() {
+        let settings = Settings::default();
+        // 2026-12-05 09:00 in Taipei.
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-05T01:00:00Z")
+            .unwrap()
+            .to_utc();
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+        assert_eq!(settings.days_behind(Some(day("2026-12-04")), now), 0);
+        assert_eq!(settings.days_behind(Some(day("2026-12-01")), now), 3);
+        assert_eq!(settings.days_behind(Some(day("2026-12-05")), now), 0);
+        // Never run: every day since the start date.
+        let since_start = (day("2026-12-04") - settings.start_date).num_days() as u64 + 1;
+        assert_eq!(settings.days_behind(None, now), since_start);
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
         Env::from_pairs(pairs)

@@ -320,16 +320,8 @@ impl<P: Portal> DailySync<P> {
     /// Days between the last one fully done and yesterday: 0 when the
     /// import is up to date (the `DaysBehind` metric).
     pub async fn days_behind(&self) -> Result<u64, StoreError> {
-        let yesterday = self.settings.today((self.clock)()).pred_opt();
-        let done = self
-            .store
-            .watermark()
-            .await?
-            .or_else(|| self.settings.start_date.pred_opt());
-        Ok(match (yesterday, done) {
-            (Some(yesterday), Some(done)) => (yesterday - done).num_days().max(0) as u64,
-            _ => 0,
-        })
+        let watermark = self.store.watermark().await?;
+        Ok(self.settings.days_behind(watermark, (self.clock)()))
     }
 
     /// Works the days due (or those of the request's re-run), calling

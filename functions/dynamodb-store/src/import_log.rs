@@ -22,6 +22,9 @@ fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// The sort key of a download's kept keys, beside its entry.
+const DOWNLOADED: &str = "KEYS";
+
 pub(crate) fn log_pk(log_id: &str) -> String {
     format!("LOG#{log_id}")
 }
@@ -225,6 +228,73 @@ impl Store {
     pub async fn get_log(&self, log_id: &str) -> Result<Option<LogEntry>, StoreError> {
         let item = self.get(log_pk(log_id), "LOG".into()).await?;
         item.as_ref().map(entry_from_item).transpose()
+    }
+
+    /// Keeps the keys of the records a download brought, beside its entry
+    /// until `expires`: its CSV (or JSON) is made again from them without
+    /// asking the portal a second time.
+    pub async fn put_download_keys(
+        &self,
+        log_id: &str,
+        keys: &[learning_core::NaturalKey],
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let listed: Vec<AttributeValue> = keys
+            .iter()
+            .map(|k| {
+                s(format!(
+                    "{}\t{}\t{}\t{}",
+                    k.id_no.as_str(),
+                    k.course_code,
+                    k.term,
+                    k.start_date
+                ))
+            })
+            .collect();
+        let item: Item = [
+            ("pk", s(log_pk(log_id))),
+            ("sk", s(DOWNLOADED)),
+            ("entity", s("download_keys")),
+            ("keys", AttributeValue::L(listed)),
+            ("ttl", n(expires.timestamp().max(0))),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        self.put(item).await
+    }
+
+    /// The keys a download brought ([`Store::put_download_keys`]); `None`
+    /// once they have expired.
+    pub async fn download_keys(
+        &self,
+        log_id: &str,
+    ) -> Result<Option<Vec<learning_core::NaturalKey>>, StoreError> {
+        let Some(item) = self.get(log_pk(log_id), DOWNLOADED.into()).await? else {
+            return Ok(None);
+        };
+        let corrupt = || StoreError::Corrupt {
+            key: format!("{} / {DOWNLOADED}", log_pk(log_id)),
+            detail: "keys".into(),
+        };
+        let Some(AttributeValue::L(listed)) = item.get("keys") else {
+            return Err(corrupt());
+        };
+        listed
+            .iter()
+            .map(|value| {
+                let text = value.as_s().map_err(|_| corrupt())?;
+                let mut parts = text.split('\t');
+                let mut next = || parts.next().ok_or_else(corrupt);
+                Ok(learning_core::NaturalKey {
+                    id_no: learning_core::NationalId::parse(next()?).map_err(|_| corrupt())?,
+                    course_code: next()?.to_string(),
+                    term: next()?.parse().map_err(|_| corrupt())?,
+                    start_date: next()?.parse().map_err(|_| corrupt())?,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     /// Writes (or rewrites) a download's entry.

@@ -375,6 +375,57 @@ impl Store {
         Ok(removed)
     }
 
+    /// The records of `keys` the table holds, in the keys' order (a key
+    /// no longer held is left out).
+    pub async fn get_records(&self, keys: &[NaturalKey]) -> Result<Vec<StoredRecord>, StoreError> {
+        let mut found: HashMap<(String, String), StoredRecord> = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let mut pending: Vec<Item> = chunk.iter().map(key_item).collect();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::build("BatchGetItem", e))?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::sdk("BatchGetItem", e))?;
+                for item in output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    let at = (
+                        text(&item, "pk").unwrap_or_default(),
+                        text(&item, "sk").unwrap_or_default(),
+                    );
+                    found.insert(at, stored_from_item(&item)?);
+                }
+                pending = output
+                    .unprocessed_keys
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    self.retry
+                        .again(&mut attempt, "BatchGetItem", pending.len())
+                        .await?;
+                }
+            }
+        }
+        Ok(keys
+            .iter()
+            .filter_map(|key| found.remove(&(person_pk(&key.id_no), record_sk(key))))
+            .collect())
+    }
+
     pub async fn get_record(&self, key: &NaturalKey) -> Result<Option<StoredRecord>, StoreError> {
         let item = self.get(person_pk(&key.id_no), record_sk(key)).await?;
         item.as_ref().map(stored_from_item).transpose()
