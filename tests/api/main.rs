@@ -23,6 +23,7 @@ mod auth;
 mod document;
 mod downloads;
 mod errors;
+mod hours;
 mod import_logs;
 mod records;
 mod red_team;

@@ -46,6 +46,11 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
         (Method::GET, "/v1/status", api.get("/v1/status", &them)),
         (
             Method::GET,
+            "/v1/hours",
+            api.get("/v1/hours?year=2016", &them),
+        ),
+        (
+            Method::GET,
             "/v1/records",
             api.get("/v1/records?from=2016-01-01&to=2016-12-31", &them),
         ),

@@ -146,6 +146,18 @@ try {
     await shot("agency-records");
   });
 
+  await flow("a year's hours by person, those short of the minimum marked, and its CSV", async () => {
+    await page.getByRole("tab", { name: "學習時數" }).click();
+    await page.locator("#hours-year").fill("114");
+    await page.locator("#hours-form").getByRole("button", { name: "查詢" }).click();
+    await page.locator("#hours-below").filter({ hasText: /114 年度共 \d+ 人，其中 \d+ 人未達 20\.0 小時/ }).waitFor();
+    assert.ok(await page.locator("#hours-table tbody tr").count() > 0, "the agency's people of 2025");
+    await shot("hours");
+    const [file] = await Promise.all([page.waitForEvent("download"), page.locator("#hours-csv").click()]);
+    const text = readFileSync(await file.path()).toString("utf8");
+    assert.match(text, /^\uFEFF身分證字號,姓名,紀錄筆數,數位時數,實體時數,認證時數,未達時數/);
+  });
+
   await flow("a person's records: locked ones marked with the reason, staff ones created, edited and deleted", async () => {
     const { records } = await (await fetch(`${BASE}/v1/people/search`, {
       method: "POST",
@@ -206,7 +218,7 @@ try {
 
   await flow("a narrow screen (375 px) shows every section without a page-wide scroll", async () => {
     await page.setViewportSize({ width: 375, height: 800 });
-    for (const tab of ["匯入紀錄", "下載", "上傳 CSV", "本機關紀錄", "個人紀錄"]) {
+    for (const tab of ["匯入紀錄", "下載", "上傳 CSV", "本機關紀錄", "學習時數", "個人紀錄"]) {
       await page.getByRole("tab", { name: tab }).click();
       const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
       assert.equal(wide, false, `${tab} scrolls sideways`);

@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use learning_core::import_log::{
@@ -15,10 +15,10 @@ use learning_core::import_log::{
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::Field;
 use learning_core::roc_date::format_roc;
-use learning_core::spreadsheet::{neutralise, outside_cp950};
 use learning_core::{AgencyCode, DayRange, LastDay, RangeRules, Source, TrainingRecord};
 use serde::{Deserialize, Serialize};
 
+use crate::csv_answer::{self, CsvEncoding};
 use crate::input::{JsonBody, Params, day};
 use crate::logs::EntryView;
 use crate::{ApiError, AppState, Caller};
@@ -200,21 +200,7 @@ const AGAIN: &str = "/v1/downloads/{log_id}";
 impl Format {
     /// `None` for JSON, or the CSV's encoding.
     fn csv(&self) -> Result<Option<CsvEncoding>, ApiError> {
-        match self.format.as_deref() {
-            None | Some("json") => Ok(None),
-            Some("csv") => match self.encoding.as_deref() {
-                None | Some("utf8") => Ok(Some(CsvEncoding::Utf8)),
-                Some("big5") => Ok(Some(CsvEncoding::Big5)),
-                Some(_) => Err(ApiError::bad_request(
-                    "invalid_encoding",
-                    "encoding 須為 utf8 或 big5",
-                )),
-            },
-            Some(_) => Err(ApiError::bad_request(
-                "invalid_format",
-                "format 須為 json 或 csv",
-            )),
-        }
+        csv_answer::choice(self.format.as_deref(), self.encoding.as_deref())
     }
 }
 
@@ -275,12 +261,6 @@ async fn fetch_and_write(
     Ok(records)
 }
 
-#[derive(Debug, Clone, Copy)]
-enum CsvEncoding {
-    Utf8,
-    Big5,
-}
-
 fn roc(date: Option<NaiveDate>) -> String {
     date.and_then(|d| format_roc(d).ok()).unwrap_or_default()
 }
@@ -292,59 +272,22 @@ fn csv_response(
     records: &[TrainingRecord],
     encoding: CsvEncoding,
 ) -> Result<Response, ApiError> {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    let failed =
-        |e: csv::Error| ApiError::server(StatusCode::INTERNAL_SERVER_ERROR, "csv_failed", e);
-    writer
-        .write_record(Field::ALL.map(Field::header))
-        .map_err(failed)?;
-    for r in records {
-        // Staff read dates in the ROC calendar and the status in words.
-        let cells = Field::ALL.map(|field| match field {
-            Field::Status => "通過".into(),
-            field if field.is_date() => roc(r.date(field)).into(),
-            field => r.text(field),
-        });
-        writer
-            .write_record(cells.iter().map(|c| neutralise(c).into_owned()))
-            .map_err(failed)?;
-    }
-    let text = writer
-        .into_inner()
-        .map_err(|e| failed(e.into_error().into()))?;
-    let text = String::from_utf8(text).unwrap_or_default();
-    let (bytes, charset) = match encoding {
-        CsvEncoding::Utf8 => {
-            let mut bytes = b"\xEF\xBB\xBF".to_vec();
-            bytes.extend_from_slice(text.as_bytes());
-            (bytes, "utf-8")
-        }
-        CsvEncoding::Big5 => {
-            let (bytes, _, unmappable) = encoding_rs::BIG5.encode(&text);
-            if unmappable || outside_cp950(&bytes) {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "not_big5",
-                    "有姓名或文字無法以 Big5 表示（如罕用字），請改下載 UTF-8 版本",
-                ));
-            }
-            (bytes.into_owned(), "big5")
-        }
-    };
-    let mut response = (StatusCode::OK, bytes).into_response();
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&format!("text/csv; charset={charset}")) {
-        headers.insert(header::CONTENT_TYPE, value);
-    }
-    if let Ok(value) =
-        HeaderValue::from_str(&format!("attachment; filename=\"{}.csv\"", entry.log_id))
-    {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
+    // Staff read dates in the ROC calendar and the status in words.
+    let rows = records.iter().map(|r| {
+        Field::ALL.map(|field| match field {
+            Field::Status => "通過".to_string(),
+            field if field.is_date() => roc(r.date(field)),
+            field => r.text(field).into_owned(),
+        })
+    });
+    let mut response = csv_answer::file(
+        &Field::ALL.map(Field::header),
+        rows,
+        encoding,
+        &entry.log_id,
+    )?;
     if let Ok(value) = HeaderValue::from_str(&entry.log_id) {
-        headers.insert("x-import-log-id", value);
+        response.headers_mut().insert("x-import-log-id", value);
     }
     Ok(response)
 }

@@ -11,9 +11,11 @@
 mod agency_records;
 pub mod audit;
 pub mod auth;
+mod csv_answer;
 mod disputes;
 mod downloads;
 pub mod error;
+mod hours;
 mod input;
 #[cfg(feature = "local")]
 mod local;
@@ -178,6 +180,7 @@ fn private_routes() -> Routes {
         get "/v1/settings" => settings::get;
         get "/v1/status" => status::get;
         get "/v1/records" => agency_records::list;
+        get "/v1/hours" => hours::summary;
         get "/v1/import-logs" => logs::list;
         get "/v1/import-logs/{log_id}" => logs::detail;
         get "/v1/disputes" => disputes::list;

@@ -32,6 +32,9 @@ const TEXT = {
     daysBehind: "落後 {n} 天", lastNight: "最近一晚（{date}）{status}：{counts}",
     withdrawn: "撤銷", rows: "列", file: "檔案", dataDate: "資料日期", requestedBy: "執行者",
     tabAgency: "本機關紀錄", passedFrom: "通過日期起", agencyCaption: "本機關人員的訓練紀錄（依通過日期）",
+    tabHours: "學習時數", hoursYear: "年度（民國）", hoursMinimum: "最低時數", hoursCaption: "本機關人員的年度學習時數（依通過日期）",
+    colRecords: "筆數", colDigital: "數位時數", colPhysical: "實體時數", colShort: "未達時數",
+    hoursBelow: "{year} 年度共 {n} 人，其中 {below} 人未達 {minimum} 小時",
     createOpen: "新增人事登錄紀錄", createTitle: "新增紀錄（本機關人員，由人事人員登錄）", birthDate: "出生日期（選填）",
     orgName: "服務機關名稱", courseCode: "課程代碼", courseName: "課程名稱", endDate: "結束日期", mode: "學習性質",
     mode1: "數位", mode2: "實體", mode3: "混成", created: "已新增", needId: "請先輸入身分證字號",
@@ -65,6 +68,9 @@ const TEXT = {
     upToDate: "up to date", daysBehind: "{n} days behind", lastNight: "last night ({date}) {status}: {counts}",
     withdrawn: "withdrawn", rows: "rows", file: "File", dataDate: "Data date", requestedBy: "Requested by",
     tabAgency: "Agency records", passedFrom: "Passed from", agencyCaption: "The agency's training records (by date passed)",
+    tabHours: "Yearly hours", hoursYear: "Year (ROC)", hoursMinimum: "Minimum hours", hoursCaption: "The agency's people's learning hours in the year (by date passed)",
+    colRecords: "Records", colDigital: "Digital", colPhysical: "In person", colShort: "Short by",
+    hoursBelow: "{year}: {n} people, {below} below {minimum} hours",
     createOpen: "Add a staff-entered record", createTitle: "New record (a person of this agency, entered by staff)", birthDate: "Birth date (optional)",
     orgName: "Agency name", courseCode: "Course code", courseName: "Course name", endDate: "Ends", mode: "Mode",
     mode1: "Online", mode2: "In person", mode3: "Blended", created: "Added", needId: "Enter the national ID first",
@@ -477,6 +483,41 @@ async function loadAgency(more = false) {
   say(body.children.length ? t("loaded", { n: body.children.length }) : t("noEntries"));
 }
 
+// A year's hours by person, those short of the minimum marked.
+function hoursQuery() {
+  return new URLSearchParams({ year: $("#hours-year").value, minimum: $("#hours-minimum").value });
+}
+
+async function loadHours() {
+  say(t("loading"));
+  const year = await (await api(`/v1/hours?${hoursQuery()}`)).json();
+  const body = $("#hours-table tbody");
+  body.replaceChildren();
+  for (const person of year.people) {
+    const row = document.createElement("tr");
+    if (person.short_by) row.className = "short";
+    for (const value of [person.id_no, person.name, String(person.records), person.digital_hours,
+      person.physical_hours, person.total_hours, person.short_by ?? ""]) cell(row, value);
+    body.append(row);
+  }
+  const done = t("hoursBelow", { year: year.year - 1911, n: year.people.length, below: year.below_minimum, minimum: year.minimum });
+  $("#hours-below").textContent = done;
+  say(done);
+}
+
+async function exportHours() {
+  const query = hoursQuery();
+  query.set("format", "csv");
+  const response = await api(`/v1/hours?${query}`);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = `hours-${$("#hours-year").value}.csv`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  say(t("saved"));
+}
+
 // A staff-entered record for the person searched, in the caller's agency.
 async function createRecord() {
   const id = $("#records-id").value.trim().toUpperCase();
@@ -612,6 +653,10 @@ function start() {
   $("#edit-cancel").addEventListener("click", () => { $("#edit-form").hidden = true; editing = null; });
   $("#agency-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(() => loadAgency()); });
   $("#agency-more").addEventListener("click", () => guarded(() => loadAgency(true)));
+  $("#hours-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(loadHours); });
+  $("#hours-csv").addEventListener("click", () => guarded(exportHours));
+  // Last year by default: the one a personnel office checks.
+  $("#hours-year").value = Number(taipeiToday().slice(0, 4)) - 1912;
   $("#create-open").addEventListener("click", () => { $("#create-form").hidden = false; $("#create-name").focus(); });
   $("#create-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(createRecord); });
   $("#create-cancel").addEventListener("click", () => { $("#create-form").hidden = true; });

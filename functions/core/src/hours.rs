@@ -33,7 +33,7 @@ const MAX_TENTHS: u32 = 100_000 * 10;
 impl Hours {
     pub const ZERO: Hours = Hours { tenths: 0 };
 
-    pub fn from_tenths(tenths: u32) -> Self {
+    pub const fn from_tenths(tenths: u32) -> Self {
         Self { tenths }
     }
 

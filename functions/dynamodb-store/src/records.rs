@@ -77,6 +77,16 @@ pub struct StoredRecord {
     pub written_by: String,
 }
 
+/// One record's hours, with its person (a yearly summary's row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoursRow {
+    pub id_no: NationalId,
+    pub name: String,
+    pub digital: learning_core::Hours,
+    pub physical: learning_core::Hours,
+    pub total: learning_core::Hours,
+}
+
 /// What we need of an existing item to decide on a write.
 pub(crate) struct Existing {
     pub(crate) fingerprint: String,
@@ -518,6 +528,61 @@ impl Store {
             .last_evaluated_key()
             .and_then(|key| text(key, "gsi1sk"));
         Ok((records, next))
+    }
+
+    /// The hours of every record of `agency` passed in `[from, to]`, each
+    /// with its person: only the attributes a yearly summary needs are
+    /// read (a Query on `gsi1`, every page).
+    pub async fn agency_hours(
+        &self,
+        agency: &AgencyCode,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<HoursRow>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(crate::table::GSI1)
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", s(format!("AGENCY#{agency}")))
+            .expression_attribute_values(":low", s(format!("{from}#")))
+            .expression_attribute_values(":high", s(format!("{to}#~")))
+            .projection_expression(
+                "pk, sk, id_no, #name, digital_hours, physical_hours, total_hours, #status",
+            )
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_names("#status", "status")
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| StoreError::sdk("Query", e))?;
+        items
+            .iter()
+            .filter(|item| text(item, "status").as_deref() == Some("passed"))
+            .map(|item| {
+                let corrupt = |detail: &str| StoreError::Corrupt {
+                    key: describe_key(item),
+                    detail: detail.to_string(),
+                };
+                let hours = |name: &str| {
+                    text(item, name)
+                        .and_then(|h| learning_core::Hours::parse(&h).ok())
+                        .ok_or_else(|| corrupt(name))
+                };
+                Ok(HoursRow {
+                    id_no: text(item, "id_no")
+                        .and_then(|id| NationalId::parse(&id).ok())
+                        .ok_or_else(|| corrupt("id_no"))?,
+                    name: text(item, "name").unwrap_or_default(),
+                    digital: hours("digital_hours")?,
+                    physical: hours("physical_hours")?,
+                    total: hours("total_hours")?,
+                })
+            })
+            .collect()
     }
 
     /// Creates a record staff typed in. Refused when any record (a portal
