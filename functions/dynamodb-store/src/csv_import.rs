@@ -414,7 +414,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         // DynamoDB deletes them (TTL) when the report in S3 expires too.
         let expires = (chrono::Utc::now() + REJECTED_ROWS_KEPT).timestamp().max(0) as u64;
-        let mut items: Vec<Item> = rows
+        let items: Vec<Item> = rows
             .iter()
             .map(|row| {
                 let mut item: Item = [
@@ -436,12 +436,7 @@ impl Store {
                 item
             })
             .collect();
-        while !items.is_empty() {
-            let rest = items.split_off(items.len().min(crate::records::BATCH_WRITE_MAX));
-            self.write_batch(std::mem::replace(&mut items, rest))
-                .await?;
-        }
-        Ok(())
+        self.write_all(items).await
     }
 
     /// Refused rows in line order, one page (up to 1 MB) at a time: pass

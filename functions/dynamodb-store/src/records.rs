@@ -17,7 +17,7 @@ use crate::{Store, StoreError};
 
 /// DynamoDB's limits per batch call.
 const BATCH_GET_MAX: usize = 100;
-pub(crate) const BATCH_WRITE_MAX: usize = 25;
+const BATCH_WRITE_MAX: usize = 25;
 
 /// What an upsert did with records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -233,11 +233,7 @@ impl Store {
             bookkeeping(&mut item, source, version, &created_at, now, written_by);
             writes.push(item);
         }
-        while !writes.is_empty() {
-            let rest = writes.split_off(writes.len().min(BATCH_WRITE_MAX));
-            self.write_batch(std::mem::replace(&mut writes, rest))
-                .await?;
-        }
+        self.write_all(writes).await?;
         Ok(counts)
     }
 
@@ -245,16 +241,53 @@ impl Store {
         &self,
         chunk: &[&TrainingRecord],
     ) -> Result<HashMap<(String, String), Existing>, StoreError> {
-        let mut keys: Vec<Item> = chunk.iter().map(|r| key_item(&r.key())).collect();
-        let mut found = HashMap::with_capacity(keys.len());
+        let keys = chunk.iter().map(|r| key_item(&r.key())).collect();
+        let projection =
+            "pk, sk, fingerprint, org_code, #source, version, created_at, written_by, written_as";
+        let items = self.batch_get(keys, Some(projection), false).await?;
+        Ok(items
+            .iter()
+            .map(|item| {
+                (
+                    (
+                        text(item, "pk").unwrap_or_default(),
+                        text(item, "sk").unwrap_or_default(),
+                    ),
+                    Existing {
+                        fingerprint: text(item, "fingerprint").unwrap_or_default(),
+                        org_code: text(item, "org_code").unwrap_or_default(),
+                        source: text(item, "source").unwrap_or_default(),
+                        version: number(item, "version").unwrap_or(0),
+                        created_at: text(item, "created_at").unwrap_or_default(),
+                        written_by: text(item, "written_by").unwrap_or_default(),
+                        written_as: text(item, "written_as"),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// The items of `keys` (at most 100) that exist, in no order: one
+    /// BatchGetItem, its unprocessed keys asked again with backoff.
+    /// `projection` may name `#source` (for `source`).
+    async fn batch_get(
+        &self,
+        mut keys: Vec<Item>,
+        projection: Option<&str>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
         let mut attempt = 0;
         while !keys.is_empty() {
-            let request = KeysAndAttributes::builder()
+            let mut request = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut keys)))
-                .projection_expression(
-                    "pk, sk, fingerprint, org_code, #source, version, created_at, written_by, written_as",
-                )
-                .expression_attribute_names("#source", "source")
+                .consistent_read(consistent);
+            if let Some(projection) = projection {
+                request = request
+                    .projection_expression(projection)
+                    .expression_attribute_names("#source", "source");
+            }
+            let request = request
                 .build()
                 .map_err(|e| StoreError::build("BatchGetItem", e))?;
             let output = self
@@ -264,28 +297,13 @@ impl Store {
                 .send()
                 .await
                 .map_err(|e| StoreError::sdk("BatchGetItem", e))?;
-            for item in output
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                found.insert(
-                    (
-                        text(&item, "pk").unwrap_or_default(),
-                        text(&item, "sk").unwrap_or_default(),
-                    ),
-                    Existing {
-                        fingerprint: text(&item, "fingerprint").unwrap_or_default(),
-                        org_code: text(&item, "org_code").unwrap_or_default(),
-                        source: text(&item, "source").unwrap_or_default(),
-                        version: number(&item, "version").unwrap_or(0),
-                        created_at: text(&item, "created_at").unwrap_or_default(),
-                        written_by: text(&item, "written_by").unwrap_or_default(),
-                        written_as: text(&item, "written_as"),
-                    },
-                );
-            }
+            found.extend(
+                output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default(),
+            );
             keys = output
                 .unprocessed_keys
                 .unwrap_or_default()
@@ -299,6 +317,16 @@ impl Store {
             }
         }
         Ok(found)
+    }
+
+    /// Puts `items` (distinct keys), 25 to a BatchWriteItem.
+    pub(crate) async fn write_all(&self, mut items: Vec<Item>) -> Result<(), StoreError> {
+        while !items.is_empty() {
+            let rest = items.split_off(items.len().min(BATCH_WRITE_MAX));
+            self.write_batch(std::mem::replace(&mut items, rest))
+                .await?;
+        }
+        Ok(())
     }
 
     /// One BatchWriteItem of at most 25 puts with distinct keys, retrying
@@ -390,44 +418,15 @@ impl Store {
     pub async fn get_records(&self, keys: &[NaturalKey]) -> Result<Vec<StoredRecord>, StoreError> {
         let mut found: HashMap<(String, String), StoredRecord> = HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH_GET_MAX) {
-            let mut pending: Vec<Item> = chunk.iter().map(key_item).collect();
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::build("BatchGetItem", e))?;
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::sdk("BatchGetItem", e))?;
-                for item in output
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .unwrap_or_default()
-                {
-                    let at = (
-                        text(&item, "pk").unwrap_or_default(),
-                        text(&item, "sk").unwrap_or_default(),
-                    );
-                    found.insert(at, stored_from_item(&item)?);
-                }
-                pending = output
-                    .unprocessed_keys
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-                if !pending.is_empty() {
-                    self.retry
-                        .again(&mut attempt, "BatchGetItem", pending.len())
-                        .await?;
-                }
+            let items = self
+                .batch_get(chunk.iter().map(key_item).collect(), None, true)
+                .await?;
+            for item in &items {
+                let at = (
+                    text(item, "pk").unwrap_or_default(),
+                    text(item, "sk").unwrap_or_default(),
+                );
+                found.insert(at, stored_from_item(item)?);
             }
         }
         Ok(keys

@@ -50,7 +50,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let expires = (now + REFUSALS_KEPT).timestamp().max(0) as u64;
-        let mut items: Vec<Item> = fingerprints
+        let items: Vec<Item> = fingerprints
             .iter()
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
@@ -67,11 +67,6 @@ impl Store {
                 .collect()
             })
             .collect();
-        while !items.is_empty() {
-            let rest = items.split_off(items.len().min(crate::records::BATCH_WRITE_MAX));
-            self.write_batch(std::mem::replace(&mut items, rest))
-                .await?;
-        }
-        Ok(())
+        self.write_all(items).await
     }
 }
