@@ -993,3 +993,49 @@ async fn in_the_cloud_the_portal_token_comes_from_an_ssm_secure_string() {
     assert!(err.to_string().contains("/webhr/missing"), "{err}");
     assert!(!err.to_string().contains(PORTAL_TOKEN));
 }
+
+/// What a night's day did to each agency's records is kept record by
+/// record beside its entry: every record the portal passed that day, as
+/// the simulator served it, under its own agency.
+#[tokio::test]
+async fn a_days_changes_are_kept_record_by_record_per_agency() {
+    let store = fresh_store().await;
+    let today = day("2016-01-06");
+    let portal = simulator(data(60), eve(today)).await;
+    let summary = sync_on(&portal, &store, &settings(), today)
+        .run(&request("night"), |_, _| {})
+        .await
+        .unwrap();
+    let worked = &summary.days[3]; // 2016-01-04, a Monday
+    assert_eq!(worked.date, day("2016-01-04"));
+    let mut want: std::collections::BTreeMap<String, std::collections::BTreeSet<Key>> =
+        Default::default();
+    for r in portal
+        .portal
+        .day(worked.date)
+        .iter()
+        .filter(|r| valid(r) && r.is_passed())
+    {
+        want.entry(r.org_code.clone()).or_default().insert(r.key());
+    }
+    assert!(want.len() > 1, "several agencies that day");
+    for (agency, keys) in &want {
+        let kept = store.changes(&worked.log_id, agency).await.unwrap();
+        assert!(
+            kept.iter()
+                .all(|(change, _)| *change == dynamodb_store::Change::Inserted)
+        );
+        let got: std::collections::BTreeSet<Key> = kept
+            .iter()
+            .map(|(_, k)| {
+                (
+                    k.id_no.as_str().to_string(),
+                    k.course_code.clone(),
+                    k.term,
+                    k.start_date.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(&got, keys, "{agency}");
+    }
+}

@@ -491,3 +491,101 @@ async fn exporting_what_was_just_fetched_asks_the_portal_once() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// What a download did to the agency's records, record by record, from
+/// its entry: each new record, a record staff typed in that the portal's
+/// replaced, each withdrawn one — and nothing for another agency's staff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_downloads_entry_lists_what_it_did_record_by_record() {
+    let api = api().await;
+    let generator = api.portal.portal.generator();
+    let today = now().date_naive();
+    let from = today - chrono::Days::new(6);
+    let served: Vec<portal_sim::WireRecord> = from
+        .iter_days()
+        .take(7)
+        .flat_map(|d| generator.changes_on(d, today))
+        .filter(|r| r.org_code == A && r.defect.is_none())
+        .collect();
+    let as_record = |r: &portal_sim::WireRecord| {
+        let mut raw = system_tests::raw(r);
+        raw.status = "通過".into();
+        if raw.passed_date.is_empty() {
+            raw.passed_date = raw.changed_date.clone();
+        }
+        raw.validate().unwrap()
+    };
+    let passed: Vec<TrainingRecord> = served
+        .iter()
+        .filter(|r| r.is_passed())
+        .map(as_record)
+        .collect();
+    let withdrawn: Vec<TrainingRecord> = served
+        .iter()
+        .filter(|r| !r.is_passed())
+        .map(as_record)
+        .collect();
+    assert!(
+        passed.len() > 2 && !withdrawn.is_empty(),
+        "the window has both"
+    );
+    // One the agency typed in by hand before the portal's arrived; the
+    // withdrawn ones, as the night brought them.
+    api.store
+        .create_staff_record(&passed[0], "a-staff", now())
+        .await
+        .unwrap();
+    api.store
+        .upsert_portal_records(&withdrawn, Source::AutoImport, "sync-x", now())
+        .await
+        .unwrap();
+    let staff = token(A, "staff");
+    let (status, fetched) = api
+        .post(
+            "/v1/downloads",
+            &staff,
+            &json!({"from": from.to_string(), "to": today.to_string()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{fetched}");
+    let log_id = fetched["entry"]["log_id"].as_str().unwrap();
+    let (status, listed) = api
+        .fetch(&format!("/v1/import-logs/{log_id}/records"), &staff)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let got: BTreeMap<(String, String), String> = listed["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r["id_no"].as_str().unwrap().to_string(),
+                    r["course_code"].as_str().unwrap().to_string(),
+                ),
+                r["change"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let key = |r: &TrainingRecord| (r.id_no.as_str().to_string(), r.course_code.clone());
+    let mut want: BTreeMap<(String, String), String> = passed
+        .iter()
+        .map(|r| (key(r), "inserted".to_string()))
+        .collect();
+    want.insert(key(&passed[0]), "replaced_staff".into());
+    for r in &withdrawn {
+        want.insert(key(r), "withdrawn".into());
+    }
+    assert_eq!(got, want);
+    // A record still held is shown as it is now; a withdrawn one by key.
+    for r in listed["records"].as_array().unwrap() {
+        assert_eq!(r["record"].is_object(), r["change"] != "withdrawn", "{r}");
+    }
+    let (status, _) = api
+        .fetch(
+            &format!("/v1/import-logs/{log_id}/records"),
+            &token(B, "staff"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -63,6 +63,11 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
         ),
         (
             Method::GET,
+            "/v1/import-logs/{log_id}/records",
+            api.get(&format!("/v1/import-logs/{our_log}/records"), &them),
+        ),
+        (
+            Method::GET,
             "/v1/import-logs/{log_id}",
             api.get(&format!("/v1/import-logs/{our_log}"), &them),
         ),
@@ -157,7 +162,7 @@ async fn another_agencys_staff_get_nothing_of_ours_on_any_route() {
         } else if (route.starts_with("/v1/people/")
             && route.contains("{course_code}")
             && !route.ends_with("/removal"))
-            || route == "/v1/import-logs/{log_id}"
+            || route.starts_with("/v1/import-logs/{log_id}")
             || route == "/v1/downloads/{log_id}"
         {
             // Another agency's record or log entry is told as a missing one.

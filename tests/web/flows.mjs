@@ -79,6 +79,7 @@ try {
     await page.locator("#log-detail").waitFor({ state: "visible" });
     const detail = await page.locator("#log-detail-list").textContent();
     assert.match(detail, /筆數/);
+
     await shot("log-detail");
     await page.getByRole("button", { name: "關閉" }).click();
   });
@@ -103,6 +104,18 @@ try {
     assert.match(bytes.toString("utf8"), /身分證字號/);
     page.off("request", count);
     assert.equal(posts, 1, "the export made the file from the download just fetched");
+    // A night in the log that brought the agency records: what it did to
+    // them, one by one.
+    await page.getByRole("tab", { name: "匯入紀錄" }).click();
+    await page.locator("#log-from").fill(new Date(Date.now() - 30 * 86400000).toISOString().slice(0, 10));
+    await page.locator("#log-form").getByRole("button", { name: "查詢" }).click();
+    await page.locator("#status").filter({ hasText: /共 \d+ 筆/ }).waitFor();
+    await page.locator("#log-table tbody tr").filter({ hasText: "每日自動入檔" }).filter({ hasText: /新增 [1-9]/ })
+      .first().getByRole("button").click();
+    await page.locator("#log-detail-records li").first().waitFor();
+    assert.match(await page.locator("#log-detail-records li").first().textContent(), /^(新增|更新|取代人事登錄|撤銷)：[A-Z][0-9A-D][0-9]{8} /);
+    await page.getByRole("button", { name: "關閉" }).click();
+    await page.getByRole("tab", { name: "下載" }).click();
     const to = await page.locator("#download-to").inputValue();
     const from = new Date(`${to}T00:00:00Z`);
     from.setUTCDate(from.getUTCDate() - 7);

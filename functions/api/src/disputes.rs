@@ -87,11 +87,17 @@ pub async fn list(
     }
     let after = state.sealer.open_cursor(ROUTE, query.cursor.as_deref())?;
     let (disputes, next) = state.store.disputes(limit, after.as_deref()).await?;
-    let mut views = Vec::with_capacity(disputes.len());
-    for dispute in disputes {
-        let held = state.store.get_record(&dispute.key()).await?;
-        views.push(view(&state, dispute, held));
-    }
+    // What holds each key now, read in batches.
+    let keys: Vec<_> = disputes.iter().map(Dispute::key).collect();
+    let held = state.store.records_by_key(&keys).await?;
+    let views: Vec<DisputeView> = disputes
+        .into_iter()
+        .map(|dispute| {
+            // Two claimants of one key: the same holder for both.
+            let holding = held.get(&dispute.key()).cloned();
+            view(&state, dispute, holding)
+        })
+        .collect();
     state.audit.people(
         &caller,
         views.iter().map(|v| &v.claimed.id_no),

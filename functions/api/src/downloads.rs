@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
+use dynamodb_store::Change;
 use learning_core::import_log::{
     DownloadEntry, ErrorSummary, LogEntry, MAX_LISTED_FAILURES, RecordFailure, RunStatus,
     SyncCounts, Trigger,
@@ -254,10 +255,21 @@ async fn fetch_and_write(
     c.updated = done.updated;
     c.replaced_staff = done.replaced_staff;
     c.unchanged = done.unchanged;
-    c.withdrawn = removed;
+    c.withdrawn = removed.len() as u64;
     // Keys repeated in the feed were written once; a withdrawal of a
-    // record WebHR never held (or held unlocked) needed no write.
-    c.skipped += records.len() as u64 - done.total() + (withdrawn.len() as u64 - removed);
+    // record WebHR never held (or held as staff's own) needed no write.
+    c.skipped += records.len() as u64 - done.total() + (withdrawn.len() - removed.len()) as u64;
+    // What the download did to the agency's records, record by record.
+    let changes: Vec<_> = written
+        .changed
+        .into_iter()
+        .map(|(_, change, key)| (change, key))
+        .chain(removed.into_iter().map(|key| (Change::Withdrawn, key)))
+        .collect();
+    state
+        .store
+        .put_changes(&entry.log_id, agency.as_str(), &changes, state.now())
+        .await?;
     Ok(records)
 }
 

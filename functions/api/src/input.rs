@@ -98,23 +98,24 @@ impl FromRequestParts<AppState> for RecordKey {
     }
 }
 
-/// The national ID a person handle stands for. An ID-shaped path is
-/// refused as such (it reached the logs already; the answer says how to
-/// keep it out next time); anything else that does not open is not a
-/// handle this API gave.
+/// The national ID a person handle stands for. What does not open is not
+/// a handle this API gave: an ID-shaped path is told so (it reached the
+/// logs already; the answer says how to keep it out next time). A handle
+/// is tried first, since one may by chance hold an ID-shaped run.
 fn person_of(state: &AppState, handle: &str) -> Result<NationalId, ApiError> {
+    if let Some(id) = state.sealer.open_person(handle) {
+        return Ok(id);
+    }
     if learning_core::national_id::redact(handle) != handle {
         return Err(ApiError::bad_request(
             "person_handle_required",
             "網址不可含身分證字號；請先以 POST /v1/people/search 查詢，再使用回傳的 person",
         ));
     }
-    state.sealer.open_person(handle).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_person",
-            "person 不正確；請以 POST /v1/people/search 查詢取得",
-        )
-    })
+    Err(ApiError::bad_request(
+        "invalid_person",
+        "person 不正確；請以 POST /v1/people/search 查詢取得",
+    ))
 }
 
 fn invalid_path(e: PathRejection) -> ApiError {

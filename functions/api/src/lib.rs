@@ -183,6 +183,7 @@ fn private_routes() -> Routes {
         get "/v1/hours" => hours::summary;
         get "/v1/import-logs" => logs::list;
         get "/v1/import-logs/{log_id}" => logs::detail;
+        get "/v1/import-logs/{log_id}/records" => logs::records;
         get "/v1/disputes" => disputes::list;
         post "/v1/disputes/{dispute_id}/settlement" => disputes::settle;
         post "/v1/people/search" => records::search;

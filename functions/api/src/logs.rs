@@ -223,3 +223,93 @@ pub async fn detail(
         report_url,
     }))
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsQuery {
+    /// Administrators: the agency whose records (default: their token's).
+    agency: Option<String>,
+}
+
+/// One record a night or download changed, as the agency's staff read it:
+/// what happened, the key, and the record as the table holds it now
+/// (absent once withdrawn or changed away).
+#[derive(Debug, Serialize)]
+pub struct ChangedRecord {
+    pub change: &'static str,
+    /// The person's handle, for the record's URLs.
+    pub person: String,
+    pub id_no: learning_core::NationalId,
+    pub course_code: String,
+    pub term: u32,
+    pub start_date: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<crate::records::RecordView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EntryRecords {
+    pub log_id: String,
+    pub agency: String,
+    /// Written or withdrawn, record by record.
+    pub records: Vec<ChangedRecord>,
+    /// Refused, IDs masked (the entry's `failures` of the agency).
+    pub refused: Vec<learning_core::import_log::RecordFailure>,
+}
+
+/// `GET /v1/import-logs/{log_id}/records`: what a night (one day's entry)
+/// or a download did to the agency's records, record by record — inserted,
+/// updated, replaced a record staff typed in, withdrawn — and what it
+/// refused. Another agency's entry, or one of another kind, is not found.
+pub async fn records(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(log_id): Path<String>,
+    Params(query): Params<RecordsQuery>,
+) -> Result<Json<EntryRecords>, ApiError> {
+    let agency = caller.acting_for(query.agency.as_deref())?;
+    let entry = state
+        .store
+        .get_log(&log_id)
+        .await?
+        .and_then(|entry| visible(entry, &caller))
+        .ok_or_else(ApiError::not_found)?;
+    let failures = match entry {
+        LogEntry::Sync(sync) => sync.failures,
+        LogEntry::Download(download) if download.agency == agency.as_str() => download.failures,
+        _ => return Err(ApiError::not_found()),
+    };
+    let changes = state.store.changes(&log_id, agency.as_str()).await?;
+    let keys: Vec<_> = changes.iter().map(|(_, key)| key.clone()).collect();
+    let held = state.store.records_by_key(&keys).await?;
+    state
+        .audit
+        .people(&caller, keys.iter().map(|k| &k.id_no), RECORDS, "read");
+    Ok(Json(EntryRecords {
+        log_id,
+        agency: agency.to_string(),
+        records: changes
+            .into_iter()
+            .map(|(change, key)| ChangedRecord {
+                change: change.as_str(),
+                person: state.sealer.person(&key.id_no),
+                record: held
+                    .get(&key)
+                    // Still the agency's, and this version or a later one.
+                    .filter(|stored| stored.record.org_code == agency)
+                    .cloned()
+                    .map(|stored| crate::records::RecordView::new(stored, &state.sealer)),
+                id_no: key.id_no,
+                course_code: key.course_code,
+                term: key.term,
+                start_date: key.start_date,
+            })
+            .collect(),
+        refused: failures
+            .into_iter()
+            .filter(|f| f.agency.as_deref() == Some(agency.as_str()))
+            .collect(),
+    }))
+}
+
+const RECORDS: &str = "/v1/import-logs/{log_id}/records";

@@ -28,6 +28,8 @@ const TEXT = {
     saved: "已儲存", deleted: "已刪除", counts: "筆數", error: "錯誤", lang: "English",
     fetched: "取得", inserted: "新增", updated: "更新", unchanged: "未變", rejected: "拒收", failed: "失敗",
     replaced_staff: "取代人事登錄", skipped: "略過", rocDate: "民國 {date}",
+    detailRecords: "本機關紀錄明細", change_inserted: "新增", change_updated: "更新",
+    change_replaced_staff: "取代人事登錄", change_withdrawn: "撤銷",
     importedThrough: "自動入檔已匯入至 {date}", notImportedYet: "自動入檔尚未執行", upToDate: "已是最新",
     daysBehind: "落後 {n} 天", lastNight: "最近一晚（{date}）{status}：{counts}",
     withdrawn: "撤銷", rows: "列", file: "檔案", dataDate: "資料日期", requestedBy: "執行者",
@@ -64,6 +66,8 @@ const TEXT = {
     saved: "Saved", deleted: "Deleted", counts: "Counts", error: "Error", lang: "中文",
     fetched: "fetched", inserted: "new", updated: "updated", unchanged: "unchanged", rejected: "refused", failed: "failed",
     replaced_staff: "replaced a hand-typed record", skipped: "skipped", rocDate: "ROC {date}",
+    detailRecords: "The agency's records, one by one", change_inserted: "New", change_updated: "Updated",
+    change_replaced_staff: "Replaced a hand-typed record", change_withdrawn: "Withdrawn",
     importedThrough: "Automatic import done through {date}", notImportedYet: "The automatic import has not run yet",
     upToDate: "up to date", daysBehind: "{n} days behind", lastNight: "last night ({date}) {status}: {counts}",
     withdrawn: "withdrawn", rows: "rows", file: "File", dataDate: "Data date", requestedBy: "Requested by",
@@ -340,6 +344,19 @@ async function showDetail(logId) {
   if (entry.decision) add(t("decision"), t(`decision_${entry.decision}`));
   add(t("error"), entry.error ? `${entry.error.message}（${entry.error.code}）` : "");
   for (const failure of entry.failures || []) add(`#${failure.position} ${failure.masked_id}`, `${failure.message}（${failure.code}）`);
+  // A night's day or a download: what it did to the agency's records.
+  const changed = $("#log-detail-records");
+  const items = changed.querySelector("ul");
+  items.replaceChildren();
+  if (entry.kind === "sync" || entry.kind === "download") {
+    const { records } = await (await api(`/v1/import-logs/${encodeURIComponent(logId)}/records`)).json();
+    for (const r of records) {
+      const item = document.createElement("li");
+      item.textContent = `${t(`change_${r.change}`)}：${r.id_no} ${r.record?.name ?? ""} ${r.course_code} ${r.record?.course_name ?? ""}（${dateShown(r.start_date).split("（")[0]}）`;
+      items.append(item);
+    }
+  }
+  changed.hidden = !items.children.length;
   const report = $("#log-report");
   report.hidden = !entry.report_url;
   if (entry.report_url) report.href = entry.report_url;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use dynamodb_store::{Store, StoreError};
+use dynamodb_store::{Change, Store, StoreError};
 use futures::StreamExt as _;
 use learning_core::import_log::{
     ErrorSummary, MAX_LISTED_FAILURES, RecordFailure, RunStatus, SyncCounts, SyncLogEntry, Trigger,
@@ -698,12 +698,30 @@ impl<P: Portal> DailySync<P> {
             .upsert_portal_records(&passed, Source::AutoImport, &entry.log_id, now)
             .await
             .map_err(store_error)?;
+        // What the day did to each agency's records, record by record.
+        let mut changes: BTreeMap<String, Vec<(Change, NaturalKey)>> = BTreeMap::new();
+        for (agency, change, key) in written.changed {
+            changes
+                .entry(agency.to_string())
+                .or_default()
+                .push((change, key));
+        }
         for (agency, keys) in &withdrawn {
             let removed = self.store.withdraw(keys, None).await.map_err(store_error)?;
             let c = per.entry(agency.clone()).or_default();
-            c.withdrawn = removed;
-            // Not held by WebHR (or not locked): nothing to remove.
-            c.skipped += keys.len() as u64 - removed;
+            c.withdrawn = removed.len() as u64;
+            // Not held by WebHR (or staff's own): nothing to remove.
+            c.skipped += (keys.len() - removed.len()) as u64;
+            changes
+                .entry(agency.clone())
+                .or_default()
+                .extend(removed.into_iter().map(|key| (Change::Withdrawn, key)));
+        }
+        for (agency, changed) in &changes {
+            self.store
+                .put_changes(&entry.log_id, agency, changed, now)
+                .await
+                .map_err(store_error)?;
         }
         for (agency, c) in &mut per {
             let done = written.by_agency.get(agency).copied().unwrap_or_default();

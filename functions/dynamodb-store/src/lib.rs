@@ -24,7 +24,7 @@ pub use csv_import::{CsvOutcome, MAX_BATCH_RECORDS, REJECTED_ROWS_KEPT};
 pub use disputes::{Dispute, Settlement, dispute_position};
 pub use error::StoreError;
 pub use import_log::{LogPage, LogQuery};
-pub use records::{HoursRow, StoredRecord, UpsertCounts, Upserted};
+pub use records::{Change, HoursRow, StoredRecord, UpsertCounts, Upserted};
 pub use refused::REFUSALS_KEPT;
 pub use retry::BatchRetry;
 pub use sync_state::Lease;

@@ -49,17 +49,53 @@ impl std::ops::AddAssign for UpsertCounts {
     }
 }
 
-/// What an upsert did, in all and per agency code.
+/// What an upsert did, in all and per agency code, and record by record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Upserted {
     pub total: UpsertCounts,
     pub by_agency: std::collections::BTreeMap<String, UpsertCounts>,
+    /// Each record written (not the unchanged), with its agency.
+    pub changed: Vec<(AgencyCode, Change, NaturalKey)>,
 }
 
 impl Upserted {
     fn count(&mut self, agency: &AgencyCode, add: impl Fn(&mut UpsertCounts)) {
         add(&mut self.total);
         add(self.by_agency.entry(agency.to_string()).or_default());
+    }
+}
+
+/// What a sync or download did to one record, as its agency's staff read
+/// it record by record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Change {
+    Inserted,
+    Updated,
+    /// Replaced a record staff typed in by hand.
+    ReplacedStaff,
+    /// Removed: the portal no longer reports it as passed.
+    Withdrawn,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Inserted => "inserted",
+            Change::Updated => "updated",
+            Change::ReplacedStaff => "replaced_staff",
+            Change::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Change> {
+        [
+            Change::Inserted,
+            Change::Updated,
+            Change::ReplacedStaff,
+            Change::Withdrawn,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == text)
     }
 }
 
@@ -186,6 +222,7 @@ impl Store {
                 for (agency, counts) in part.by_agency {
                     *all.by_agency.entry(agency).or_default() += counts;
                 }
+                all.changed.extend(part.changed);
                 Ok(all)
             })
             .await?;
@@ -218,15 +255,23 @@ impl Store {
                     continue;
                 }
                 Some(old) => {
-                    if Source::parse(&old.source) == Some(Source::StaffEntered) {
+                    let change = if Source::parse(&old.source) == Some(Source::StaffEntered) {
                         counts.count(&record.org_code, |c| c.replaced_staff += 1);
+                        Change::ReplacedStaff
                     } else {
                         counts.count(&record.org_code, |c| c.updated += 1);
-                    }
-                    (old.version + 1, old.created_at.clone())
+                        Change::Updated
+                    };
+                    counts
+                        .changed
+                        .push((record.org_code.clone(), change, record.key()));
+                    (old.version.saturating_add(1), old.created_at.clone())
                 }
                 None => {
                     counts.count(&record.org_code, |c| c.inserted += 1);
+                    counts
+                        .changed
+                        .push((record.org_code.clone(), Change::Inserted, record.key()));
                     (1, now.to_string())
                 }
             };
@@ -369,13 +414,14 @@ impl Store {
     /// own (locked) and those an agency imported from its export (CSV);
     /// with `agency`, only that agency's (a download acts for one agency).
     /// A record staff typed in under the same key is not the portal's to
-    /// remove and stays (the condition refuses it). Returns how many went.
+    /// remove and stays (the condition refuses it). Returns the keys that
+    /// went.
     #[instrument(skip(self, keys), fields(keys = keys.len()))]
     pub async fn withdraw(
         &self,
         keys: &[NaturalKey],
         agency: Option<&AgencyCode>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<NaturalKey>, StoreError> {
         // Futures made before the stream, as in `upsert_portal_records`.
         let deletes: Vec<_> =
             keys.iter()
@@ -399,18 +445,37 @@ impl Store {
                     .send()
                 })
                 .collect();
-        let removed = stream::iter(deletes)
+        let outcomes: Vec<bool> = stream::iter(deletes)
             .map(|delete| async move {
                 match delete.await {
-                    Ok(_) => Ok(1u64),
-                    Err(e) if is_condition_failure(&e) => Ok(0),
+                    Ok(_) => Ok(true),
+                    Err(e) if is_condition_failure(&e) => Ok(false),
                     Err(e) => Err(StoreError::sdk("DeleteItem", e)),
                 }
             })
-            .buffer_unordered(self.retry.concurrency * 2)
-            .try_fold(0, |sum, one| async move { Ok(sum + one) })
+            // In order, so each outcome meets its key.
+            .buffered(self.retry.concurrency * 2)
+            .try_collect()
             .await?;
-        Ok(removed)
+        Ok(keys
+            .iter()
+            .zip(outcomes)
+            .filter(|(_, removed)| *removed)
+            .map(|(key, _)| key.clone())
+            .collect())
+    }
+
+    /// The records of `keys` the table holds, by key (read in batches).
+    pub async fn records_by_key(
+        &self,
+        keys: &[NaturalKey],
+    ) -> Result<HashMap<NaturalKey, StoredRecord>, StoreError> {
+        Ok(self
+            .get_records(keys)
+            .await?
+            .into_iter()
+            .map(|stored| (stored.record.key(), stored))
+            .collect())
     }
 
     /// The records of `keys` the table holds, in the keys' order (a key
