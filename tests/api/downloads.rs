@@ -161,19 +161,12 @@ async fn a_download_the_portal_cannot_finish_in_time_is_closed_and_said() {
         latency_ms: 1500,
         ..Default::default()
     });
-    let s3_root = std::env::temp_dir().join(format!("webhr-api-slow-{}", fastrand::u64(..)));
-    let s3 = local_stack::start_s3(&s3_root, 0, None).await.unwrap();
-    let mut state = system_tests::api_state(
-        &store,
-        &portal,
-        &s3.url(),
-        Authentication::Local(tokens()),
-        now,
-    );
-    state.download_timeout = std::time::Duration::from_secs(1);
-    let served = local_stack::serve(api::router(state), 0).await.unwrap();
+    let served = serve_with(&store, &portal, |state| {
+        state.download_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
     let response = system_tests::http_client()
-        .post(format!("{}/v1/downloads", served.url()))
+        .post(format!("{}/v1/downloads", served.url))
         .bearer_auth(token(A, "staff"))
         .json(&json!({"from": "2026-03-14", "to": "2026-03-15"}))
         .send()
@@ -190,7 +183,6 @@ async fn a_download_the_portal_cannot_finish_in_time_is_closed_and_said() {
     assert_eq!(entry.status, RunStatus::Failed);
     assert_eq!(entry.error.unwrap().code, "download_timeout");
     assert!(entry.finished_at.is_some());
-    let _ = std::fs::remove_dir_all(&s3_root);
 }
 
 /// The deadline covers the whole download: a quick portal answer followed
@@ -214,22 +206,14 @@ async fn slow_writes_after_the_portal_answered_are_within_the_one_deadline() {
         per_item: std::time::Duration::ZERO,
         wcu_per_s: 1e9,
     });
-    let slow = proxy.store(&store);
-    let s3_root = std::env::temp_dir().join(format!("webhr-api-slow-{}", fastrand::u64(..)));
-    let s3 = local_stack::start_s3(&s3_root, 0, None).await.unwrap();
-    let mut state = system_tests::api_state(
-        &slow,
-        &portal,
-        &s3.url(),
-        Authentication::Local(tokens()),
-        now,
-    );
-    state.download_timeout = std::time::Duration::from_secs(1);
-    let served = local_stack::serve(api::router(state), 0).await.unwrap();
+    let served = serve_with(&proxy.store(&store), &portal, |state| {
+        state.download_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
     let started = std::time::Instant::now();
     let (status, body) = answer(
         system_tests::http_client()
-            .post(format!("{}/v1/downloads", served.url()))
+            .post(format!("{}/v1/downloads", served.url))
             .bearer_auth(token(A, "staff"))
             .json(&json!({"from": "2026-03-09", "to": "2026-03-15"}))
             .send()
@@ -251,7 +235,6 @@ async fn slow_writes_after_the_portal_answered_are_within_the_one_deadline() {
     };
     assert_eq!(entry.status, RunStatus::Failed);
     assert_eq!(entry.error.unwrap().code, "download_timeout");
-    let _ = std::fs::remove_dir_all(&s3_root);
 }
 
 /// Which portal failures are worth trying again, said in the answer: the
@@ -262,22 +245,13 @@ async fn a_failed_download_says_whether_trying_again_can_help() {
     let store = fresh_store().await;
     let portal =
         system_tests::simulator(portal_sim::DataConfig::default(), now().date_naive()).await;
-    let s3_root = std::env::temp_dir().join(format!("webhr-api-portal-{}", fastrand::u64(..)));
-    let s3 = local_stack::start_s3(&s3_root, 0, None).await.unwrap();
     let serve = |token: &str| {
-        let mut state = system_tests::api_state(
-            &store,
-            &portal,
-            &s3.url(),
-            Authentication::Local(tokens()),
-            now,
-        );
         let mut config =
             portal_client::PortalConfig::new(portal.url(), portal_client::Secret::new(token));
         config.max_attempts = 2;
         config.base_backoff = std::time::Duration::from_millis(1);
-        state.portal = portal_client::PortalClient::new(config).unwrap();
-        local_stack::serve(api::router(state), 0)
+        let client = portal_client::PortalClient::new(config).unwrap();
+        serve_with(&store, &portal, |state| state.portal = client)
     };
     let download = |url: String| async move {
         answer(
@@ -291,8 +265,8 @@ async fn a_failed_download_says_whether_trying_again_can_help() {
         )
         .await
     };
-    let expired = serve("an-expired-token").await.unwrap();
-    let (status, body) = download(expired.url()).await;
+    let expired = serve("an-expired-token").await;
+    let (status, body) = download(expired.url.clone()).await;
     assert_eq!(
         (status, body["code"].as_str(), &body["details"]["retry"]),
         (
@@ -307,8 +281,8 @@ async fn a_failed_download_says_whether_trying_again_can_help() {
         outage: true,
         ..Default::default()
     });
-    let down = serve(system_tests::PORTAL_TOKEN).await.unwrap();
-    let (status, body) = download(down.url()).await;
+    let down = serve(system_tests::PORTAL_TOKEN).await;
+    let (status, body) = download(down.url.clone()).await;
     assert_eq!(
         (status, body["code"].as_str(), &body["details"]["retry"]),
         (
@@ -322,7 +296,6 @@ async fn a_failed_download_says_whether_trying_again_can_help() {
         body["details"]["log_id"].is_string(),
         "the failure is logged"
     );
-    let _ = std::fs::remove_dir_all(&s3_root);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -238,6 +238,46 @@ impl Api {
     }
 }
 
+/// The API served over a test's own `store` and `portal`, with `tweak`
+/// applied to its state (a shorter download deadline, another portal
+/// client); its S3 folder goes when it drops.
+struct ServedWith {
+    url: String,
+    _api: local_stack::Running,
+    _s3: local_stack::Running,
+    s3_root: std::path::PathBuf,
+}
+
+impl Drop for ServedWith {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.s3_root);
+    }
+}
+
+async fn serve_with(
+    store: &Store,
+    portal: &portal_sim::RunningPortal,
+    tweak: impl FnOnce(&mut api::AppState),
+) -> ServedWith {
+    let s3_root = std::env::temp_dir().join(format!("webhr-api-own-{}", fastrand::u64(..)));
+    let s3 = local_stack::start_s3(&s3_root, 0, None).await.unwrap();
+    let mut state = system_tests::api_state(
+        store,
+        portal,
+        &s3.url(),
+        Authentication::Local(tokens()),
+        now,
+    );
+    tweak(&mut state);
+    let api = local_stack::serve(api::router(state), 0).await.unwrap();
+    ServedWith {
+        url: api.url(),
+        _api: api,
+        _s3: s3,
+        s3_root,
+    }
+}
+
 async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     let body = response.json().await.unwrap_or(Value::Null);
