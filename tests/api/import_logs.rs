@@ -318,12 +318,5 @@ async fn a_csv_import_with_refused_rows_links_its_report() {
         detail["file"],
         serde_json::json!({"key": entry.file.key, "size": entry.file.size})
     );
-    let report = api
-        .http
-        .get(detail["report_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(report.status(), StatusCode::OK);
-    assert_eq!(report.text().await.unwrap(), "列號,欄位\r\n");
+    assert_eq!(api.report(&detail).await, "列號,欄位\r\n");
 }

@@ -231,6 +231,19 @@ impl Api {
         .await
     }
 
+    /// The rejection report an entry links (its presigned `report_url`),
+    /// as text; the link must answer 200.
+    async fn report(&self, entry: &Value) -> String {
+        let response = self
+            .http
+            .get(entry["report_url"].as_str().expect("a report link"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    }
+
     fn send(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}{path}", self.url))

@@ -319,15 +319,7 @@ async fn a_squatted_key_goes_to_administrators_who_give_it_back() {
     )
     .await;
     assert_eq!(claim["reasons"], json!({"record_held": 3}), "{claim}");
-    let report = api
-        .http
-        .get(claim["report_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let report = api.report(&claim).await;
     let refused: Vec<Vec<String>> =
         csv::Reader::from_reader(report.trim_start_matches('\u{feff}').as_bytes())
             .records()

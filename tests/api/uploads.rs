@@ -81,15 +81,7 @@ async fn an_upload_never_takes_another_agencys_record() {
     );
     assert_eq!(entry["reasons"]["record_held"], 1);
     // The report tells A's staff why, in Traditional Chinese.
-    let report = api
-        .http
-        .get(entry["report_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let report = api.report(&entry).await;
     assert!(report.contains("record_held"), "{report}");
     assert!(report.contains("系統管理者"), "{report}");
     assert!(!report.contains("A123456789"), "the ID is masked");
