@@ -231,6 +231,26 @@ impl Api {
         .await
     }
 
+    /// PUTs `body` to `path` with `If-Match: if_match` as the holder of
+    /// `token`: the status and the JSON body.
+    async fn put(
+        &self,
+        path: &str,
+        token: &str,
+        if_match: &str,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        answer(
+            self.send(reqwest::Method::PUT, path, token)
+                .header("if-match", if_match)
+                .json(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     /// The rejection report an entry links (its presigned `report_url`),
     /// as text; the link must answer 200.
     async fn report(&self, entry: &Value) -> String {

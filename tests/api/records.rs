@@ -215,15 +215,7 @@ async fn portal_records_are_locked_and_staff_records_editable() {
 
     let mut changed = as_json(&portal);
     changed["provider"] = json!("人事處");
-    let (status, body) = answer(
-        api.send(reqwest::Method::PUT, path, &staff)
-            .header("if-match", "\"1\"")
-            .json(&changed)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = api.put(path, &staff, "\"1\"", &changed).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::CONFLICT, Some("record_locked")),
@@ -265,15 +257,7 @@ async fn portal_records_are_locked_and_staff_records_editable() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["etag"], "\"2\"");
-    let (status, body) = answer(
-        api.send(reqwest::Method::PUT, own, &staff)
-            .header("if-match", "\"1\"")
-            .json(&edited)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = api.put(own, &staff, "\"1\"", &edited).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::PRECONDITION_FAILED, Some("version_mismatch"))
@@ -328,15 +312,7 @@ async fn staff_never_reach_another_agencys_records() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let mut body = as_json(&theirs);
     body["org_code"] = json!(A);
-    let (status, _) = answer(
-        api.send(reqwest::Method::PUT, path, &staff)
-            .header("if-match", "1")
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = api.put(path, &staff, "1", &body).await;
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,

@@ -176,15 +176,7 @@ async fn an_if_match_past_any_version_is_stale_not_a_panic() {
     let mut changed = as_json(&ours);
     changed["provider"] = json!("人事處");
     for version in ["\"18446744073709551615\"", "\"18446744073709551614\""] {
-        let (status, body) = answer(
-            api.send(reqwest::Method::PUT, path, &token(A, "staff"))
-                .header("if-match", version)
-                .json(&changed)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = api.put(path, &token(A, "staff"), version, &changed).await;
         assert_eq!(
             (status, body["code"].as_str()),
             (StatusCode::PRECONDITION_FAILED, Some("version_mismatch")),
