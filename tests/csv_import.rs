@@ -373,7 +373,7 @@ async fn a_locked_record_is_never_overwritten_but_a_staff_record_is() {
     stack
         .store
         .upsert_portal_records(
-            &[portal],
+            &system_tests::from_portal(&[portal]),
             Source::AutoImport,
             "sync-test",
             chrono::Utc::now(),

@@ -46,7 +46,7 @@ async fn portal_upserts_count_inserts_updates_and_unchanged_and_dedupe_keys() {
         record(ID, "C1", "3.0"),
     ];
     let counts = store
-        .upsert_portal_records(&first, Source::AutoImport, "log-1", now)
+        .upsert_portal_records(&from_portal(&first), Source::AutoImport, "log-1", now)
         .await
         .unwrap();
     assert_eq!(
@@ -68,7 +68,7 @@ async fn portal_upserts_count_inserts_updates_and_unchanged_and_dedupe_keys() {
 
     let second = [record(ID, "C1", "3.0"), record(ID, "C2", "2.5")];
     let counts = store
-        .upsert_portal_records(&second, Source::AutoImport, "log-2", now)
+        .upsert_portal_records(&from_portal(&second), Source::AutoImport, "log-2", now)
         .await
         .unwrap();
     assert_eq!(
@@ -98,14 +98,24 @@ async fn large_batches_are_split_and_all_written() {
         .map(|i| record(ID, &format!("BULK{i:04}"), "1.0"))
         .collect();
     let counts = store
-        .upsert_portal_records(&records, Source::AutoImport, "bulk", Utc::now())
+        .upsert_portal_records(
+            &from_portal(&records),
+            Source::AutoImport,
+            "bulk",
+            Utc::now(),
+        )
         .await
         .unwrap();
     assert_eq!(counts.total.inserted, 260);
     assert_eq!(counts.by_agency["376550000A"].inserted, 260);
     assert_eq!(stored(&store).await.len(), 260);
     let again = store
-        .upsert_portal_records(&records, Source::AutoImport, "bulk", Utc::now())
+        .upsert_portal_records(
+            &from_portal(&records),
+            Source::AutoImport,
+            "bulk",
+            Utc::now(),
+        )
         .await
         .unwrap();
     assert_eq!(again.total.unchanged, 260);
@@ -117,7 +127,12 @@ async fn the_database_refuses_to_edit_or_delete_a_locked_record() {
     for source in [Source::AutoImport, Source::Download] {
         let r = record(ID, source.as_str(), "2.0");
         store
-            .upsert_portal_records(std::slice::from_ref(&r), source, "log", Utc::now())
+            .upsert_portal_records(
+                &from_portal(std::slice::from_ref(&r)),
+                source,
+                "log",
+                Utc::now(),
+            )
             .await
             .unwrap();
         let edited = TrainingRecord {
@@ -154,7 +169,7 @@ async fn the_lock_is_a_database_condition_not_application_code() {
     let r = record(ID, "RAW1", "2.0");
     store
         .upsert_portal_records(
-            std::slice::from_ref(&r),
+            &from_portal(std::slice::from_ref(&r)),
             Source::AutoImport,
             "log",
             Utc::now(),
@@ -281,7 +296,7 @@ async fn a_portal_record_replaces_a_staff_record_with_the_same_key_and_locks_it(
     let official = record(ID, "SAME1", "2.0");
     let counts = store
         .upsert_portal_records(
-            std::slice::from_ref(&official),
+            &from_portal(std::slice::from_ref(&official)),
             Source::AutoImport,
             "log",
             Utc::now(),
@@ -315,7 +330,7 @@ async fn withdrawing_removes_the_portals_records_and_csv_copies_never_staffs() {
         .unwrap();
     store
         .upsert_portal_records(
-            std::slice::from_ref(&portal),
+            &from_portal(std::slice::from_ref(&portal)),
             Source::AutoImport,
             "log",
             Utc::now(),
@@ -329,13 +344,16 @@ async fn withdrawing_removes_the_portals_records_and_csv_copies_never_staffs() {
     let absent = record(ID, "W3", "1.0");
     let removed = store
         .withdraw(
-            &[portal.key(), staff.key(), absent.key(), imported.key()],
+            &from_portal(&[portal.clone(), staff.clone(), absent, imported.clone()]),
             None,
         )
         .await
         .unwrap();
     assert_eq!(
-        removed.iter().collect::<std::collections::BTreeSet<_>>(),
+        removed
+            .iter()
+            .flatten()
+            .collect::<std::collections::BTreeSet<_>>(),
         [portal.key(), imported.key()].iter().collect(),
     );
     assert!(store.get_record(&portal.key()).await.unwrap().is_none());
@@ -482,7 +500,12 @@ async fn unprocessed_items_are_retried_until_written() {
         .map(|i| record(ID, &format!("T{i:03}"), "1.0"))
         .collect();
     let counts = store
-        .upsert_portal_records(&records, Source::AutoImport, "log", Utc::now())
+        .upsert_portal_records(
+            &from_portal(&records),
+            Source::AutoImport,
+            "log",
+            Utc::now(),
+        )
         .await
         .unwrap();
     assert_eq!(counts.total.inserted, 60);
@@ -510,7 +533,12 @@ async fn a_store_that_keeps_throttling_fails_loudly() {
         .store(-1, std::sync::atomic::Ordering::SeqCst);
     let records = [record(ID, "STUCK1", "1.0")];
     let err = store
-        .upsert_portal_records(&records, Source::AutoImport, "log", Utc::now())
+        .upsert_portal_records(
+            &from_portal(&records),
+            Source::AutoImport,
+            "log",
+            Utc::now(),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -553,7 +581,7 @@ async fn csv_writes_keep_the_rules_and_a_replay_counts_as_the_first_time() {
     };
     store
         .upsert_portal_records(
-            std::slice::from_ref(&portal),
+            &from_portal(std::slice::from_ref(&portal)),
             Source::AutoImport,
             "sync-1",
             now,
@@ -638,4 +666,124 @@ async fn two_imports_inserting_the_same_new_records_at_once_insert_each_once() {
         let stored = held(&store, &rows[i]).await;
         assert_eq!(stored.version, 1);
     }
+}
+
+/// The same portal record (one identity) under a corrected start date.
+fn moved(from: &learning_core::FromPortal, days_earlier: i64) -> learning_core::FromPortal {
+    let mut moved = from.clone();
+    moved.record.start_date -= Duration::days(days_earlier);
+    moved
+}
+
+#[tokio::test]
+async fn a_corrected_key_moves_the_portals_record_once_and_over_a_typed_one() {
+    let store = fresh_store().await;
+    let first = from_portal(&[record(ID, "K1", "2.0"), record(ID, "K2", "3.0")]);
+    store
+        .upsert_portal_records(&first, Source::AutoImport, "night-1", Utc::now())
+        .await
+        .unwrap();
+    // Staff typed in the second one under the date the portal corrects to.
+    let typed = moved(&first[1], 1);
+    store
+        .create_staff_record(&typed.record, "staff-1", Utc::now())
+        .await
+        .unwrap();
+    let corrections = [moved(&first[0], 2), typed.clone()];
+    let done = store
+        .upsert_portal_records(&corrections, Source::AutoImport, "night-2", Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            done.total.inserted,
+            done.total.updated,
+            done.total.replaced_staff
+        ),
+        (0, 1, 1),
+        "a correction is an update; over a typed record, a replacement"
+    );
+    let changes: Vec<_> = done
+        .changed
+        .iter()
+        .map(|(_, change, key)| (change.as_str(), key.course_code.as_str(), key.start_date))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let start = |f: &learning_core::FromPortal| f.record.start_date;
+    assert_eq!(
+        changes,
+        [
+            ("corrected", "K1", start(&corrections[0])),
+            ("corrected_away", "K1", start(&first[0])),
+            ("corrected_away", "K2", start(&first[1])),
+            ("replaced_staff", "K2", start(&typed)),
+        ]
+    );
+    let held: Vec<_> = store
+        .records_of_person(&first[0].record.id_no)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                r.record.course_code,
+                r.record.start_date,
+                r.source,
+                r.version,
+            )
+        })
+        .collect();
+    assert_eq!(
+        held,
+        [
+            ("K1".into(), start(&corrections[0]), Source::AutoImport, 1),
+            ("K2".into(), start(&typed), Source::AutoImport, 2),
+        ],
+        "each record once, under its corrected key"
+    );
+    // The same night again: nothing left to move.
+    let again = store
+        .upsert_portal_records(&corrections, Source::AutoImport, "night-2", Utc::now())
+        .await
+        .unwrap();
+    assert_eq!((again.total.unchanged, again.changed.len()), (2, 0));
+}
+
+#[tokio::test]
+async fn a_withdrawal_under_a_corrected_key_never_read_removes_the_former() {
+    let store = fresh_store().await;
+    let held = from_portal(&[record(ID, "W1", "2.0"), record(ID, "W2", "2.0")]);
+    store
+        .upsert_portal_records(&held, Source::AutoImport, "night-1", Utc::now())
+        .await
+        .unwrap();
+    // The portal corrected W1's start date, then withdrew it; WebHR only
+    // ever reads the withdrawal, under the corrected key. Another course
+    // of the same person with the same identity is not that record.
+    let mut withdrawn = moved(&held[0], 3);
+    withdrawn.record.status = learning_core::record::LearningStatus::NotPassed("withdrawn".into());
+    let mut other_course = withdrawn.clone();
+    other_course.record.course_code = "W2".into();
+    let removed = store
+        .withdraw(&[withdrawn, other_course], None)
+        .await
+        .unwrap();
+    assert_eq!(removed.len(), 2);
+    assert_eq!(removed[0], [held[0].record.key()]);
+    assert!(removed[1].is_empty(), "W2 is another record");
+    assert!(
+        store
+            .get_record(&held[0].record.key())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .get_record(&held[1].record.key())
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

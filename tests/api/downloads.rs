@@ -1,5 +1,7 @@
 //! `POST /v1/downloads`: a window of the portal's passed records, written locked, logged, as JSON or CSV.
 
+use chrono::NaiveDate;
+
 use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +117,7 @@ async fn a_download_applies_the_portals_withdrawals_for_the_agency() {
     // the portal's record as much as the others.
     let (csv_copy, synced) = withdrawn.split_last().unwrap();
     api.store
-        .upsert_portal_records(synced, Source::AutoImport, "sync-x", now())
+        .upsert_portal_records(&from_portal(synced), Source::AutoImport, "sync-x", now())
         .await
         .unwrap();
     api.store
@@ -509,7 +511,12 @@ async fn a_downloads_entry_lists_what_it_did_record_by_record() {
         .await
         .unwrap();
     api.store
-        .upsert_portal_records(&withdrawn, Source::AutoImport, "sync-x", now())
+        .upsert_portal_records(
+            &from_portal(&withdrawn),
+            Source::AutoImport,
+            "sync-x",
+            now(),
+        )
         .await
         .unwrap();
     let staff = token(A, "staff");
@@ -561,4 +568,134 @@ async fn a_downloads_entry_lists_what_it_did_record_by_record() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The portal corrects the class start date of a record the agency has: a
+/// key field. The next download writes it under its new key and removes
+/// it from the former one in the same write (a correction, counted as
+/// updated), the person's hours count it once, and the agency's
+/// record-by-record list says what moved where.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrected_start_date_moves_the_record_and_its_hours_count_once() {
+    let api = api().await;
+    let staff = token(A, "staff");
+    let (passed_on, corrected_on) = (
+        system_tests::day("2026-03-10"),
+        system_tests::day("2026-03-12"),
+    );
+    let original = api
+        .portal
+        .portal
+        .day(passed_on)
+        .iter()
+        .find(|r| r.org_code == A && r.is_passed() && r.defect.is_none())
+        .expect("a record of ours passed on the 10th")
+        .clone();
+    let download = |on: NaiveDate| {
+        let window = json!({"from": on.to_string(), "to": on.to_string()});
+        let (api, staff) = (&api, &staff);
+        async move {
+            let (status, body) = api.post("/v1/downloads", staff, &window).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body
+        }
+    };
+    let hours_of = |year: &Value| {
+        year["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id_no"] == original.id_no.as_str())
+            .map(|p| (p["records"].clone(), p["total_hours"].clone()))
+            .expect("the person is ours")
+    };
+    download(passed_on).await;
+    let (_, year) = api.fetch("/v1/hours?year=2026", &staff).await;
+    let before = hours_of(&year);
+
+    let mut corrected = original.clone();
+    corrected.start_date =
+        (original.start_date.parse::<NaiveDate>().unwrap() - Duration::days(1)).to_string();
+    corrected.changed_date = corrected_on.to_string();
+    api.portal.portal.backdate(corrected.clone(), corrected_on);
+    // Anything else of the person's the portal changed that day counts too.
+    let also: Vec<_> = api
+        .portal
+        .portal
+        .day(corrected_on)
+        .iter()
+        .filter(|r| r.id_no == original.id_no && r.record_id != original.record_id)
+        .cloned()
+        .collect();
+    assert!(
+        also.is_empty(),
+        "chosen so that only the correction is the person's"
+    );
+    let body = download(corrected_on).await;
+    assert!(
+        body["entry"]["counts"]["updated"].as_u64().unwrap() >= 1,
+        "{body}"
+    );
+
+    let key = |start: &str| learning_core::NaturalKey {
+        id_no: learning_core::NationalId::parse(&original.id_no).unwrap(),
+        course_code: original.course_code.clone(),
+        term: original.term,
+        start_date: start.parse().unwrap(),
+    };
+    assert!(
+        api.store
+            .get_record(&key(&original.start_date))
+            .await
+            .unwrap()
+            .is_none(),
+        "the former key is gone"
+    );
+    let moved = api
+        .store
+        .get_record(&key(&corrected.start_date))
+        .await
+        .unwrap()
+        .expect("under its new key");
+    assert_eq!(moved.record.total_hours.to_string(), original.total_hours);
+    assert!(moved.locked);
+    let (_, year) = api.fetch("/v1/hours?year=2026", &staff).await;
+    assert_eq!(
+        hours_of(&year),
+        before,
+        "the same records, the same hours: counted once"
+    );
+
+    let log_id = body["entry"]["log_id"].as_str().unwrap();
+    let (status, listed) = api
+        .fetch(&format!("/v1/import-logs/{log_id}/records"), &staff)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let theirs: Vec<(String, String, bool)> = listed["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["id_no"] == original.id_no.as_str()
+                && r["course_code"] == original.course_code.as_str()
+        })
+        .map(|r| {
+            (
+                r["change"].as_str().unwrap().to_string(),
+                r["start_date"].as_str().unwrap().to_string(),
+                r["record"].is_object(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        theirs,
+        [
+            ("corrected".to_string(), corrected.start_date.clone(), true),
+            (
+                "corrected_away".to_string(),
+                original.start_date.clone(),
+                false
+            ),
+        ]
+    );
 }

@@ -17,7 +17,7 @@ use learning_core::import_log::{CsvImportEntry, RunStatus, SyncLogEntry, Trigger
 use learning_core::{RawRecord, Source, TrainingRecord};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use system_tests::{BUCKET, fresh_store};
+use system_tests::{BUCKET, fresh_store, from_portal};
 
 mod auth;
 mod document;
@@ -209,7 +209,7 @@ impl Api {
     async fn lock(&self, record: &TrainingRecord) {
         self.store
             .upsert_portal_records(
-                std::slice::from_ref(record),
+                &from_portal(std::slice::from_ref(record)),
                 Source::AutoImport,
                 "sync-x",
                 now(),

@@ -368,7 +368,7 @@ async fn an_agencys_records_are_listed_by_passed_date_a_page_at_a_time() {
     let mut all = ours.clone();
     all.push(theirs);
     api.store
-        .upsert_portal_records(&all, Source::AutoImport, "sync-x", now())
+        .upsert_portal_records(&from_portal(&all), Source::AutoImport, "sync-x", now())
         .await
         .unwrap();
     let staff = token(A, "staff");

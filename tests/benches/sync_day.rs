@@ -177,10 +177,14 @@ async fn bench(per_day: u32) {
     let now = Utc::now().to_rfc3339();
     let items: Vec<Item> = raw
         .iter()
-        .filter_map(|r| r.as_ref().ok()?.validate().ok())
-        .filter(|r| r.status.is_passed())
-        .map(|r| {
+        .filter_map(|r| {
+            let fetched = r.as_ref().ok()?;
+            Some((fetched.id.clone(), fetched.raw.validate().ok()?))
+        })
+        .filter(|(_, r)| r.status.is_passed())
+        .map(|(id, r)| {
             let mut item = record_attributes(&r);
+            item.insert("portal_id".into(), s(id.as_str()));
             item.insert("source".into(), s(Source::AutoImport.as_str()));
             item.insert("version".into(), n(1));
             item.insert("created_at".into(), s(now.clone()));

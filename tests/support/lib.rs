@@ -164,13 +164,15 @@ pub fn settings() -> Settings {
 pub type Key = (String, String, u32, String);
 
 /// What WebHR should hold after syncing `days` with the portal as it stands
-/// on `as_of`: each day's changes applied in order, passed records kept.
+/// on `as_of`: each day's changes applied in order, passed records kept,
+/// each portal record (by its `record_id`) under its latest key only.
 pub fn truth(
     portal: &Portal,
     days: impl Iterator<Item = NaiveDate>,
     as_of: NaiveDate,
 ) -> BTreeMap<Key, String> {
     let mut held = BTreeMap::new();
+    let mut held_under: BTreeMap<String, Key> = BTreeMap::new();
     for d in days {
         for record in portal.generator().changes_on(d, as_of) {
             // A record the portal sends invalid is refused, in every
@@ -178,10 +180,13 @@ pub fn truth(
             if !valid(&record) {
                 continue;
             }
+            // A later version replaces the earlier, whatever its key.
+            if let Some(former) = held_under.remove(&record.record_id) {
+                held.remove(&former);
+            }
             if record.is_passed() {
                 held.insert(record.key(), record.total_hours.clone());
-            } else {
-                held.remove(&record.key());
+                held_under.insert(record.record_id.clone(), record.key());
             }
         }
     }
@@ -731,4 +736,25 @@ impl Tap {
             })
             .collect()
     }
+}
+
+/// Records as the portal would send them, each with an identity of its
+/// own that follows from its key (the same record, the same identity).
+pub fn from_portal(records: &[learning_core::TrainingRecord]) -> Vec<learning_core::FromPortal> {
+    records
+        .iter()
+        .map(|record| {
+            let key = record.key();
+            let hash = learning_core::import_log::fnv1a(&[
+                key.id_no.as_str(),
+                &key.course_code,
+                &key.term.to_string(),
+                &key.start_date.to_string(),
+            ]);
+            learning_core::FromPortal {
+                id: learning_core::PortalId::parse(&format!("T{hash:016x}")).expect("plain"),
+                record: record.clone(),
+            }
+        })
+        .collect()
 }

@@ -16,7 +16,9 @@ use learning_core::import_log::{
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::Field;
 use learning_core::roc_date::format_roc;
-use learning_core::{AgencyCode, DayRange, LastDay, RangeRules, Source, TrainingRecord};
+use learning_core::{
+    AgencyCode, DayRange, FromPortal, LastDay, RangeRules, Source, TrainingRecord,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::csv_answer::{self, CsvEncoding};
@@ -223,16 +225,22 @@ async fn fetch_and_write(
     for (position, fetched) in raw.iter().enumerate() {
         // A record not of the API's shape is refused as any invalid one.
         let (id_no, checked) = match fetched {
-            Ok(raw) => (raw.field(Field::IdNo), raw.validate()),
+            Ok(fetched) => (
+                fetched.raw.id_no.as_str(),
+                fetched.raw.validate().map(|record| FromPortal {
+                    id: fetched.id.clone(),
+                    record,
+                }),
+            ),
             Err(unreadable) => (
                 unreadable.id_no.as_str(),
                 Err(vec![unreadable.problem.clone()]),
             ),
         };
         match checked {
-            Ok(record) if &record.org_code != agency => entry.counts.skipped += 1,
-            Ok(record) if record.status.is_passed() => records.push(record),
-            Ok(record) => withdrawn.push(record.key()),
+            Ok(from) if &from.record.org_code != agency => entry.counts.skipped += 1,
+            Ok(from) if from.record.status.is_passed() => records.push(from),
+            Ok(from) => withdrawn.push(from),
             Err(problems) => {
                 entry.counts.failed += 1;
                 if entry.failures.len() < MAX_LISTED_FAILURES {
@@ -250,27 +258,33 @@ async fn fetch_and_write(
         .upsert_portal_records(&records, Source::Download, &entry.log_id, state.now())
         .await?;
     let removed = state.store.withdraw(&withdrawn, Some(agency)).await?;
+    let withdrew = removed.iter().filter(|keys| !keys.is_empty()).count();
     let (c, done) = (&mut entry.counts, written.total);
     c.inserted = done.inserted;
     c.updated = done.updated;
     c.replaced_staff = done.replaced_staff;
     c.unchanged = done.unchanged;
-    c.withdrawn = removed.len() as u64;
+    c.withdrawn = withdrew as u64;
     // Keys repeated in the feed were written once; a withdrawal of a
     // record WebHR never held (or held as staff's own) needed no write.
-    c.skipped += records.len() as u64 - done.total() + (withdrawn.len() - removed.len()) as u64;
+    c.skipped += records.len() as u64 - done.total() + (withdrawn.len() - withdrew) as u64;
     // What the download did to the agency's records, record by record.
     let changes: Vec<_> = written
         .changed
         .into_iter()
         .map(|(_, change, key)| (change, key))
-        .chain(removed.into_iter().map(|key| (Change::Withdrawn, key)))
+        .chain(
+            removed
+                .into_iter()
+                .flatten()
+                .map(|key| (Change::Withdrawn, key)),
+        )
         .collect();
     state
         .store
         .put_changes(&entry.log_id, agency.as_str(), &changes, state.now())
         .await?;
-    Ok(records)
+    Ok(records.into_iter().map(|from| from.record).collect())
 }
 
 fn roc(date: Option<NaiveDate>) -> String {

@@ -24,8 +24,8 @@ use learning_core::import_log::{
 };
 use learning_core::national_id::mask_raw_id;
 use learning_core::{
-    AgencyCode, ConfigError, DayRange, Env, LastDay, NaturalKey, Problem, RangeRules, Settings,
-    Source,
+    AgencyCode, ConfigError, DayRange, Env, FromPortal, LastDay, NaturalKey, Problem, RangeRules,
+    Settings, Source,
 };
 
 /// Where a day's counts put records without a valid agency code.
@@ -617,7 +617,7 @@ impl<P: Portal> DailySync<P> {
         // counts and failures, administrators the national totals.
         let mut per: BTreeMap<String, SyncCounts> = BTreeMap::new();
         let mut passed = Vec::with_capacity(raw.len());
-        let mut withdrawn: BTreeMap<String, Vec<NaturalKey>> = BTreeMap::new();
+        let mut withdrawn: BTreeMap<String, Vec<FromPortal>> = BTreeMap::new();
         let mut agencies: BTreeMap<String, u64> = BTreeMap::new();
         let store_error = |e: StoreError| {
             warn!(error = %e, "the day's records could not be written");
@@ -637,11 +637,14 @@ impl<P: Portal> DailySync<P> {
             // A record not of the API's shape is refused as any invalid
             // one: listed, counted, and the day done without it.
             let (id_no, org_code, checked, content) = match fetched {
-                Ok(record) => (
-                    &record.id_no,
-                    &record.org_code,
-                    record.validate(),
-                    record.content_hash(),
+                Ok(fetched) => (
+                    &fetched.raw.id_no,
+                    &fetched.raw.org_code,
+                    fetched.raw.validate().map(|record| FromPortal {
+                        id: fetched.id.clone(),
+                        record,
+                    }),
+                    fetched.raw.content_hash(),
                 ),
                 Err(unreadable) => (
                     &unreadable.id_no,
@@ -654,20 +657,20 @@ impl<P: Portal> DailySync<P> {
             let key = agency.clone().unwrap_or_else(|| UNKNOWN_AGENCY.to_string());
             per.entry(key.clone()).or_default().fetched += 1;
             let problems = match checked {
-                Ok(valid) if valid.changed_date != day => vec![
+                Ok(valid) if valid.record.changed_date != day => vec![
                     Problem::new(
                         "changed_date_mismatch",
-                        format!("異動日期 {} 不是查詢日 {day}", valid.changed_date),
+                        format!("異動日期 {} 不是查詢日 {day}", valid.record.changed_date),
                     )
                     .in_field("changed_date"),
                 ],
-                Ok(valid) if valid.status.is_passed() => {
+                Ok(valid) if valid.record.status.is_passed() => {
                     *agencies.entry(key).or_default() += 1;
                     passed.push(valid);
                     continue;
                 }
                 Ok(valid) => {
-                    withdrawn.entry(key).or_default().push(valid.key());
+                    withdrawn.entry(key).or_default().push(valid);
                     continue;
                 }
                 Err(problems) => problems,
@@ -706,16 +709,23 @@ impl<P: Portal> DailySync<P> {
                 .or_default()
                 .push((change, key));
         }
-        for (agency, keys) in &withdrawn {
-            let removed = self.store.withdraw(keys, None).await.map_err(store_error)?;
+        for (agency, records) in &withdrawn {
+            let removed = self
+                .store
+                .withdraw(records, None)
+                .await
+                .map_err(store_error)?;
             let c = per.entry(agency.clone()).or_default();
-            c.withdrawn = removed.len() as u64;
+            let withdrew = removed.iter().filter(|keys| !keys.is_empty()).count();
+            c.withdrawn = withdrew as u64;
             // Not held by WebHR (or staff's own): nothing to remove.
-            c.skipped += (keys.len() - removed.len()) as u64;
-            changes
-                .entry(agency.clone())
-                .or_default()
-                .extend(removed.into_iter().map(|key| (Change::Withdrawn, key)));
+            c.skipped += (records.len() - withdrew) as u64;
+            changes.entry(agency.clone()).or_default().extend(
+                removed
+                    .into_iter()
+                    .flatten()
+                    .map(|key| (Change::Withdrawn, key)),
+            );
         }
         for (agency, changed) in &changes {
             self.store

@@ -228,8 +228,9 @@ impl Store {
         let mut outcomes = vec![CsvOutcome::Unchanged; records.len()];
         let mut pending: Vec<usize> = (0..records.len()).collect();
         for _ in 0..MAX_REPLANS {
-            let refs: Vec<&TrainingRecord> = pending.iter().map(|&i| &records[i]).collect();
-            let existing = self.read_existing(&refs).await?;
+            let existing = self
+                .read_existing(pending.iter().map(|&i| records[i].key()))
+                .await?;
             let mut puts = Vec::new();
             for &index in &pending {
                 let record = &records[index];

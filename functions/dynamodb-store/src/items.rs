@@ -23,7 +23,17 @@ pub fn person_pk(id: &NationalId) -> String {
 }
 
 pub fn record_sk(key: &NaturalKey) -> String {
-    format!("REC#{}#{:04}#{}", key.course_code, key.term, key.start_date)
+    format!(
+        "{}{:04}#{}",
+        course_prefix(&key.course_code),
+        key.term,
+        key.start_date
+    )
+}
+
+/// What the sort keys of one person's records of one course begin with.
+pub fn course_prefix(course_code: &str) -> String {
+    format!("REC#{course_code}#")
 }
 
 pub fn key_item(key: &NaturalKey) -> Item {

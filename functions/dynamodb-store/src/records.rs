@@ -3,15 +3,18 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest,
+};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
-use learning_core::{AgencyCode, NationalId, NaturalKey, Source, TrainingRecord};
+use learning_core::portal::is_former_key;
+use learning_core::{AgencyCode, FromPortal, NationalId, NaturalKey, Source, TrainingRecord};
 use tracing::{debug, instrument};
 
 use crate::items::{
-    Item, describe_key, key_item, n, number, person_pk, record_attributes, record_from_item,
-    record_sk, s, text,
+    Item, course_prefix, describe_key, key_item, n, number, person_pk, record_attributes,
+    record_from_item, record_sk, s, text,
 };
 use crate::{Store, StoreError};
 
@@ -63,6 +66,16 @@ impl Upserted {
         add(&mut self.total);
         add(self.by_agency.entry(agency.to_string()).or_default());
     }
+
+    /// Counts a record written with `change` and lists it.
+    fn note(&mut self, agency: &AgencyCode, change: Change, key: NaturalKey) {
+        self.count(agency, |c| match change {
+            Change::Inserted => c.inserted += 1,
+            Change::ReplacedStaff => c.replaced_staff += 1,
+            _ => c.updated += 1,
+        });
+        self.changed.push((agency.clone(), change, key));
+    }
 }
 
 /// What a sync or download did to one record, as its agency's staff read
@@ -75,27 +88,36 @@ pub enum Change {
     ReplacedStaff,
     /// Removed: the portal no longer reports it as passed.
     Withdrawn,
+    /// Written under a new key: the portal corrected the record's term or
+    /// class start date (counted as updated).
+    Corrected,
+    /// Removed from its former key by such a correction.
+    CorrectedAway,
 }
 
 impl Change {
+    const ALL: [Change; 6] = [
+        Change::Inserted,
+        Change::Updated,
+        Change::ReplacedStaff,
+        Change::Withdrawn,
+        Change::Corrected,
+        Change::CorrectedAway,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Change::Inserted => "inserted",
             Change::Updated => "updated",
             Change::ReplacedStaff => "replaced_staff",
             Change::Withdrawn => "withdrawn",
+            Change::Corrected => "corrected",
+            Change::CorrectedAway => "corrected_away",
         }
     }
 
     pub fn parse(text: &str) -> Option<Change> {
-        [
-            Change::Inserted,
-            Change::Updated,
-            Change::ReplacedStaff,
-            Change::Withdrawn,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == text)
+        Change::ALL.into_iter().find(|c| c.as_str() == text)
     }
 }
 
@@ -135,6 +157,26 @@ pub(crate) struct Existing {
     /// only), so an import replaying its own rows counts them as before.
     pub(crate) written_by: String,
     pub(crate) written_as: Option<String>,
+    /// The portal's identity of the record, for a record the portal wrote.
+    pub(crate) portal_id: Option<String>,
+}
+
+/// A record the portal wrote under a former key of one it sends again.
+struct Former {
+    key: NaturalKey,
+    agency: AgencyCode,
+    version: u64,
+}
+
+/// Former-key lookups (one small Query each) in flight per chunk.
+const LOOKUPS_IN_FLIGHT: usize = 16;
+
+/// An item's table key.
+fn item_key(item: &Item) -> (String, String) {
+    (
+        text(item, "pk").unwrap_or_default(),
+        text(item, "sk").unwrap_or_default(),
+    )
 }
 
 pub(crate) fn bookkeeping(
@@ -187,19 +229,22 @@ impl Store {
     /// write and the counts are exact, then its changed records are written;
     /// chunks run concurrently, so reading one overlaps writing another. A
     /// staff-entered record with the same natural key is replaced by the
-    /// portal's version (see README).
+    /// portal's version (see README). A record the portal wrote under a
+    /// former key of the same learner and course — the portal corrected its
+    /// term or class start date, keeping its identity — is moved: deleted
+    /// in the same transaction that writes the new key.
     #[instrument(skip(self, records), fields(records = records.len(), source = source.as_str()))]
     pub async fn upsert_portal_records(
         &self,
-        records: &[TrainingRecord],
+        records: &[FromPortal],
         source: Source,
         written_by: &str,
         now: DateTime<Utc>,
     ) -> Result<Upserted, StoreError> {
         let mut position: HashMap<NaturalKey, usize> = HashMap::with_capacity(records.len());
-        let mut unique: Vec<&TrainingRecord> = Vec::with_capacity(records.len());
+        let mut unique: Vec<&FromPortal> = Vec::with_capacity(records.len());
         for record in records {
-            match position.entry(record.key()) {
+            match position.entry(record.record.key()) {
                 std::collections::hash_map::Entry::Occupied(at) => unique[*at.get()] = record,
                 std::collections::hash_map::Entry::Vacant(slot) => {
                     slot.insert(unique.len());
@@ -232,72 +277,216 @@ impl Store {
 
     async fn upsert_chunk(
         &self,
-        chunk: &[&TrainingRecord],
+        chunk: &[&FromPortal],
         source: Source,
         written_by: &str,
         now: &str,
     ) -> Result<Upserted, StoreError> {
-        let existing = self.read_existing(chunk).await?;
         let mut counts = Upserted::default();
-        let mut writes = Vec::with_capacity(chunk.len());
-        for record in chunk {
-            let mut item = record_attributes(record);
-            let key = (
-                text(&item, "pk").unwrap_or_default(),
-                text(&item, "sk").unwrap_or_default(),
-            );
-            let (version, created_at) = match existing.get(&key) {
-                Some(old)
-                    if old.fingerprint == text(&item, "fingerprint").unwrap_or_default()
-                        && Source::parse(&old.source).is_some_and(Source::is_locked) =>
+        let mut pending: Vec<&FromPortal> = chunk.to_vec();
+        let mut attempt = 0;
+        // A move meets a concurrent writer of either key rarely; its
+        // records are decided again on what the table then holds.
+        while !pending.is_empty() {
+            let existing = self
+                .read_existing(pending.iter().map(|from| from.record.key()))
+                .await?;
+            let mut writes = Vec::with_capacity(pending.len());
+            let mut looked_up = Vec::new();
+            for from in &pending {
+                let record = &from.record;
+                let mut item = record_attributes(record);
+                item.insert("portal_id".into(), s(from.id.as_str()));
+                let old = existing.get(&item_key(&item));
+                if let Some(old) = old
+                    && old.fingerprint == text(&item, "fingerprint").unwrap_or_default()
+                    && Source::parse(&old.source).is_some_and(Source::is_locked)
                 {
                     counts.count(&record.org_code, |c| c.unchanged += 1);
                     continue;
                 }
-                Some(old) => {
-                    let change = if Source::parse(&old.source) == Some(Source::StaffEntered) {
-                        counts.count(&record.org_code, |c| c.replaced_staff += 1);
-                        Change::ReplacedStaff
-                    } else {
-                        counts.count(&record.org_code, |c| c.updated += 1);
-                        Change::Updated
-                    };
-                    counts
-                        .changed
-                        .push((record.org_code.clone(), change, record.key()));
+                let (version, created_at) = old.map_or((1, now.to_string()), |old| {
                     (old.version.saturating_add(1), old.created_at.clone())
+                });
+                bookkeeping(&mut item, source, version, &created_at, now, written_by);
+                let change = match old {
+                    Some(old) if Source::parse(&old.source) == Some(Source::StaffEntered) => {
+                        Change::ReplacedStaff
+                    }
+                    Some(_) => Change::Updated,
+                    None => Change::Inserted,
+                };
+                if old.is_some_and(|old| old.portal_id.as_deref() == Some(from.id.as_str())) {
+                    // The portal's record already lives at this key.
+                    counts.note(&record.org_code, change, record.key());
+                    writes.push(item);
+                } else {
+                    looked_up.push((*from, item, change, old.map(|old| old.version)));
                 }
-                None => {
-                    counts.count(&record.org_code, |c| c.inserted += 1);
-                    counts
-                        .changed
-                        .push((record.org_code.clone(), Change::Inserted, record.key()));
-                    (1, now.to_string())
+            }
+            let formers: Vec<_> = looked_up
+                .iter()
+                .map(|(from, ..)| self.former_keys(from))
+                .collect();
+            let formers: Vec<Vec<Former>> = stream::iter(formers)
+                .buffered(LOOKUPS_IN_FLIGHT)
+                .try_collect()
+                .await?;
+            let mut moves = Vec::new();
+            for ((from, item, change, version), formers) in looked_up.into_iter().zip(formers) {
+                if formers.is_empty() {
+                    counts.note(&from.record.org_code, change, from.record.key());
+                    writes.push(item);
+                } else {
+                    moves.push((from, item, change, version, formers));
                 }
-            };
-            bookkeeping(&mut item, source, version, &created_at, now, written_by);
-            writes.push(item);
+            }
+            self.write_all(writes).await?;
+            pending = Vec::new();
+            for (from, item, change, version, formers) in moves {
+                if self
+                    .move_record(from, item, version, &formers, attempt)
+                    .await?
+                {
+                    let record = &from.record;
+                    // A correction of a record the table held: an update.
+                    let change = match change {
+                        Change::Inserted => Change::Corrected,
+                        other => other,
+                    };
+                    counts.note(&record.org_code, change, record.key());
+                    for former in formers {
+                        counts
+                            .changed
+                            .push((former.agency, Change::CorrectedAway, former.key));
+                    }
+                } else {
+                    pending.push(from);
+                }
+            }
+            if !pending.is_empty() {
+                self.retry
+                    .again(&mut attempt, "TransactWriteItems", pending.len())
+                    .await?;
+            }
         }
-        self.write_all(writes).await?;
         Ok(counts)
     }
 
+    /// The records the portal wrote under a former key of `new` (see
+    /// [`is_former_key`]): the person's records of the course that carry
+    /// its identity. Usually none, at the cost of one small Query.
+    async fn former_keys(&self, new: &FromPortal) -> Result<Vec<Former>, StoreError> {
+        let key = new.record.key();
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :course)")
+            .filter_expression("portal_id = :id")
+            .expression_attribute_values(":pk", s(person_pk(&key.id_no)))
+            .expression_attribute_values(":course", s(course_prefix(&key.course_code)))
+            .expression_attribute_values(":id", s(new.id.as_str()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| StoreError::sdk("Query", e))?;
+        let mut formers = Vec::new();
+        for item in &items {
+            let held = stored_from_item(item)?;
+            if is_former_key(&held.record.key(), &key) && held.source.is_locked() {
+                formers.push(Former {
+                    key: held.record.key(),
+                    agency: held.record.org_code,
+                    version: held.version,
+                });
+            }
+        }
+        Ok(formers)
+    }
+
+    /// Writes `item` and deletes the record's `formers` in one
+    /// transaction, each write conditioned on what was read (`version` at
+    /// the new key, `None` for a free key). False when another writer came
+    /// first: the record is to be decided again. Idempotent: the SDK's
+    /// retry of a transaction whose answer was lost is answered as the
+    /// first (the token names the attempt, so a decision made again is a
+    /// new transaction).
+    async fn move_record(
+        &self,
+        from: &FromPortal,
+        item: Item,
+        version: Option<u64>,
+        formers: &[Former],
+        attempt: u32,
+    ) -> Result<bool, StoreError> {
+        let build = |e| StoreError::build("TransactWriteItems", e);
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item.clone()));
+        let put = match version {
+            Some(version) => put
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", n(version)),
+            None => put.condition_expression("attribute_not_exists(pk)"),
+        };
+        let mut request = self
+            .client
+            .transact_write_items()
+            .client_request_token(format!(
+                "{:032x}",
+                learning_core::import_log::fnv1a(&[
+                    &text(&item, "written_by").unwrap_or_default(),
+                    &text(&item, "sk").unwrap_or_default(),
+                    &text(&item, "version").unwrap_or_default(),
+                    from.id.as_str(),
+                    &attempt.to_string(),
+                ])
+            ))
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(put.build().map_err(build)?)
+                    .build(),
+            );
+        for former in formers {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_item(&former.key)))
+                .condition_expression("portal_id = :id AND version = :expected")
+                .expression_attribute_values(":id", s(from.id.as_str()))
+                .expression_attribute_values(":expected", n(former.version))
+                .build()
+                .map_err(build)?;
+            request = request.transact_items(TransactWriteItem::builder().delete(delete).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::sdk("TransactWriteItems", e)),
+        }
+    }
+
+    /// What the table holds at `keys` (at most 100), by table key.
     pub(crate) async fn read_existing(
         &self,
-        chunk: &[&TrainingRecord],
+        keys: impl Iterator<Item = NaturalKey>,
     ) -> Result<HashMap<(String, String), Existing>, StoreError> {
-        let keys = chunk.iter().map(|r| key_item(&r.key())).collect();
-        let projection =
-            "pk, sk, fingerprint, org_code, #source, version, created_at, written_by, written_as";
+        let keys = keys.map(|key| key_item(&key)).collect();
+        let projection = "pk, sk, fingerprint, org_code, #source, version, created_at, written_by, written_as, portal_id";
         let items = self.batch_get(keys, Some(projection), false).await?;
         Ok(items
             .iter()
             .map(|item| {
                 (
-                    (
-                        text(item, "pk").unwrap_or_default(),
-                        text(item, "sk").unwrap_or_default(),
-                    ),
+                    item_key(item),
                     Existing {
                         fingerprint: text(item, "fingerprint").unwrap_or_default(),
                         org_code: text(item, "org_code").unwrap_or_default(),
@@ -306,6 +495,7 @@ impl Store {
                         created_at: text(item, "created_at").unwrap_or_default(),
                         written_by: text(item, "written_by").unwrap_or_default(),
                         written_as: text(item, "written_as"),
+                        portal_id: text(item, "portal_id"),
                     },
                 )
             })
@@ -414,55 +604,79 @@ impl Store {
     /// own (locked) and those an agency imported from its export (CSV);
     /// with `agency`, only that agency's (a download acts for one agency).
     /// A record staff typed in under the same key is not the portal's to
-    /// remove and stays (the condition refuses it). Returns the keys that
-    /// went.
-    #[instrument(skip(self, keys), fields(keys = keys.len()))]
+    /// remove and stays (the condition refuses it). A withdrawal of a key
+    /// the table does not hold removes the record the portal wrote under a
+    /// former key (a correction of its term or start date WebHR never
+    /// read). Returns, for each record in order, the keys that went: none
+    /// when there was nothing to remove.
+    #[instrument(skip(self, records), fields(records = records.len()))]
     pub async fn withdraw(
         &self,
-        keys: &[NaturalKey],
+        records: &[FromPortal],
         agency: Option<&AgencyCode>,
-    ) -> Result<Vec<NaturalKey>, StoreError> {
+    ) -> Result<Vec<Vec<NaturalKey>>, StoreError> {
         // Futures made before the stream, as in `upsert_portal_records`.
-        let deletes: Vec<_> =
-            keys.iter()
-                .map(|key| {
-                    let delete = self
-                        .client
-                        .delete_item()
-                        .table_name(&self.table)
-                        .set_key(Some(key_item(key)))
-                        .expression_attribute_names("#source", "source")
-                        .expression_attribute_values(":staff", s(Source::StaffEntered.as_str()));
-                    match agency {
-                        Some(agency) => delete
-                            .condition_expression(
-                                "attribute_exists(pk) AND #source <> :staff AND org_code = :agency",
-                            )
-                            .expression_attribute_values(":agency", s(agency.as_str())),
-                        None => delete
-                            .condition_expression("attribute_exists(pk) AND #source <> :staff"),
-                    }
-                    .send()
-                })
-                .collect();
-        let outcomes: Vec<bool> = stream::iter(deletes)
-            .map(|delete| async move {
-                match delete.await {
-                    Ok(_) => Ok(true),
-                    Err(e) if is_condition_failure(&e) => Ok(false),
-                    Err(e) => Err(StoreError::sdk("DeleteItem", e)),
-                }
-            })
-            // In order, so each outcome meets its key.
+        let withdrawals: Vec<_> = records
+            .iter()
+            .map(|from| self.withdraw_one(from, agency))
+            .collect();
+        stream::iter(withdrawals)
             .buffered(self.retry.concurrency * 2)
             .try_collect()
-            .await?;
-        Ok(keys
-            .iter()
-            .zip(outcomes)
-            .filter(|(_, removed)| *removed)
-            .map(|(key, _)| key.clone())
-            .collect())
+            .await
+    }
+
+    async fn withdraw_one(
+        &self,
+        from: &FromPortal,
+        agency: Option<&AgencyCode>,
+    ) -> Result<Vec<NaturalKey>, StoreError> {
+        let key = from.record.key();
+        if self.delete_withdrawn(&key, None, agency).await? {
+            return Ok(vec![key]);
+        }
+        let mut removed = Vec::new();
+        for former in self.former_keys(from).await? {
+            if self
+                .delete_withdrawn(&former.key, Some(&from.id), agency)
+                .await?
+            {
+                removed.push(former.key);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Deletes a record the portal withdrew, unless staff typed it in or
+    /// (with `agency`) another agency holds it, or (with `id`) it is not
+    /// that portal record. False when there was nothing to delete.
+    async fn delete_withdrawn(
+        &self,
+        key: &NaturalKey,
+        id: Option<&learning_core::PortalId>,
+        agency: Option<&AgencyCode>,
+    ) -> Result<bool, StoreError> {
+        let mut condition = String::from("attribute_exists(pk) AND #source <> :staff");
+        let mut delete = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .expression_attribute_names("#source", "source")
+            .expression_attribute_values(":staff", s(Source::StaffEntered.as_str()));
+        if let Some(agency) = agency {
+            condition.push_str(" AND org_code = :agency");
+            delete = delete.expression_attribute_values(":agency", s(agency.as_str()));
+        }
+        if let Some(id) = id {
+            condition.push_str(" AND portal_id = :id");
+            delete = delete.expression_attribute_values(":id", s(id.as_str()));
+        }
+        match delete.condition_expression(condition).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(StoreError::sdk("DeleteItem", e)),
+        }
     }
 
     /// The records of `keys` the table holds, by key (read in batches).
@@ -764,7 +978,6 @@ impl Store {
         expected_version: u64,
         entry: &learning_core::import_log::RemovalEntry,
     ) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
         let build = |e| StoreError::build("TransactWriteItems", e);
         let delete = Delete::builder()
             .table_name(&self.table)

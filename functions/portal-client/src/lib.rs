@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use learning_core::backoff::Backoff;
 use learning_core::record::RawRecord;
-use learning_core::{AgencyCode, ConfigError, Env};
+use learning_core::{AgencyCode, ConfigError, Env, PortalId};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
@@ -172,6 +172,7 @@ fn malformed(error: &serde_json::Error) -> &'static str {
 /// name and birth date unmasked; its checked form, `RawRecord`, masks them.
 #[derive(Deserialize)]
 struct WireRecord {
+    record_id: String,
     id_no: String,
     name: String,
     #[serde(default)]
@@ -231,9 +232,17 @@ struct WirePage {
     next_cursor: Option<String>,
 }
 
-/// A record the portal sent, as text to be checked, or why it is not a
-/// record of the API's shape at all.
-pub type PortalRecord = Result<RawRecord, Box<Unreadable>>;
+/// A record of the API's shape: the portal's identity of it, and its
+/// fields as text, still to be checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub id: PortalId,
+    pub raw: RawRecord,
+}
+
+/// A record the portal sent, or why it is not a record of the API's shape
+/// at all.
+pub type PortalRecord = Result<Fetched, Box<Unreadable>>;
 
 /// A record that is not of the API's shape — a field of the wrong JSON
 /// type (`"term": "1"`), a required field null or missing, not an object:
@@ -267,37 +276,39 @@ impl std::fmt::Debug for Unreadable {
 
 /// One record of a page: strictly of the API's shape, or refused.
 fn read_record(value: serde_json::Value) -> PortalRecord {
-    let text = |name: &str| {
-        value
-            .get(name)
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (id_no, org_code) = (text("id_no"), text("org_code"));
-    let content_hash = learning_core::import_log::fnv1a(&[value.to_string()]);
-    serde_path_to_error::deserialize::<_, WireRecord>(&value)
-        .map(RawRecord::from)
-        .map_err(|e| {
-            let field = e.path().to_string();
-            let named = learning_core::record::Field::from_name(&field);
-            let problem = learning_core::Problem::new(
-                "invalid_type",
-                format!(
-                    "入口網送來的欄位「{}」缺漏或型別不符合 API 規格（如數字送成文字），此筆紀錄未入檔；請入口網更正",
-                    named.map_or(field.as_str(), |f| f.header()),
-                ),
-            );
-            Box::new(Unreadable {
-                id_no,
-                org_code,
-                content_hash,
-                problem: match named {
-                    Some(f) => problem.in_field(f.id()),
-                    None => problem,
-                },
-            })
+    let unreadable = |field: &str| {
+        let text = |name: &str| {
+            value
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let named = learning_core::record::Field::from_name(field);
+        let problem = learning_core::Problem::new(
+            "invalid_type",
+            format!(
+                "入口網送來的欄位「{}」缺漏或型別不符合 API 規格（如數字送成文字），此筆紀錄未入檔；請入口網更正",
+                named.map_or(field, |f| f.header()),
+            ),
+        );
+        Box::new(Unreadable {
+            id_no: text("id_no"),
+            org_code: text("org_code"),
+            content_hash: learning_core::import_log::fnv1a(&[value.to_string()]),
+            problem: match named {
+                Some(f) => problem.in_field(f.id()),
+                None => problem,
+            },
         })
+    };
+    let wire = serde_path_to_error::deserialize::<_, WireRecord>(&value)
+        .map_err(|e| unreadable(&e.path().to_string()))?;
+    let id = PortalId::parse(&wire.record_id).ok_or_else(|| unreadable("record_id"))?;
+    Ok(Fetched {
+        id,
+        raw: RawRecord::from(wire),
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -562,5 +573,48 @@ fn describe(error: &reqwest::Error) -> String {
     match cause {
         Some(cause) => format!("{kind}（{cause}）"),
         None => kind.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sent(record_id: serde_json::Value) -> serde_json::Value {
+        json!({
+            "record_id": record_id, "id_no": "A123456789", "name": "林怡君",
+            "birth_date": null, "org_code": "376550000A", "org_name": "範例",
+            "course_code": "EC1", "course_name": "課", "term": 1,
+            "start_date": "2016-02-01", "end_date": "2016-02-01", "mode": 1,
+            "digital_hours": "2.0", "physical_hours": "0.0", "total_hours": "2.0",
+            "status": "passed", "passed_date": "2016-02-01", "changed_date": "2016-02-01",
+        })
+    }
+
+    #[test]
+    fn a_record_carries_the_portals_identity_of_it() {
+        let read = read_record(sent(json!("LR-0001"))).expect("of the API's shape");
+        assert_eq!(read.id.as_str(), "LR-0001");
+        assert_eq!(read.raw.course_code, "EC1");
+    }
+
+    #[test]
+    fn a_record_without_a_plain_identity_is_refused_on_its_own() {
+        for bad in [
+            json!(null),
+            json!(17),
+            json!(""),
+            json!("LR 1"),
+            json!("紀錄"),
+        ] {
+            let refused = read_record(sent(bad.clone())).expect_err("refused");
+            assert_eq!(refused.problem.code, "invalid_type", "{bad}");
+            assert!(refused.problem.message.contains("record_id"), "{bad}");
+            assert_eq!(refused.id_no, "A123456789", "kept to be masked");
+        }
+        let mut missing = sent(json!("x"));
+        missing.as_object_mut().unwrap().remove("record_id");
+        assert!(read_record(missing).is_err());
     }
 }

@@ -52,9 +52,10 @@ async fn follows_every_page_of_a_day() {
     assert_eq!(requests(&sim), truth.len().div_ceil(7) as u64);
     for (got, want) in records.iter().zip(&truth) {
         let got = got.as_ref().expect("a record of the API's shape");
-        assert_eq!(got.id_no, want.id_no);
-        assert_eq!(got.term, want.term.to_string());
-        assert!(got.validate().is_ok());
+        assert_eq!(got.id.as_str(), want.record_id);
+        assert_eq!(got.raw.id_no, want.id_no);
+        assert_eq!(got.raw.term, want.term.to_string());
+        assert!(got.raw.validate().is_ok());
     }
 }
 
@@ -70,7 +71,7 @@ async fn a_range_for_one_agency_holds_only_that_agency() {
     assert!(
         records
             .iter()
-            .all(|r| r.as_ref().is_ok_and(|r| r.org_code == "A58000000A"))
+            .all(|r| r.as_ref().is_ok_and(|r| r.raw.org_code == "A58000000A"))
     );
 }
 
@@ -227,7 +228,7 @@ async fn a_record_of_the_wrong_type_is_refused_alone() {
             }
             (Ok(record), defect) => {
                 assert_ne!(defect, Some(portal_sim::Defect::OddType));
-                assert_eq!(record.id_no, want.id_no);
+                assert_eq!(record.raw.id_no, want.id_no);
             }
             (Err(unreadable), defect) => panic!("{unreadable:?} refused, served {defect:?}"),
         }

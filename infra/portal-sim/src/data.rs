@@ -9,6 +9,8 @@ use serde::Serialize;
 /// One record in the portal's wire format (docs/portal-api.yaml).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WireRecord {
+    /// The portal's identity of the record: the same through every change.
+    pub record_id: String,
     pub id_no: String,
     pub name: String,
     pub birth_date: Option<String>,
@@ -72,6 +74,10 @@ pub struct DataConfig {
     pub per_day: u32,
     /// Share of records corrected at the portal 1–14 days after passing.
     pub corrected_share: f64,
+    /// Share of the corrections that correct the class's start date (a
+    /// key field: the record moves to another key, its `record_id` kept)
+    /// instead of the hours.
+    pub key_corrected_share: f64,
     /// Share of records withdrawn at the portal 1–14 days after passing.
     pub withdrawn_share: f64,
     /// Share of records served with a national ID that fails its checksum.
@@ -90,6 +96,7 @@ impl Default for DataConfig {
             seed: 2016,
             per_day: 200,
             corrected_share: 0.03,
+            key_corrected_share: 0.25,
             withdrawn_share: 0.02,
             invalid_id_share: 0.0,
             invalid_hours_share: 0.0,
@@ -262,6 +269,7 @@ impl Generator {
             defect = defect.or(Some(Defect::OddType));
         }
         WireRecord {
+            record_id: format!("LR{:016X}", h(22)),
             id_no,
             name,
             birth_date: Some(birth.to_string()),
@@ -289,11 +297,25 @@ impl Generator {
         }
     }
 
+    /// Whether a correction of the record corrects its class start date
+    /// (its key) rather than its hours.
+    pub fn corrects_key(&self, origin: NaiveDate, index: u32) -> bool {
+        let h = hash(&[self.config.seed, day_num(origin), u64::from(index), 23]);
+        unit(h) < self.config.key_corrected_share
+    }
+
     /// The record after a correction or withdrawal on `when`.
     pub fn changed(&self, origin: NaiveDate, index: u32, fate: Fate) -> Option<WireRecord> {
         let mut record = self.original(origin, index);
         match fate {
             Fate::Stays => return None,
+            Fate::Corrected(when) if self.corrects_key(origin, index) => {
+                // The provider recorded the class as starting a day late:
+                // the record moves to another key, its identity kept.
+                let start: NaiveDate = record.start_date.parse().expect("a generated date");
+                record.start_date = (start - Duration::days(1)).to_string();
+                record.changed_date = when.to_string();
+            }
             Fate::Corrected(when) => {
                 // The provider uploaded the hours late: half an hour more.
                 let digital: f64 = record.digital_hours.parse().unwrap_or(0.0);

@@ -135,7 +135,7 @@ impl Portal {
         for (recorded_on, late) in lock(&self.late).iter() {
             if late.changed_date == day.to_string() && *recorded_on <= key.1 {
                 // The portal lists a record under its latest change only.
-                records.retain(|r| r.key() != late.key());
+                records.retain(|r| r.record_id != late.record_id);
                 records.push(late.clone());
             }
         }
