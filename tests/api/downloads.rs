@@ -699,3 +699,50 @@ async fn a_corrected_start_date_moves_the_record_and_its_hours_count_once() {
         ]
     );
 }
+
+/// A record passed today, downloaded today, then corrected at the portal
+/// the same day: it changed without its change date moving past its
+/// passed date, and WebHR still finds it under its former key, having
+/// noted that the agency read today early.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_corrected_the_day_it_was_downloaded_moves_too() {
+    let api = api().await;
+    let staff = token(A, "staff");
+    let today = now().date_naive();
+    let window = json!({"from": today.to_string(), "to": today.to_string()});
+    let original = api
+        .portal
+        .portal
+        .day(today)
+        .iter()
+        .find(|r| {
+            r.org_code == A
+                && r.is_passed()
+                && r.defect.is_none()
+                && r.passed_date.as_deref() == Some(&r.changed_date)
+        })
+        .expect("a record of ours passed today")
+        .clone();
+    let (status, _) = api.post("/v1/downloads", &staff, &window).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut corrected = original.clone();
+    corrected.start_date =
+        (original.start_date.parse::<NaiveDate>().unwrap() - Duration::days(1)).to_string();
+    api.portal.portal.backdate(corrected.clone(), today);
+    let (status, body) = api.post("/v1/downloads", &staff, &window).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let held: Vec<String> = api
+        .store
+        .records_of_person(&learning_core::NationalId::parse(&original.id_no).unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.record.course_code == original.course_code)
+        .map(|r| r.record.start_date.to_string())
+        .collect();
+    assert_eq!(
+        held,
+        [corrected.start_date],
+        "once, under the corrected key"
+    );
+}

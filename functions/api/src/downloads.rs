@@ -220,6 +220,14 @@ async fn fetch_and_write(
         .changes_between(entry.from, entry.to, Some(agency))
         .await?;
     entry.counts.fetched = raw.len() as u64;
+    let today = state.settings.today(state.now());
+    if entry.to >= today {
+        // Today's records can still change today, under another key.
+        state
+            .store
+            .note_read_early(today, agency, state.now())
+            .await?;
+    }
     let mut records = Vec::with_capacity(raw.len());
     let mut withdrawn = Vec::new();
     for (position, fetched) in raw.iter().enumerate() {

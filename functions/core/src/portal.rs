@@ -55,6 +55,20 @@ pub fn is_former_key(held: &NaturalKey, new: &NaturalKey) -> bool {
         && (held.term, held.start_date) != (new.term, new.start_date)
 }
 
+/// Whether WebHR can hold `record` under a former key, so that a write of
+/// it under a key not held must look there first. Only a record WebHR read
+/// before can be there, and it read it either on an earlier change — then
+/// the record changed after it passed (`changed_date` after
+/// `passed_date`) — or on the day it passed, before that day was over (a
+/// download of today for its agency: `read_early`). Any other record is
+/// a first pass nobody read yet: new, with nothing to look for.
+pub fn may_hold_former_key(record: &TrainingRecord, read_early: bool) -> bool {
+    read_early
+        || record
+            .passed_date
+            .is_none_or(|passed| record.changed_date > passed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +83,22 @@ mod tests {
         for bad in ["", " LR1", "LR 1", "LR#1", "紀錄1", &"9".repeat(65)] {
             assert_eq!(PortalId::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn only_a_record_read_before_can_be_under_a_former_key() {
+        let mut record = crate::record::tests::sample().validate().unwrap();
+        let passed = record.passed_date.unwrap();
+        record.changed_date = passed;
+        assert!(!may_hold_former_key(&record, false), "a first pass");
+        assert!(may_hold_former_key(&record, true), "read the day it passed");
+        record.changed_date = passed + chrono::Days::new(3);
+        assert!(
+            may_hold_former_key(&record, false),
+            "changed since it passed"
+        );
+        record.passed_date = None;
+        assert!(may_hold_former_key(&record, false), "withdrawn");
     }
 
     #[test]

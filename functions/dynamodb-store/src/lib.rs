@@ -12,6 +12,7 @@ mod disputes;
 mod error;
 mod import_log;
 pub mod items;
+mod read_early;
 mod records;
 mod refused;
 mod retry;

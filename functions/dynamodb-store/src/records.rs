@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
-use learning_core::portal::is_former_key;
+use learning_core::portal::{is_former_key, may_hold_former_key};
 use learning_core::{AgencyCode, FromPortal, NationalId, NaturalKey, Source, TrainingRecord};
 use tracing::{debug, instrument};
 
@@ -232,7 +232,9 @@ impl Store {
     /// portal's version (see README). A record the portal wrote under a
     /// former key of the same learner and course — the portal corrected its
     /// term or class start date, keeping its identity — is moved: deleted
-    /// in the same transaction that writes the new key.
+    /// in the same transaction that writes the new key. It is looked for
+    /// only where it can be (`may_hold_former_key`): a first pass no one
+    /// read early costs no lookup.
     #[instrument(skip(self, records), fields(records = records.len(), source = source.as_str()))]
     pub async fn upsert_portal_records(
         &self,
@@ -253,12 +255,19 @@ impl Store {
             }
         }
         let now = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        // First passes (nothing to look for) unless their day was read early.
+        let first_pass_days = unique
+            .iter()
+            .filter(|from| !may_hold_former_key(&from.record, false))
+            .map(|from| from.record.changed_date)
+            .collect();
+        let early = self.read_early(&first_pass_days).await?;
         // The chunks' futures are made first, not in a `map` closure over
         // the stream: a closure there keeps the whole future from being
         // provably `Send` (rust-lang/rust#64552), which axum handlers need.
         let chunks: Vec<_> = unique
             .chunks(BATCH_GET_MAX)
-            .map(|chunk| self.upsert_chunk(chunk, source, written_by, &now))
+            .map(|chunk| self.upsert_chunk(chunk, &early, source, written_by, &now))
             .collect();
         let counts = stream::iter(chunks)
             .buffer_unordered(self.retry.concurrency)
@@ -278,6 +287,7 @@ impl Store {
     async fn upsert_chunk(
         &self,
         chunk: &[&FromPortal],
+        early: &std::collections::HashSet<(chrono::NaiveDate, String)>,
         source: Source,
         written_by: &str,
         now: &str,
@@ -316,8 +326,13 @@ impl Store {
                     Some(_) => Change::Updated,
                     None => Change::Inserted,
                 };
-                if old.is_some_and(|old| old.portal_id.as_deref() == Some(from.id.as_str())) {
-                    // The portal's record already lives at this key.
+                let read_early =
+                    early.contains(&(record.changed_date, record.org_code.to_string()));
+                if old.is_some_and(|old| old.portal_id.as_deref() == Some(from.id.as_str()))
+                    || !may_hold_former_key(record, read_early)
+                {
+                    // The portal's record already lives at this key, or
+                    // was never read before: no former key to look for.
                     counts.note(&record.org_code, change, record.key());
                     writes.push(item);
                 } else {
