@@ -253,11 +253,8 @@ impl Shared {
                 &json!({"UnprocessedItems": request["RequestItems"]}),
             );
         }
-        if lock(&self.cloud).is_some() {
-            return self.as_in_the_cloud(target, &headers, body).await;
-        }
         match self.draw(batch_write) {
-            None => self.forward(&headers, body).await,
+            None => self.pass(target, &headers, body).await,
             Some(Fault::Throttle) => {
                 self.count("throttled");
                 error_answer(
@@ -282,9 +279,19 @@ impl Shared {
             }
             Some(Fault::DropAfter) => {
                 self.count("dropped after");
-                let _ = self.forward(&headers, body).await;
+                let _ = self.pass(target, &headers, body).await;
                 dropped()
             }
+        }
+    }
+
+    /// A call no fault struck: to the engine, as the cloud would answer
+    /// it when a model is set.
+    async fn pass(&self, target: &str, headers: &HeaderMap, body: Bytes) -> Response {
+        if lock(&self.cloud).is_some() {
+            self.as_in_the_cloud(target, headers, body).await
+        } else {
+            self.forward(headers, body).await
         }
     }
 

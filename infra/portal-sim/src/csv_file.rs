@@ -59,7 +59,7 @@ fn line(r: &WireRecord) -> String {
 /// Writes `rows` records of one agency, all passed before `until`, walking
 /// back day by day from it; the same seed gives the same file.
 pub fn write_csv(
-    mut out: impl Write,
+    out: impl Write,
     rows: u64,
     encoding: CsvEncoding,
     agency: (&str, &str),
@@ -71,6 +71,30 @@ pub fn write_csv(
         per_day: 400,
         ..DataConfig::default()
     });
+    let mut records = Vec::new();
+    let mut day = until;
+    while (records.len() as u64) < rows {
+        for index in 0..generator.count_on(day) {
+            if records.len() as u64 == rows {
+                break;
+            }
+            let mut record = generator.original(day, index);
+            record.org_code = agency.0.to_string();
+            record.org_name = agency.1.to_string();
+            records.push(record);
+        }
+        day -= Duration::days(1);
+    }
+    write_records(out, &records, encoding)
+}
+
+/// Writes `records` as the portal's export file: the header, then one
+/// line each, in `encoding`.
+pub fn write_records(
+    mut out: impl Write,
+    records: &[WireRecord],
+    encoding: CsvEncoding,
+) -> std::io::Result<()> {
     let mut put = |text: &str| -> std::io::Result<()> {
         match encoding {
             CsvEncoding::Utf8Bom => out.write_all(text.as_bytes()),
@@ -82,21 +106,9 @@ pub fn write_csv(
     }
     put(HEADER)?;
     put("\r\n")?;
-    let mut written = 0;
-    let mut day = until;
-    while written < rows {
-        for index in 0..generator.count_on(day) {
-            if written == rows {
-                break;
-            }
-            let mut record = generator.original(day, index);
-            record.org_code = agency.0.to_string();
-            record.org_name = agency.1.to_string();
-            put(&line(&record))?;
-            put("\r\n")?;
-            written += 1;
-        }
-        day -= Duration::days(1);
+    for record in records {
+        put(&line(record))?;
+        put("\r\n")?;
     }
     out.flush()
 }

@@ -88,6 +88,12 @@ pub struct DataConfig {
     /// Share of records served with a field of the wrong JSON type (the
     /// term as text).
     pub odd_type_share: f64,
+    /// How many agencies the learners serve in: the 12 named ones, then
+    /// numbered ones (`A9100001`…) up to this many.
+    pub agencies: u32,
+    /// How many times the ordinary rate pass in December (the year-end
+    /// rush to reach the yearly hours).
+    pub year_end_rush: f64,
 }
 
 impl Default for DataConfig {
@@ -101,6 +107,8 @@ impl Default for DataConfig {
             invalid_id_share: 0.0,
             invalid_hours_share: 0.0,
             odd_type_share: 0.0,
+            agencies: AGENCIES.len() as u32,
+            year_end_rush: 1.0,
         }
     }
 }
@@ -200,7 +208,12 @@ impl Generator {
     /// How many records first pass on `day`.
     pub fn count_on(&self, day: NaiveDate) -> u32 {
         let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
-        let base = f64::from(self.config.per_day) * if weekend { 0.3 } else { 1.0 };
+        let rush = if day.month() == 12 {
+            self.config.year_end_rush
+        } else {
+            1.0
+        };
+        let base = f64::from(self.config.per_day) * rush * if weekend { 0.3 } else { 1.0 };
         let jitter = 0.8 + 0.4 * unit(hash(&[self.config.seed, day_num(day), 1]));
         (base * jitter).round() as u32
     }
@@ -246,7 +259,7 @@ impl Generator {
         );
         let birth = NaiveDate::from_ymd_opt(1960, 1, 1).expect("a real date")
             + Duration::days((p(7) % (40 * 365)) as i64);
-        let (org_code, org_name) = pick(AGENCIES, p(8));
+        let (org_code, org_name) = agency(p(8) % u64::from(self.config.agencies.max(1)));
         let course = h(12) % COURSES.len() as u64;
         let (course_name, category) = COURSES[course as usize];
         let end = origin - Duration::days((h(13) % 10) as i64);
@@ -273,8 +286,8 @@ impl Generator {
             id_no,
             name,
             birth_date: Some(birth.to_string()),
-            org_code: org_code.to_string(),
-            org_name: org_name.to_string(),
+            org_code,
+            org_name,
             course_code: format!(
                 "EC{}{:05}",
                 start.year() - 1911,
@@ -361,6 +374,14 @@ impl Generator {
             }
         }
         records
+    }
+}
+
+/// The `n`th agency: a named one, then numbered ones.
+pub fn agency(n: u64) -> (String, String) {
+    match AGENCIES.get(n as usize) {
+        Some((code, name)) => (code.to_string(), name.to_string()),
+        None => (format!("A91{n:05}0A"), format!("第{n}機關人事室")),
     }
 }
 

@@ -78,6 +78,9 @@ pub struct Portal {
     /// Back-dated changes: each listed under its change date once the
     /// portal's "today" reaches the day it was recorded.
     late: Mutex<Vec<(NaiveDate, WireRecord)>>,
+    /// Records the portal lost track of (by `record_id`), from the day
+    /// given: no longer listed on any day, not even as withdrawn.
+    erased: Mutex<Vec<(NaiveDate, String)>>,
     pub stats: Stats,
 }
 
@@ -97,6 +100,7 @@ impl Portal {
             faults: Mutex::new(Faults::default()),
             cache: Mutex::new(Vec::new()),
             late: Mutex::new(Vec::new()),
+            erased: Mutex::new(Vec::new()),
             stats: Stats::default(),
         }
     }
@@ -125,20 +129,46 @@ impl Portal {
         lock(&self.cache).clear();
     }
 
+    /// Forgets a record from `on`: the portal no longer reports it on any
+    /// day, as when its data was lost or deleted at the source.
+    pub fn erase(&self, record_id: &str, on: NaiveDate) {
+        lock(&self.erased).push((on, record_id.to_string()));
+        lock(&self.cache).clear();
+    }
+
     /// The changes on `day` as known today, shared between pages.
     pub fn day(&self, day: NaiveDate) -> Arc<Vec<WireRecord>> {
         let key = (day, self.as_of());
         if let Some((_, hit)) = lock(&self.cache).iter().find(|(k, _)| *k == key) {
             return hit.clone();
         }
-        let mut records = self.generator.changes_on(day, key.1);
-        for (recorded_on, late) in lock(&self.late).iter() {
-            if late.changed_date == day.to_string() && *recorded_on <= key.1 {
-                // The portal lists a record under its latest change only.
-                records.retain(|r| r.record_id != late.record_id);
-                records.push(late.clone());
+        let as_of = key.1;
+        let mut records = self.generator.changes_on(day, as_of);
+        let late = lock(&self.late);
+        let known: Vec<&WireRecord> = late
+            .iter()
+            .filter(|(recorded_on, _)| *recorded_on <= as_of)
+            .map(|(_, record)| record)
+            .collect();
+        // The portal lists a record under its latest change only: a late
+        // change takes it off every other day.
+        records.retain(|r| !known.iter().any(|late| late.record_id == r.record_id));
+        for (at, late) in known.iter().enumerate() {
+            let latest = !known[at + 1..]
+                .iter()
+                .any(|later| later.record_id == late.record_id);
+            if latest && late.changed_date == day.to_string() {
+                records.push((*late).clone());
             }
         }
+        drop(late);
+        let erased = lock(&self.erased);
+        records.retain(|r| {
+            !erased
+                .iter()
+                .any(|(on, id)| *on <= as_of && *id == r.record_id)
+        });
+        drop(erased);
         let records = Arc::new(records);
         let mut cache = lock(&self.cache);
         if cache.len() >= CACHED_DAYS {
