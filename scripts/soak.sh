@@ -9,8 +9,22 @@
 # import, at least 1,000 injected DynamoDB faults, 10 minutes of fuzzing
 # per target, nothing lost or counted twice — and prints the FAULTS and
 # FUZZ lines the README's reliability table is made of.
+#
+#   scripts/soak.sh --year        a year of operation (tests/year.rs) at full size
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--year" ]; then
+  export YEAR_NIGHTS=${YEAR_NIGHTS:-366} YEAR_AGENCIES=${YEAR_AGENCIES:-50} \
+    YEAR_PER_DAY=${YEAR_PER_DAY:-60} YEAR_UPLOADS=${YEAR_UPLOADS:-0.6} YEAR_WCU=${YEAR_WCU:-300}
+  mkdir -p target
+  # --workspace with a filter, not -p: the test build's feature set.
+  status=0
+  cargo nextest run --workspace -E 'binary(=year)' --cargo-quiet --no-capture \
+    >target/year.log 2>&1 || status=$?
+  grep -E '^year:|summary:|panicked|mismatches:' target/year.log || true
+  [ "$status" -eq 0 ] || { tail -40 target/year.log; exit "$status"; }
+  exit 0
+fi
 minutes=${1:-10}
 if [ "$minutes" -lt 10 ]; then
   echo "soak: at least 10 minutes of fuzzing per target" >&2
