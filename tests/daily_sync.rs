@@ -876,9 +876,9 @@ async fn the_nightly_lookback_catches_a_change_back_dated_to_a_day_already_done(
     assert_eq!(
         worked,
         days("2016-01-20", "2016-01-21")
-            .chain(days("2016-01-15", "2016-01-19"))
+            .chain(days("2016-01-13", "2016-01-19"))
             .collect::<Vec<_>>(),
-        "the due days, then the lookback"
+        "the due days, then the 7 days before them"
     );
     for d in &second.days {
         let entry = store.get_sync_log(&d.log_id).await.unwrap().unwrap();
@@ -1058,4 +1058,123 @@ async fn a_days_changes_are_kept_record_by_record_per_agency() {
             .collect();
         assert_eq!(&got, keys, "{agency}");
     }
+}
+
+/// Found by the year's soak: the lookback window ended at yesterday, so
+/// after nights that failed a change back-dated just before them had
+/// slid out of it by the time they were caught up, and was never read.
+#[tokio::test]
+async fn a_change_back_dated_before_failed_nights_is_found_when_they_are_caught_up() {
+    let store = fresh_store().await;
+    let portal = simulator(data(20), day("2016-01-19")).await;
+    let scheduled = |run: &str| RunRequest {
+        trigger: learning_core::import_log::Trigger::Schedule,
+        ..request(run)
+    };
+    let night = |n: &str| sync_on(&portal, &store, &settings(), day(n)).with_lookback(7);
+    night("2016-01-20")
+        .run(&scheduled("night-20"), |_, _| {})
+        .await
+        .unwrap();
+    // Recorded on the 20th under the 14th: six days back, in reach of
+    // the next night.
+    let mut late = portal
+        .portal
+        .day(day("2016-01-14"))
+        .iter()
+        .find(|r| r.is_passed() && r.defect.is_none())
+        .expect("a record on the 14th")
+        .clone();
+    late.course_name.push_str("（更正）");
+    portal.portal.backdate(late.clone(), day("2016-01-20"));
+    // The next two nights the portal is down.
+    portal.portal.set_faults(Faults {
+        outage: true,
+        ..Faults::default()
+    });
+    for (n, as_of) in [("2016-01-21", "2016-01-20"), ("2016-01-22", "2016-01-21")] {
+        portal.portal.set_as_of(day(as_of));
+        assert!(night(n).run(&scheduled(n), |_, _| {}).await.is_err());
+    }
+    portal.portal.set_faults(Faults::default());
+    portal.portal.set_as_of(day("2016-01-22"));
+    let caught_up = night("2016-01-23")
+        .run(&scheduled("night-23"), |_, _| {})
+        .await
+        .unwrap();
+    assert!(
+        caught_up.days.iter().any(|d| d.date == day("2016-01-14")),
+        "the 14th read again"
+    );
+    let held = store
+        .get_record(&raw(&late).validate().unwrap().key())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(held.record.course_name.ends_with("（更正）"));
+}
+
+/// A lookback day the portal failed to answer is read again the next
+/// night, even once it has passed out of that night's window.
+#[tokio::test]
+async fn a_lookback_day_not_read_is_read_again_the_next_night() {
+    let store = fresh_store().await;
+    let portal = simulator(data(10), day("2016-01-19")).await;
+    let scheduled = |run: &str| RunRequest {
+        trigger: learning_core::import_log::Trigger::Schedule,
+        ..request(run)
+    };
+    let mut config = portal_config(&portal);
+    config.max_attempts = 1;
+    let night = |n: &str| {
+        sync_with(
+            portal_client::PortalClient::new(config.clone()).unwrap(),
+            &store,
+            &settings(),
+            day(n),
+        )
+        .with_lookback(7)
+    };
+    night("2016-01-20")
+        .run(&scheduled("night-20"), |_, _| {})
+        .await
+        .unwrap();
+    // The next night the portal breaks once its due day is written.
+    portal.portal.set_as_of(day("2016-01-20"));
+    let sim = portal.portal.clone();
+    let broken = night("2016-01-21")
+        .run(&scheduled("night-21"), |entry, _| {
+            if !entry.lookback {
+                sim.set_faults(Faults {
+                    outage: true,
+                    ..Faults::default()
+                });
+            }
+        })
+        .await
+        .unwrap();
+    let looked: Vec<_> = broken
+        .days
+        .iter()
+        .filter(|d| d.date < day("2016-01-20"))
+        .collect();
+    assert!(!looked.is_empty() && looked.iter().all(|d| d.status == RunStatus::Failed));
+    let first_missed = looked[0].date;
+    assert!(
+        first_missed < day("2016-01-21") - chrono::Days::new(7),
+        "{first_missed} is out of the next night's own window"
+    );
+    portal.portal.set_faults(Faults::default());
+    portal.portal.set_as_of(day("2016-01-21"));
+    let next = night("2016-01-22")
+        .run(&scheduled("night-22"), |_, _| {})
+        .await
+        .unwrap();
+    assert!(
+        next.days
+            .iter()
+            .any(|d| d.date == first_missed && d.status == RunStatus::Succeeded),
+        "{first_missed} read again: {:?}",
+        next.days.iter().map(|d| d.date).collect::<Vec<_>>()
+    );
 }

@@ -787,3 +787,32 @@ async fn a_withdrawal_under_a_corrected_key_never_read_removes_the_former() {
             .is_some()
     );
 }
+
+/// The fault proxy strikes under its cloud model too (the year's soak
+/// found it did not: a year "with DynamoDB faults" had none).
+#[tokio::test]
+async fn the_fault_proxy_strikes_under_its_cloud_model_too() {
+    let direct = fresh_store().await;
+    let proxy = fault_proxy().await;
+    proxy.set_cloud_model(CloudModel::with_capacity(1000.0));
+    proxy.set_faults(DbFaults {
+        server_error_rate: 1.0,
+        ..DbFaults::default()
+    });
+    let store = proxy.store(&direct).with_retry(dynamodb_store::BatchRetry {
+        max_attempts: 2,
+        base: std::time::Duration::from_millis(1),
+        cap: std::time::Duration::from_millis(2),
+        ..Default::default()
+    });
+    let failed = store
+        .upsert_portal_records(
+            &from_portal(&[record(ID, "PX1", "1.0")]),
+            Source::AutoImport,
+            "log",
+            Utc::now(),
+        )
+        .await;
+    assert!(failed.is_err(), "every call answered 500");
+    assert!(proxy.injected()["500"] >= 1, "{:?}", proxy.injected());
+}

@@ -274,6 +274,10 @@ pub struct DailySync<P> {
 /// watermark moved, strictly in order.
 pub const PREFETCH_DAYS: usize = 4;
 
+/// How far back a lookback reaches at most, however long its days have
+/// failed to be read.
+pub const MAX_LOOKBACK_SPAN: u64 = 31;
+
 impl<P: Portal> DailySync<P> {
     pub fn new(portal: P, store: Store, settings: Settings, reserve: Duration) -> Self {
         DailySync {
@@ -399,7 +403,12 @@ impl<P: Portal> DailySync<P> {
                 .take_while(|d| Some(*d) <= yesterday)
                 .collect()
         });
-        let lookback = self.lookback(request, &days);
+        let pending = if request.trigger == Trigger::Schedule && request.rerun.is_none() {
+            self.store.lookback_pending().await?
+        } else {
+            None
+        };
+        let lookback = self.lookback(request, &days, pending);
         if days.is_empty() {
             summary.outcome = Outcome::UpToDate;
             summary.watermark = watermark;
@@ -490,22 +499,40 @@ impl<P: Portal> DailySync<P> {
             .await
     }
 
-    /// The days a scheduled run reads again: the last `lookback_days`
-    /// through yesterday that it is not working anyway, from the start date.
-    fn lookback(&self, request: &RunRequest, due: &[NaiveDate]) -> Vec<NaiveDate> {
-        if request.trigger != Trigger::Schedule || request.rerun.is_some() {
+    /// The days a scheduled run reads again: the `lookback_days` before
+    /// its first due day (today's, when none is due) through yesterday,
+    /// those it is not working anyway, from the start date; and from
+    /// `pending` on, the days an earlier run's lookback could not read. A
+    /// window anchored at the due days, not at yesterday, keeps a change
+    /// back-dated just before a run of failed nights in reach when they
+    /// are caught up. At most [`MAX_LOOKBACK_SPAN`] days back.
+    fn lookback(
+        &self,
+        request: &RunRequest,
+        due: &[NaiveDate],
+        pending: Option<NaiveDate>,
+    ) -> Vec<NaiveDate> {
+        if request.trigger != Trigger::Schedule
+            || request.rerun.is_some()
+            || self.lookback_days == 0
+        {
             return Vec::new();
         }
-        let Some(yesterday) = self.settings.today((self.clock)()).pred_opt() else {
+        let today = self.settings.today((self.clock)());
+        let Some(yesterday) = today.pred_opt() else {
             return Vec::new();
         };
-        let first = (yesterday - chrono::Days::new(u64::from(self.lookback_days)))
-            .succ_opt()
-            .unwrap_or(yesterday)
+        let anchor = due.first().copied().unwrap_or(today);
+        let mut first = anchor - chrono::Days::new(u64::from(self.lookback_days));
+        if let Some(pending) = pending {
+            first = first.min(pending);
+        }
+        let first = first
+            .max(yesterday - chrono::Days::new(MAX_LOOKBACK_SPAN))
             .max(self.settings.start_date);
         first
             .iter_days()
-            .take_while(|d| *d <= yesterday && self.lookback_days > 0)
+            .take_while(|d| *d <= yesterday)
             .filter(|d| !due.contains(d))
             .collect()
     }
@@ -521,16 +548,22 @@ impl<P: Portal> DailySync<P> {
         summary: &mut RunSummary,
         on_day: &mut impl FnMut(&SyncLogEntry, u64),
     ) -> Result<(), SyncError> {
+        // The first day not read, to read again from on the next run.
+        let mut unread = None;
         for (done, &day) in days.iter().enumerate() {
             let left = request.deadline.saturating_duration_since(Instant::now());
             if left < self.reserve + slowest * 2 {
                 warn!(day = %day, "no time left to look back further");
+                unread = unread.or(Some(day));
                 break;
             }
             let started = Instant::now();
             let entry = self.sync_day(request, day, true).await?;
             slowest = slowest.max(started.elapsed());
             on_day(&entry, (days.len() - done - 1) as u64);
+            if entry.status == RunStatus::Failed {
+                unread = unread.or(Some(day));
+            }
             if entry.counts.inserted + entry.counts.updated + entry.counts.withdrawn > 0 {
                 info!(day = %day, counts = ?entry.counts, "the lookback found late changes");
             }
@@ -540,6 +573,9 @@ impl<P: Portal> DailySync<P> {
                 status: entry.status,
                 counts: entry.counts,
             });
+        }
+        if !days.is_empty() {
+            self.store.set_lookback_pending(unread).await?;
         }
         Ok(())
     }

@@ -70,6 +70,48 @@ impl Store {
         }
     }
 
+    /// The earliest day a scheduled run's lookback could not read (it
+    /// failed, or time ran out before it): the next run reads again from
+    /// there. `None` when every lookback day was read.
+    pub async fn lookback_pending(&self) -> Result<Option<NaiveDate>, StoreError> {
+        let Some(item) = self.get(SYNC_PK.into(), "LOOKBACK".into()).await? else {
+            return Ok(None);
+        };
+        let raw = text(&item, "from").unwrap_or_default();
+        raw.parse().map(Some).map_err(|_| StoreError::Corrupt {
+            key: format!("{SYNC_PK} / LOOKBACK"),
+            detail: format!("from「{raw}」"),
+        })
+    }
+
+    /// Sets (or with `None` clears) [`Store::lookback_pending`].
+    pub async fn set_lookback_pending(&self, from: Option<NaiveDate>) -> Result<(), StoreError> {
+        match from {
+            Some(day) => {
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .item("pk", s(SYNC_PK))
+                    .item("sk", s("LOOKBACK"))
+                    .item("from", s(day.to_string()))
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::sdk("PutItem", e))?;
+            }
+            None => {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("pk", s(SYNC_PK))
+                    .key("sk", s("LOOKBACK"))
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::sdk("DeleteItem", e))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Takes the lease until `until` if nobody holds a live one.
     pub async fn acquire_lease(
         &self,
