@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--year" ]; then
   export YEAR_NIGHTS=${YEAR_NIGHTS:-366} YEAR_AGENCIES=${YEAR_AGENCIES:-50} \
-    YEAR_PER_DAY=${YEAR_PER_DAY:-60} YEAR_UPLOADS=${YEAR_UPLOADS:-0.6} YEAR_WCU=${YEAR_WCU:-300}
+    YEAR_PER_DAY=${YEAR_PER_DAY:-60} YEAR_UPLOADS=${YEAR_UPLOADS:-0.6} YEAR_WCU=${YEAR_WCU:-600}
   mkdir -p target
   # --workspace with a filter, not -p: the test build's feature set.
   status=0

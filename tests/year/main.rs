@@ -146,6 +146,10 @@ struct World {
     /// Files uploaded and imported, by agency (for re-uploads).
     files: Vec<(String, Vec<WireRecord>)>,
     next_invocation: u64,
+    /// Wall time by what the year spent it on.
+    spent: BTreeMap<&'static str, f64>,
+    /// When the year began, in wall time.
+    started: Instant,
     _servers: (local_stack::Running, local_stack::Running),
     s3_root: std::path::PathBuf,
 }
@@ -302,11 +306,15 @@ async fn a_year_of_operation_needs_no_operator() {
             let (runs, ()) = tokio::join!(runs, world.upload());
             world.count_night(runs);
         } else {
+            let at = Instant::now();
             let runs = world.night(night, deadline, twice).await;
+            world.took("night", at);
             world.count_night(runs);
         }
         if month_end {
+            let at = Instant::now();
             world.check(night).await;
+            world.took("check", at);
         }
         if night == last {
             break;
@@ -330,22 +338,34 @@ async fn a_year_of_operation_needs_no_operator() {
         let mut n = uploads.floor() as u32 + u32::from(world.rng.f64() < uploads.fract());
         while n > 0 {
             n -= 1;
+            let at = Instant::now();
             world.upload().await;
+            world.took("upload", at);
         }
         if world.rng.f64() < 0.6 {
+            let at = Instant::now();
             world.staff(night).await;
+            world.took("staff", at);
         }
         if world.rng.f64() < 0.2 {
+            let at = Instant::now();
             world.try_locked(night).await;
+            world.took("staff", at);
         }
         if world.rng.f64() < 0.3 {
+            let at = Instant::now();
             world.download(night).await;
+            world.took("download", at);
         }
         if world.rng.f64() < 0.15 {
+            let at = Instant::now();
             world.backdate_and_rerun(night).await;
+            world.took("rerun", at);
         }
         if world.rng.f64() < 0.1 {
+            let at = Instant::now();
             world.erase_and_remove(night).await;
+            world.took("removal", at);
         }
         if world.rng.f64() < 0.1 {
             // A correction inside the lookback: found by the nights alone.
@@ -380,6 +400,7 @@ async fn a_year_of_operation_needs_no_operator() {
     assert_eq!(entry["counts"]["inserted"], 2000, "{entry}");
     world.figures.csv_capacity_share = share(after - before, at.elapsed(), scale.wcu);
 
+    println!("wall time by phase (s): {:?}", world.spent);
     let f = &world.figures;
     let injected: u64 = world.proxy.injected().values().sum();
     println!(

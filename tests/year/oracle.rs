@@ -221,8 +221,9 @@ impl World {
         self.figures.mismatches += mismatches.len() as u64;
         self.figures.records = got.len() as u64;
         println!(
-            "checked after the night of {night}: {} records as the ledger says",
-            got.len()
+            "checked after the night of {night}: {} records as the ledger says ({:.0} s)",
+            got.len(),
+            self.started.elapsed().as_secs_f64()
         );
         assert!(
             mismatches.is_empty(),
@@ -344,24 +345,37 @@ pub(crate) fn mask(key: &Key) -> (String, String, u32, String) {
 pub(crate) async fn log_bodies(store: &Store) -> Vec<Value> {
     all_items(store)
         .await
-        .into_iter()
+        .iter()
         .filter(|item| {
             item.get("sk")
                 .and_then(|v| v.as_s().ok())
                 .is_some_and(|sk| sk == "LOG")
         })
-        .filter_map(|item| {
-            let body = item.get("body")?.as_s().ok()?;
-            let mut value: Value = serde_json::from_str(body).ok()?;
-            value["kind"] = json!(item.get("kind")?.as_s().ok()?);
-            Some(value)
-        })
+        .filter_map(body_of)
         .collect()
 }
 
+/// A log item's entry: its JSON body, with its kind.
+fn body_of(item: &system_tests::Item) -> Option<Value> {
+    let body = item.get("body")?.as_s().ok()?;
+    let mut value: Value = serde_json::from_str(body).ok()?;
+    value["kind"] = json!(item.get("kind")?.as_s().ok()?);
+    Some(value)
+}
+
+/// One log entry, read raw by its key.
 pub(crate) async fn log_body(store: &Store, log_id: &str) -> Option<Value> {
-    log_bodies(store)
+    let s = |v: String| aws_sdk_dynamodb::types::AttributeValue::S(v);
+    let item = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("pk", s(format!("LOG#{log_id}")))
+        .key("sk", s("LOG".into()))
+        .consistent_read(true)
+        .send()
         .await
-        .into_iter()
-        .find(|e| e["log_id"] == log_id)
+        .ok()?
+        .item?;
+    body_of(&item)
 }

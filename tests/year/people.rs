@@ -108,8 +108,7 @@ impl World {
                 let other = self.agency().0;
                 if other != agency {
                     let theirs = self.token(&other, "staff");
-                    let person = self.person(&typed.id_no, &theirs).await;
-                    let path = self.record_path(&person, &key);
+                    let path = self.path_for(&theirs, &key).await;
                     let (status, _, _) = self
                         .call(
                             reqwest::Method::DELETE,
@@ -154,8 +153,7 @@ impl World {
             return;
         };
         let staff = self.token(&record.fields["org_code"], "staff");
-        let person = self.person(&key.0, &staff).await;
-        let path = self.record_path(&person, &key);
+        let path = self.path_for(&staff, &key).await;
         let (status, _, etag) = self
             .call(reqwest::Method::GET, &path, &staff, None, None)
             .await;
@@ -232,6 +230,7 @@ impl World {
         self.figures.backdated += 1;
         let admin = self.token("A58000000A", "admin");
         for _ in 0..5 {
+            let before = self.rerun_entries().await;
             let (status, answer, _) = self
                 .call(
                     reqwest::Method::POST,
@@ -248,31 +247,46 @@ impl World {
             }
             assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
             self.figures.reruns += 1;
-            if self.rerun_succeeded(day).await {
+            if self.rerun_succeeded(day, &before).await {
                 self.ledger.awaiting_rerun.remove(&record.record_id);
                 return;
             }
         }
     }
 
-    /// Whether the re-run of `day` just asked for ended succeeded, read
-    /// from its log entry once it finished.
-    pub(crate) async fn rerun_succeeded(&self, day: NaiveDate) -> bool {
-        let since = self.clock.now() - chrono::Duration::seconds(1);
+    /// The re-runs' entries of this moment (the clock stands still while
+    /// the administrator works), as the administrator reads the log.
+    async fn rerun_entries(&self) -> Vec<learning_core::import_log::SyncLogEntry> {
+        let now = self.clock.now();
+        let window = chrono::Duration::minutes(1);
+        self.direct
+            .sync_logs_between(now - window, now + window)
+            .await
+            .expect("the log")
+            .into_iter()
+            .filter(|e| e.requested_by.is_some())
+            .collect()
+    }
+
+    /// Whether the re-run of `day` just asked for (an entry not among
+    /// `before`) ended succeeded, once it finished.
+    pub(crate) async fn rerun_succeeded(
+        &self,
+        day: NaiveDate,
+        before: &[learning_core::import_log::SyncLogEntry],
+    ) -> bool {
         for _ in 0..400 {
-            let entries = log_bodies(&self.direct).await;
-            let done = entries.iter().find(|e| {
-                e["kind"] == "sync"
-                    && e["data_date"] == day.to_string()
-                    && e["requested_by"].is_string()
-                    && e["started_at"]
-                        .as_str()
-                        .and_then(|t| t.parse::<DateTime<Utc>>().ok())
-                        >= Some(since)
-                    && e["status"] != "running"
+            let done = self.rerun_entries().await.into_iter().find(|e| {
+                e.data_date == day
+                    && e.status.is_final()
+                    && !before.iter().any(|b| b.log_id == e.log_id)
             });
             if let Some(entry) = done {
-                return matches!(entry["status"].as_str(), Some("succeeded" | "partial"));
+                return matches!(
+                    entry.status,
+                    learning_core::import_log::RunStatus::Succeeded
+                        | learning_core::import_log::RunStatus::Partial
+                );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -306,8 +320,7 @@ impl World {
         };
         self.portal.portal.erase(&record.record_id, as_of);
         let admin = self.token("A58000000A", "admin");
-        let person = self.person(&key.0, &admin).await;
-        let path = self.record_path(&person, &key);
+        let path = self.path_for(&admin, &key).await;
         for _ in 0..5 {
             let (_, _, etag) = self
                 .call(reqwest::Method::GET, &path, &admin, None, None)

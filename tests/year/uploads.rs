@@ -211,11 +211,25 @@ impl World {
             size: 0,
         };
         let log_id = file.log_id();
+        // Until the import is over and no continuation is on its way.
+        let waited = Instant::now();
         loop {
             let event =
-                match tokio::time::timeout(Duration::from_millis(300), self.events.recv()).await {
+                match tokio::time::timeout(Duration::from_millis(50), self.events.recv()).await {
                     Ok(Some(event)) => event,
-                    _ => break,
+                    _ => {
+                        let over = log_body(&self.direct, &log_id)
+                            .await
+                            .is_some_and(|e| e["status"] != "running");
+                        assert!(
+                            waited.elapsed() < Duration::from_secs(300),
+                            "{key}: never over"
+                        );
+                        if over {
+                            break;
+                        }
+                        continue;
+                    }
                 };
             let event: S3Event = serde_json::from_value(event).expect("an S3 event");
             if event.records.iter().any(|r| {

@@ -95,6 +95,8 @@ impl World {
             used: BTreeSet::new(),
             files: Vec::new(),
             next_invocation: 0,
+            spent: BTreeMap::new(),
+            started: Instant::now(),
             _servers: (s3_server, api_server),
             s3_root,
         }
@@ -153,6 +155,13 @@ impl World {
             .await;
         assert_eq!(status, StatusCode::OK, "{found}");
         found["person"].as_str().expect("a handle").to_string()
+    }
+
+    /// The record's URL as the caller of `token` finds it: the person by
+    /// ID, then the record by its key.
+    pub(crate) async fn path_for(&self, token: &str, key: &Key) -> String {
+        let person = self.person(&key.0, token).await;
+        self.record_path(&person, key)
     }
 
     pub(crate) fn record_path(&self, person: &str, key: &Key) -> String {
@@ -216,6 +225,11 @@ impl World {
             })
             .collect();
         futures::future::join_all(runs)
+    }
+
+    /// Adds the wall time since `at` to `phase`.
+    pub(crate) fn took(&mut self, phase: &'static str, at: Instant) {
+        *self.spent.entry(phase).or_default() += at.elapsed().as_secs_f64();
     }
 
     /// Counts what a night's runs did: continuations, runs out of time.
