@@ -9,24 +9,25 @@ impl World {
     /// A record typed in by hand, edited, deleted; an edit of a locked one
     /// and of another agency's, refused.
     pub(crate) async fn staff(&mut self, today: NaiveDate) {
-        let future = self.future_portal_record(today);
-        let awaited = future.is_some();
-        let typed = match future {
-            // Typed in before the portal's arrives: the portal's replaces it.
-            Some(mut record) if self.rng.bool() => {
-                record.total_hours = number(&format!(
-                    "{}",
-                    record.total_hours.parse::<f64>().unwrap_or(0.0) + 0.5
-                ));
-                record.physical_hours = number(&format!(
-                    "{}",
-                    record.physical_hours.parse::<f64>().unwrap_or(0.0) + 0.5
-                ));
+        // Half the time a record the portal will deliver, typed in while
+        // staff wait for it (the portal's then replaces it); otherwise
+        // one of the agency's own, edited or deleted after.
+        let awaited = if self.rng.bool() {
+            self.future_portal_record(today)
+        } else {
+            None
+        };
+        let typed = match awaited.clone() {
+            Some(mut record) => {
+                let half_more =
+                    |hours: &str| format!("{:.1}", hours.parse::<f64>().unwrap_or(0.0) + 0.5);
+                record.total_hours = half_more(&record.total_hours);
+                record.physical_hours = half_more(&record.physical_hours);
                 record.changed_date = (today - chrono::Days::new(1)).to_string();
                 record.passed_date = Some(record.changed_date.clone());
                 record
             }
-            _ => {
+            None => {
                 let agency = self.agency();
                 let mut record = self.fresh_rows(&agency, 1).remove(0);
                 record.course_code = format!("ST{:06}", self.rng.u32(..1_000_000));
@@ -65,7 +66,7 @@ impl World {
                 writer: Writer::Staff,
             },
         );
-        if awaited {
+        if awaited.is_some() {
             return;
         }
         let path = self.record_path(&person, &key);
@@ -229,7 +230,9 @@ impl World {
         self.portal.portal.backdate(late, today);
         self.figures.backdated += 1;
         let admin = self.token("A58000000A", "admin");
-        for _ in 0..5 {
+        // Until a re-run succeeds: a failed one may have written part of
+        // the day, so the administrator does not leave it there.
+        for _ in 0..20 {
             let before = self.rerun_entries().await;
             let (status, answer, _) = self
                 .call(
@@ -252,6 +255,7 @@ impl World {
                 return;
             }
         }
+        panic!("twenty re-runs of {day} and none succeeded");
     }
 
     /// The re-runs' entries of this moment (the clock stands still while
@@ -275,7 +279,9 @@ impl World {
         day: NaiveDate,
         before: &[learning_core::import_log::SyncLogEntry],
     ) -> bool {
-        for _ in 0..400 {
+        // However long it takes: an administrator who stopped waiting
+        // would not know what the table holds.
+        for _ in 0..4800 {
             let done = self.rerun_entries().await.into_iter().find(|e| {
                 e.data_date == day
                     && e.status.is_final()
@@ -290,7 +296,7 @@ impl World {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        false
+        panic!("the re-run of {day} did not finish in two minutes");
     }
 
     /// The portal loses a record; an administrator removes it from WebHR.
