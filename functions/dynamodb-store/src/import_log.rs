@@ -351,19 +351,15 @@ impl Store {
         log_id: &str,
         agency: &str,
     ) -> Result<Vec<(Change, learning_core::NaturalKey)>, StoreError> {
-        let items: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :changes)")
-            .expression_attribute_values(":pk", s(log_pk(log_id)))
-            .expression_attribute_values(":changes", s(format!("{CHANGES}{agency}#")))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::sdk("Query", e))?;
+        let items: Vec<Item> = crate::query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :changes)")
+                .expression_attribute_values(":pk", s(log_pk(log_id)))
+                .expression_attribute_values(":changes", s(format!("{CHANGES}{agency}#"))),
+        )
+        .await?;
         let corrupt = || StoreError::Corrupt {
             key: format!("{} / {CHANGES}{agency}", log_pk(log_id)),
             detail: "changes".into(),
@@ -635,25 +631,21 @@ impl Store {
         let mut month = NaiveDate::from_ymd_opt(to.year(), to.month(), 1).unwrap_or_default();
         let first = NaiveDate::from_ymd_opt(from.year(), from.month(), 1).unwrap_or_default();
         while month >= first {
-            let items: Vec<Item> = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(crate::table::GSI1)
-                .key_condition_expression("gsi1pk = :month AND gsi1sk BETWEEN :from AND :to")
-                .expression_attribute_values(
-                    ":month",
-                    s(month_partition(month.year(), month.month())),
-                )
-                .expression_attribute_values(":from", s(timestamp(from)))
-                .expression_attribute_values(":to", s(timestamp(to)))
-                .scan_index_forward(false)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| StoreError::sdk("Query", e))?;
+            let items: Vec<Item> = crate::query_all(
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(crate::table::GSI1)
+                    .key_condition_expression("gsi1pk = :month AND gsi1sk BETWEEN :from AND :to")
+                    .expression_attribute_values(
+                        ":month",
+                        s(month_partition(month.year(), month.month())),
+                    )
+                    .expression_attribute_values(":from", s(timestamp(from)))
+                    .expression_attribute_values(":to", s(timestamp(to)))
+                    .scan_index_forward(false),
+            )
+            .await?;
             for item in &items {
                 let entry = entry_from_item(item)?;
                 if entry.started_at() < to {

@@ -92,3 +92,16 @@ impl Store {
         Ok(output.item)
     }
 }
+
+/// Every item a Query finds, page after page.
+pub(crate) async fn query_all(
+    request: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<items::Item>, StoreError> {
+    request
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| StoreError::sdk("Query", e))
+}

@@ -393,22 +393,18 @@ impl Store {
     /// its identity. Usually none, at the cost of one small Query.
     async fn former_keys(&self, new: &FromPortal) -> Result<Vec<Former>, StoreError> {
         let key = new.record.key();
-        let items: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :course)")
-            .filter_expression("portal_id = :id")
-            .expression_attribute_values(":pk", s(person_pk(&key.id_no)))
-            .expression_attribute_values(":course", s(course_prefix(&key.course_code)))
-            .expression_attribute_values(":id", s(new.id.as_str()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::sdk("Query", e))?;
+        let items: Vec<Item> = crate::query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :course)")
+                .filter_expression("portal_id = :id")
+                .expression_attribute_values(":pk", s(person_pk(&key.id_no)))
+                .expression_attribute_values(":course", s(course_prefix(&key.course_code)))
+                .expression_attribute_values(":id", s(new.id.as_str()))
+                .consistent_read(true),
+        )
+        .await?;
         let mut formers = Vec::new();
         for item in &items {
             let held = stored_from_item(item)?;
@@ -739,19 +735,15 @@ impl Store {
         &self,
         id: &NationalId,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        let items: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :rec)")
-            .expression_attribute_values(":pk", s(person_pk(id)))
-            .expression_attribute_values(":rec", s("REC#"))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::sdk("Query", e))?;
+        let items: Vec<Item> = crate::query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :rec)")
+                .expression_attribute_values(":pk", s(person_pk(id)))
+                .expression_attribute_values(":rec", s("REC#")),
+        )
+        .await?;
         items.iter().map(stored_from_item).collect()
     }
 
@@ -832,26 +824,22 @@ impl Store {
         from: chrono::NaiveDate,
         to: chrono::NaiveDate,
     ) -> Result<Vec<HoursRow>, StoreError> {
-        let items: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(crate::table::GSI1)
-            .key_condition_expression("gsi1pk = :pk AND gsi1sk BETWEEN :low AND :high")
-            .expression_attribute_values(":pk", s(format!("AGENCY#{agency}")))
-            .expression_attribute_values(":low", s(format!("{from}#")))
-            .expression_attribute_values(":high", s(format!("{to}#~")))
-            .projection_expression(
-                "pk, sk, id_no, #name, digital_hours, physical_hours, total_hours, #status",
-            )
-            .expression_attribute_names("#name", "name")
-            .expression_attribute_names("#status", "status")
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::sdk("Query", e))?;
+        let items: Vec<Item> = crate::query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(crate::table::GSI1)
+                .key_condition_expression("gsi1pk = :pk AND gsi1sk BETWEEN :low AND :high")
+                .expression_attribute_values(":pk", s(format!("AGENCY#{agency}")))
+                .expression_attribute_values(":low", s(format!("{from}#")))
+                .expression_attribute_values(":high", s(format!("{to}#~")))
+                .projection_expression(
+                    "pk, sk, id_no, #name, digital_hours, physical_hours, total_hours, #status",
+                )
+                .expression_attribute_names("#name", "name")
+                .expression_attribute_names("#status", "status"),
+        )
+        .await?;
         items
             .iter()
             .filter(|item| text(item, "status").as_deref() == Some("passed"))

@@ -23,19 +23,15 @@ impl Store {
         &self,
         day: NaiveDate,
     ) -> Result<std::collections::HashSet<String>, StoreError> {
-        let items: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(refused_pk(day)))
-            .projection_expression("sk")
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::sdk("Query", e))?;
+        let items: Vec<Item> = crate::query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(refused_pk(day)))
+                .projection_expression("sk"),
+        )
+        .await?;
         Ok(items.iter().filter_map(|item| text(item, "sk")).collect())
     }
 
