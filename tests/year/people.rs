@@ -91,15 +91,7 @@ impl World {
                 self.ledger.kept.get_mut(&key).expect("typed").fields = fields_of(&edited);
             }
             1 => {
-                let (status, answer, _) = self
-                    .call(
-                        reqwest::Method::DELETE,
-                        &path,
-                        &staff,
-                        None,
-                        etag.as_deref(),
-                    )
-                    .await;
+                let (status, answer, _) = self.delete(&path, &staff, etag.as_deref()).await;
                 assert!(status.is_success(), "{status} {answer}");
                 self.figures.staff_edits += 1;
                 self.ledger.kept.remove(&key);
@@ -110,15 +102,7 @@ impl World {
                 if other != agency {
                     let theirs = self.token(&other, "staff");
                     let path = self.path_for(&theirs, &key).await;
-                    let (status, _, _) = self
-                        .call(
-                            reqwest::Method::DELETE,
-                            &path,
-                            &theirs,
-                            None,
-                            etag.as_deref(),
-                        )
-                        .await;
+                    let (status, _, _) = self.delete(&path, &theirs, etag.as_deref()).await;
                     assert_eq!(status, StatusCode::NOT_FOUND, "another agency's record");
                     self.figures.refused_edits += 1;
                 }
@@ -159,15 +143,7 @@ impl World {
             .call(reqwest::Method::GET, &path, &staff, None, None)
             .await;
         assert_eq!(status, StatusCode::OK);
-        let (status, answer, _) = self
-            .call(
-                reqwest::Method::DELETE,
-                &path,
-                &staff,
-                None,
-                etag.as_deref(),
-            )
-            .await;
+        let (status, answer, _) = self.delete(&path, &staff, etag.as_deref()).await;
         assert_eq!(status, StatusCode::CONFLICT, "{answer}");
         assert_eq!(answer["code"], "record_locked", "{answer}");
         self.figures.refused_edits += 1;

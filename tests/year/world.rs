@@ -157,6 +157,17 @@ impl World {
         found["person"].as_str().expect("a handle").to_string()
     }
 
+    /// `DELETE path` with `If-Match: etag`, as `token`'s caller.
+    pub(crate) async fn delete(
+        &self,
+        path: &str,
+        token: &str,
+        etag: Option<&str>,
+    ) -> (StatusCode, Value, Option<String>) {
+        self.call(reqwest::Method::DELETE, path, token, None, etag)
+            .await
+    }
+
     /// The record's URL as the caller of `token` finds it: the person by
     /// ID, then the record by its key.
     pub(crate) async fn path_for(&self, token: &str, key: &Key) -> String {

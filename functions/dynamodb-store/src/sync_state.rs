@@ -27,14 +27,7 @@ impl Lease {
 impl Store {
     /// The last day the automatic import completed, `None` before the first.
     pub async fn watermark(&self) -> Result<Option<NaiveDate>, StoreError> {
-        let Some(item) = self.get(SYNC_PK.into(), "STATE".into()).await? else {
-            return Ok(None);
-        };
-        let raw = text(&item, "watermark").unwrap_or_default();
-        raw.parse().map(Some).map_err(|_| StoreError::Corrupt {
-            key: format!("{SYNC_PK} / STATE"),
-            detail: format!("watermark「{raw}」"),
-        })
+        self.sync_date("STATE", "watermark").await
     }
 
     /// Moves the watermark from `expected` to `day`; refused if another run
@@ -74,13 +67,18 @@ impl Store {
     /// failed, or time ran out before it): the next run reads again from
     /// there. `None` when every lookback day was read.
     pub async fn lookback_pending(&self) -> Result<Option<NaiveDate>, StoreError> {
-        let Some(item) = self.get(SYNC_PK.into(), "LOOKBACK".into()).await? else {
+        self.sync_date("LOOKBACK", "from").await
+    }
+
+    /// The date `attribute` of the sync's item `sk`; `None` without the item.
+    async fn sync_date(&self, sk: &str, attribute: &str) -> Result<Option<NaiveDate>, StoreError> {
+        let Some(item) = self.get(SYNC_PK.into(), sk.into()).await? else {
             return Ok(None);
         };
-        let raw = text(&item, "from").unwrap_or_default();
+        let raw = text(&item, attribute).unwrap_or_default();
         raw.parse().map(Some).map_err(|_| StoreError::Corrupt {
-            key: format!("{SYNC_PK} / LOOKBACK"),
-            detail: format!("from「{raw}」"),
+            key: format!("{SYNC_PK} / {sk}"),
+            detail: format!("{attribute}「{raw}」"),
         })
     }
 
