@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use daily_sync::{Outcome, Rerun, RunRequest, SyncConfig, SyncError};
-use learning_core::import_log::RunStatus;
+use learning_core::import_log::{RunStatus, SyncLogEntry};
 use portal_sim::{DataConfig, Faults};
 use system_tests::*;
 
@@ -264,7 +264,7 @@ async fn a_portal_outage_keeps_the_watermark_and_the_next_run_recovers() {
     );
     assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-04")));
     let failed = store
-        .get_sync_log("sync-2016-01-05-outage")
+        .get_sync_log(&SyncLogEntry::log_id(day("2016-01-05"), "outage"))
         .await
         .unwrap()
         .expect("the failed day is logged");
@@ -370,7 +370,7 @@ async fn days_fetched_ahead_are_written_in_order_and_none_past_a_failed_one() {
     for later in days("2016-01-06", "2016-01-10") {
         assert!(
             store
-                .get_sync_log(&format!("sync-{later}-ahead"))
+                .get_sync_log(&SyncLogEntry::log_id(later, "ahead"))
                 .await
                 .unwrap()
                 .is_none(),
@@ -404,7 +404,7 @@ async fn a_throttling_store_fails_the_day_and_the_next_run_recovers() {
     );
     assert_eq!(store.watermark().await.unwrap(), None);
     let entry = store
-        .get_sync_log("sync-2016-01-01-throttled")
+        .get_sync_log(&SyncLogEntry::log_id(day("2016-01-01"), "throttled"))
         .await
         .unwrap()
         .unwrap();

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use daily_sync::{Outcome, SyncError};
-use learning_core::import_log::RunStatus;
+use learning_core::import_log::{RunStatus, SyncLogEntry};
 use portal_client::PortalClient;
 use portal_sim::{DataConfig, Faults};
 use system_tests::DbFaults;
@@ -160,7 +160,7 @@ async fn thirty_nights_of_portal_faults_lose_and_duplicate_nothing() {
     // Every failed night left its failed day in the log, with a reason.
     for (run_id, date) in &failed_nights {
         let entry = store
-            .get_sync_log(&format!("sync-{date}-{run_id}"))
+            .get_sync_log(&SyncLogEntry::log_id(*date, run_id))
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{run_id}: the failed day {date} is logged"));

@@ -171,11 +171,7 @@ pub async fn settle(
     };
     let now = state.now();
     let entry = SettlementEntry {
-        log_id: format!(
-            "settlement-{}-{:04x}",
-            now.format("%Y%m%dT%H%M%S%3f"),
-            fastrand::u16(..)
-        ),
+        log_id: learning_core::import_log::event_log_id("settlement", None, now),
         trigger: Trigger::Settlement,
         requested_by: caller.user.clone(),
         decision: decision.to_string(),

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use dynamodb_store::Change;
 use learning_core::import_log::{
     DownloadEntry, ErrorSummary, LogEntry, MAX_LISTED_FAILURES, RecordFailure, RunStatus,
-    SyncCounts, Trigger,
+    SyncCounts, Trigger, event_log_id,
 };
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::Field;
@@ -74,11 +74,7 @@ pub async fn download(
 
     let now = state.now();
     let mut entry = DownloadEntry {
-        log_id: format!(
-            "download-{agency}-{}-{:04x}",
-            now.format("%Y%m%dT%H%M%S%3f"),
-            fastrand::u16(..)
-        ),
+        log_id: event_log_id("download", Some(agency.as_str()), now),
         trigger: Trigger::Download,
         requested_by: caller.user.clone(),
         agency: agency.to_string(),

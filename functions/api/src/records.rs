@@ -406,11 +406,7 @@ pub async fn remove_locked(
     }
     let now = state.now();
     let entry = RemovalEntry {
-        log_id: format!(
-            "removal-{}-{:04x}",
-            now.format("%Y%m%dT%H%M%S%3f"),
-            fastrand::u16(..)
-        ),
+        log_id: learning_core::import_log::event_log_id("removal", None, now),
         trigger: Trigger::Removal,
         requested_by: caller.user.clone(),
         reason,

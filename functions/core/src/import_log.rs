@@ -226,9 +226,16 @@ pub struct SyncLogEntry {
 }
 
 impl SyncLogEntry {
+    /// The entry of `run_id`'s run of `data_date` (the run id itself is
+    /// kept in the entry: Lambda's request id may hold an ID-shaped run,
+    /// see [`event_log_id`]).
+    pub fn log_id(data_date: NaiveDate, run_id: &str) -> String {
+        format!("sync-{data_date}-{:020}", fnv1a(&[run_id]))
+    }
+
     pub fn start(run_id: &str, trigger: Trigger, data_date: NaiveDate, now: DateTime<Utc>) -> Self {
         SyncLogEntry {
-            log_id: format!("sync-{data_date}-{run_id}"),
+            log_id: Self::log_id(data_date, run_id),
             run_id: run_id.to_string(),
             trigger,
             data_date,
@@ -269,7 +276,7 @@ impl UploadedFile {
             self.version_id.as_deref().unwrap_or(""),
             self.etag.as_deref().unwrap_or(""),
         ];
-        format!("csv-{:016x}", fnv1a(&identity))
+        format!("csv-{:020}", fnv1a(&identity))
     }
 
     /// The file name staff gave it (the last part of the key).
@@ -289,6 +296,22 @@ pub fn fnv1a<S: AsRef<str>>(parts: &[S]) -> u64 {
         }
     }
     hash
+}
+
+/// The log id of an event at `now` (a download, a removal, a settlement),
+/// with the agency it concerns: `<kind>-[<agency>-]<yyyymmdd>-<hhmmssmmm>-<4 hex>`.
+///
+/// Log ids reach URLs, logs and error answers, so none may look like a
+/// national ID (a letter, then nine digits) to the rules that mask them
+/// (`national_id::redact`, the pages' own check): times and hashes are
+/// written in digits set apart from any letter.
+pub fn event_log_id(kind: &str, agency: Option<&str>, now: DateTime<Utc>) -> String {
+    let agency = agency.map(|a| format!("{a}-")).unwrap_or_default();
+    format!(
+        "{kind}-{agency}{}-{:04x}",
+        now.format("%Y%m%d-%H%M%S%3f"),
+        fastrand::u16(..)
+    )
 }
 
 /// What happened to the rows of one file. Always
@@ -607,6 +630,52 @@ impl LogEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A national ID's shape, as the pages' check and proxies see it.
+    fn id_shaped(text: &str) -> bool {
+        text.as_bytes().windows(10).any(|w| {
+            w[0].is_ascii_alphabetic()
+                && matches!(
+                    w[1].to_ascii_uppercase(),
+                    b'1' | b'2' | b'8' | b'9' | b'A'..=b'D'
+                )
+                && w[2..].iter().all(u8::is_ascii_digit)
+        })
+    }
+
+    #[test]
+    fn no_log_id_looks_like_a_national_id() {
+        // Every millisecond-free time of a day, with the milliseconds that
+        // once made `T1030123456` out of 10:30:12.345 (a letter, nine digits).
+        let day = NaiveDate::from_ymd_opt(2026, 12, 5).unwrap();
+        for second in (0..86_400).step_by(7) {
+            let now = day.and_hms_milli_opt(0, 0, 0, 345).unwrap().and_utc()
+                + chrono::Duration::seconds(second);
+            for agency in [None, Some("376550000A"), Some("A21000000A")] {
+                let id = event_log_id("download", agency, now);
+                assert!(!id_shaped(&id), "{id}");
+            }
+        }
+        let mut rng = fastrand::Rng::with_seed(5);
+        for _ in 0..20_000 {
+            // Lambda's request ids are UUIDs; files are any key and ETag.
+            let run_id = format!(
+                "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+                rng.u32(..),
+                rng.u16(..),
+                rng.u16(..0x1000),
+                rng.u16(..0x1000),
+                rng.u64(..1 << 48)
+            );
+            let sync = SyncLogEntry::log_id(day, &run_id);
+            let csv = file(None, &run_id).log_id();
+            assert!(!id_shaped(&sync) && !id_shaped(&csv), "{sync} {csv}");
+        }
+        assert!(
+            id_shaped("20261205T1030123456"),
+            "the check finds the old form"
+        );
+    }
 
     fn file(version: Option<&str>, etag: &str) -> UploadedFile {
         UploadedFile {
