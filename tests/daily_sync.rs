@@ -1178,3 +1178,49 @@ async fn a_lookback_day_not_read_is_read_again_the_next_night() {
         next.days.iter().map(|d| d.date).collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn an_entry_a_dead_run_left_running_is_closed_by_the_next_run() {
+    let store = fresh_store().await;
+    let portal = simulator(data(5), day("2016-01-05")).await;
+    let first = sync_on(&portal, &store, &settings(), day("2016-01-05"))
+        .run(&request("first"), |_, _| {})
+        .await
+        .unwrap();
+    let last = first.days.last().expect("days done");
+    let started = store
+        .get_sync_log(&last.log_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .started_at;
+    // What a run killed mid-day (or whose entry's last write the table
+    // refused) leaves: its day's entry, begun and never finished.
+    let dead = SyncLogEntry::start(
+        "dead",
+        learning_core::import_log::Trigger::Schedule,
+        day("2016-01-05"),
+        started,
+    );
+    store.put_sync_log(&dead).await.unwrap();
+
+    let next = sync_on(&portal, &store, &settings(), day("2016-01-06"))
+        .run(&request("next"), |_, _| {})
+        .await
+        .unwrap();
+    let closed = store.get_sync_log(&dead.log_id).await.unwrap().unwrap();
+    assert_eq!(closed.status, RunStatus::Failed);
+    assert!(closed.finished_at.is_some());
+    let error = closed.error.expect("a reason");
+    assert_eq!(error.code, "interrupted");
+    assert!(error.message.contains("中斷"), "{}", error.message);
+    // The day itself is done by the run that closed it.
+    let redone = next
+        .days
+        .iter()
+        .find(|d| d.date == day("2016-01-05"))
+        .expect("the day done again");
+    assert_eq!(redone.status, RunStatus::Succeeded);
+    assert_ne!(redone.log_id, dead.log_id);
+    assert_eq!(store.watermark().await.unwrap(), Some(day("2016-01-05")));
+}

@@ -278,6 +278,13 @@ pub const PREFETCH_DAYS: usize = 4;
 /// failed to be read.
 pub const MAX_LOOKBACK_SPAN: u64 = 31;
 
+/// How far back a run looks for entries an earlier run left `running`
+/// (runs come nightly; a few days covers a schedule paused meanwhile).
+pub const INTERRUPTED_WINDOW_DAYS: i64 = 3;
+
+/// The code of a day whose run stopped before it finished the day.
+pub const INTERRUPTED: &str = "interrupted";
+
 impl<P: Portal> DailySync<P> {
     pub fn new(portal: P, store: Store, settings: Settings, reserve: Duration) -> Self {
         DailySync {
@@ -371,6 +378,7 @@ impl<P: Portal> DailySync<P> {
             }
             Err(e) => return Err(e.into()),
         }
+        self.close_interrupted(now).await;
         let result = self
             .work_days(request, rerun_days, &mut summary, &mut on_day)
             .await;
@@ -378,6 +386,37 @@ impl<P: Portal> DailySync<P> {
             warn!(error = %e, "could not release the lease; it expires by itself");
         }
         result.map(|()| summary)
+    }
+
+    /// Closes the entries an earlier run left `running`: it stopped (killed,
+    /// or the table refused the entry's last write) before it finished
+    /// them. Only the lease's holder works days, so while this run holds it
+    /// and has not begun, every `running` sync entry is such a one. Each is
+    /// ended `failed`, `interrupted`; its day is done again as any failed
+    /// day is (the watermark never passed it). The last
+    /// [`INTERRUPTED_WINDOW_DAYS`] are looked at; a failure here is logged
+    /// and left to the next run.
+    async fn close_interrupted(&self, now: DateTime<Utc>) {
+        let from = now - chrono::Duration::days(INTERRUPTED_WINDOW_DAYS);
+        let entries = match self.store.sync_logs_between(from, now).await {
+            Ok(entries) => entries,
+            Err(e) => {
+                warn!(error = %e, "entries left running not looked for; the next run does");
+                return;
+            }
+        };
+        for mut entry in entries.into_iter().filter(|e| !e.status.is_final()) {
+            warn!(log_id = %entry.log_id, day = %entry.data_date, "closing an entry an earlier run left running");
+            entry.status = RunStatus::Failed;
+            entry.finished_at = Some(now);
+            entry.error = Some(ErrorSummary::new(
+                INTERRUPTED,
+                "這次同步在完成這一天之前中斷，已標示為失敗；每日同步會再處理這一天，重新執行的日期請再執行一次",
+            ));
+            if let Err(e) = self.store.put_sync_log(&entry).await {
+                warn!(error = %e, "an entry left running not closed; the next run does");
+            }
+        }
     }
 
     /// Works `days`, or the days due from the watermark through yesterday.
