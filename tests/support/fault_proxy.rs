@@ -167,6 +167,11 @@ impl FaultProxy {
         *lock(&self.state.faults) = faults;
     }
 
+    /// The faults drawn from now on follow `seed` (a replayable run).
+    pub fn reseed(&self, seed: u64) {
+        *lock(&self.state.rng) = fastrand::Rng::with_seed(seed);
+    }
+
     /// From now on every call costs what `model` says.
     pub fn set_cloud_model(&self, model: CloudModel) {
         *lock(&self.state.cloud) = Some(Capacity {
@@ -176,6 +181,15 @@ impl FaultProxy {
             consumed: 0.0,
             throttled: 0,
         });
+    }
+
+    /// The table's write capacity from now on, under the same model; what
+    /// was consumed so far stays counted.
+    pub fn set_write_capacity(&self, wcu_per_s: f64) {
+        if let Some(capacity) = lock(&self.state.cloud).as_mut() {
+            capacity.model.wcu_per_s = wcu_per_s;
+            capacity.tokens = capacity.tokens.min(wcu_per_s);
+        }
     }
 
     /// Write units consumed and calls throttled under the cloud model.

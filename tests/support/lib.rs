@@ -297,7 +297,7 @@ pub async fn all_items(store: &Store) -> Vec<Item> {
             .cloned()
             .unwrap_or_default()
     };
-    items.sort_by_key(|item| (key(item, "pk"), key(item, "sk")));
+    items.sort_by_cached_key(|item| (key(item, "pk"), key(item, "sk")));
     items
 }
 

@@ -122,6 +122,8 @@ struct Figures {
     checks: u32,
     sync_capacity_share: f64,
     csv_capacity_share: f64,
+    /// The peak night's write capacity.
+    peak_wcu: f64,
 }
 
 /// Everything the year runs on.
@@ -238,6 +240,14 @@ async fn a_year_of_operation_needs_no_operator() {
         let month_end = night == last || (night + chrono::Days::new(1)).day() == 1;
         // Every month, two nights of outage in a row leave a backlog.
         let outage = matches!(index % 30, 9 | 10);
+        // The night's draws come first and always in the same number, so
+        // the plan does not depend on what earlier nights made of it.
+        world.act(night, "night");
+        let weather = weather(&mut world.rng);
+        let short = Duration::from_millis(world.rng.u64(520..640));
+        let cut_short = world.rng.f64() < 0.7;
+        let twice = world.rng.f64() < 0.1;
+        let roll = world.rng.f64();
         let (portal_faults, db_faults, faulty) = if month_end || night == peak {
             (Faults::default(), DbFaults::default(), false)
         } else if outage {
@@ -247,7 +257,7 @@ async fn a_year_of_operation_needs_no_operator() {
             };
             (outage, DbFaults::default(), true)
         } else {
-            weather(&mut world.rng)
+            weather
         };
         if faulty {
             world.figures.portal_fault_nights += 1;
@@ -260,21 +270,30 @@ async fn a_year_of_operation_needs_no_operator() {
         world.proxy.set_faults(db_faults);
         // A night after a bad one has days to catch up: some of those
         // runs get too little time and continue in a new invocation.
-        let deadline = if behind && world.rng.f64() < 0.7 {
-            Duration::from_millis(world.rng.u64(520..640))
+        let deadline = if behind && cut_short {
+            short
         } else {
             Duration::from_secs(600)
         };
-        let twice = world.rng.f64() < 0.1;
-
-        let roll = world.rng.f64();
         if night == peak {
+            // What the sync makes of the capacity when it is the limit: the
+            // peak night against a budget its writes need some 16 s of, as
+            // on a table sized for ordinary nights.
+            let listed = world
+                .portal
+                .portal
+                .generator()
+                .count_on(night - chrono::Days::new(1));
+            let wcu = (listed as f64 / 16.0).max(10.0).min(scale.wcu);
+            world.proxy.set_write_capacity(wcu);
             let (before, _) = world.proxy.cloud_usage();
             let at = Instant::now();
             let runs = world.night(night, Duration::from_secs(600), false).await;
             let (after, _) = world.proxy.cloud_usage();
+            world.proxy.set_write_capacity(scale.wcu);
             world.count_night(runs);
-            world.figures.sync_capacity_share = share(after - before, at.elapsed(), scale.wcu);
+            world.figures.peak_wcu = wcu;
+            world.figures.sync_capacity_share = share(after - before, at.elapsed(), wcu);
         } else if roll < 0.1 {
             // A download racing the night's run.
             let agency = portal_sim::data::agency(0).0;
@@ -334,41 +353,54 @@ async fn a_year_of_operation_needs_no_operator() {
         if !weekday {
             continue;
         }
+        world.act(night, "day");
         let uploads = scale.uploads * if night.month() == 12 { 2.0 } else { 1.0 };
-        let mut n = uploads.floor() as u32 + u32::from(world.rng.f64() < uploads.fract());
-        while n > 0 {
-            n -= 1;
+        let uploads = uploads.floor() as u32 + u32::from(world.rng.f64() < uploads.fract());
+        let staff = world.rng.f64() < 0.6;
+        let locked = world.rng.f64() < 0.2;
+        let download = world.rng.f64() < 0.3;
+        let rerun = world.rng.f64() < 0.15;
+        let removal = world.rng.f64() < 0.1;
+        let backdate = world.rng.f64() < 0.1;
+        for upload in 0..uploads {
+            world.act(night, &format!("upload {upload}"));
             let at = Instant::now();
             world.upload().await;
             world.took("upload", at);
         }
-        if world.rng.f64() < 0.6 {
+        if staff {
+            world.act(night, "staff");
             let at = Instant::now();
             world.staff(night).await;
             world.took("staff", at);
         }
-        if world.rng.f64() < 0.2 {
+        if locked {
+            world.act(night, "locked");
             let at = Instant::now();
             world.try_locked(night).await;
             world.took("staff", at);
         }
-        if world.rng.f64() < 0.3 {
+        if download {
+            world.act(night, "download");
             let at = Instant::now();
             world.download(night).await;
             world.took("download", at);
         }
-        if world.rng.f64() < 0.15 {
+        if rerun {
+            world.act(night, "rerun");
             let at = Instant::now();
             world.backdate_and_rerun(night).await;
             world.took("rerun", at);
         }
-        if world.rng.f64() < 0.1 {
+        if removal {
+            world.act(night, "removal");
             let at = Instant::now();
             world.erase_and_remove(night).await;
             world.took("removal", at);
         }
-        if world.rng.f64() < 0.1 {
+        if backdate {
             // A correction inside the lookback: found by the nights alone.
+            world.act(night, "backdate");
             let day = night - chrono::Days::new(world.rng.u64(1..6));
             if let Some(mut late) = world
                 .portal
@@ -386,6 +418,7 @@ async fn a_year_of_operation_needs_no_operator() {
     }
 
     // The largest upload alone against the capacity, for its share.
+    world.act(last, "capacity");
     world.proxy.set_faults(DbFaults::default());
     let agency = world.agency();
     let rows = world.fresh_rows(&agency, 2000);
@@ -404,7 +437,7 @@ async fn a_year_of_operation_needs_no_operator() {
     let f = &world.figures;
     let injected: u64 = world.proxy.injected().values().sum();
     println!(
-        "summary: nights={} agencies={} records={} uploads={} rows={} downloads={} staff_edits={} refused_edits={} portal_fault_nights={} ddb_faults={injected} kills={} duplicate_events={} continuations={} sync_continuations={} sync_out_of_time={} double_schedules={} reruns={} removals={} backdated={} checks={} mismatches={} lost={} duplicated={} operator_actions={} sync_capacity_share={:.2} csv_capacity_share={:.2} wall_s={:.0} peak_mib={:.0} seed={}",
+        "summary: nights={} agencies={} records={} uploads={} rows={} downloads={} staff_edits={} refused_edits={} portal_fault_nights={} ddb_faults={injected} kills={} duplicate_events={} continuations={} sync_continuations={} sync_out_of_time={} double_schedules={} reruns={} removals={} backdated={} checks={} mismatches={} lost={} duplicated={} operator_actions={} sync_capacity_share={:.2} peak_wcu={:.0} csv_capacity_share={:.2} wall_s={:.0} peak_mib={:.0} seed={}",
         f.nights,
         scale.agencies,
         f.records,
@@ -429,6 +462,7 @@ async fn a_year_of_operation_needs_no_operator() {
         f.duplicated,
         f.operator_actions,
         f.sync_capacity_share,
+        f.peak_wcu,
         f.csv_capacity_share,
         started.elapsed().as_secs_f64(),
         bench::peak_mib(),

@@ -72,10 +72,15 @@ pub(crate) struct Held {
     pub(crate) writer: Writer,
 }
 
-/// What the table holds, read with a plain Scan.
-pub(crate) async fn table(store: &Store) -> BTreeMap<Key, Held> {
+/// The records among `items` (the table read with a plain Scan).
+pub(crate) fn records(items: &[system_tests::Item]) -> BTreeMap<Key, Held> {
     let mut held = BTreeMap::new();
-    for item in record_items(store).await {
+    let records = items.iter().filter(|item| {
+        item.get("entity")
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|e| e == "record")
+    });
+    for item in records {
         let text = |name: &str| match item.get(name) {
             Some(aws_sdk_dynamodb::types::AttributeValue::S(s)) => s.clone(),
             Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.clone(),
@@ -188,7 +193,9 @@ impl World {
         let want = self
             .ledger
             .expected(&self.portal.portal, self.settings.start_date, as_of);
-        let got = table(&self.direct).await;
+        // One Scan for the records and the log.
+        let items = all_items(&self.direct).await;
+        let got = records(&items);
         let mut mismatches = Vec::new();
         for (key, held) in &want {
             match got.get(key) {
@@ -243,7 +250,7 @@ impl World {
             Some(as_of),
             "caught up after the night of {night}"
         );
-        let entries = log_bodies(&self.direct).await;
+        let entries = log_bodies(&items);
         let mut done_days = BTreeSet::new();
         for entry in &entries {
             assert_ne!(
@@ -341,10 +348,9 @@ pub(crate) fn mask(key: &Key) -> (String, String, u32, String) {
     )
 }
 
-/// Every log entry, read raw (the entry's JSON as stored).
-pub(crate) async fn log_bodies(store: &Store) -> Vec<Value> {
-    all_items(store)
-        .await
+/// The log entries among `items`, raw (the entry's JSON as stored).
+pub(crate) fn log_bodies(items: &[system_tests::Item]) -> Vec<Value> {
+    items
         .iter()
         .filter(|item| {
             item.get("sk")

@@ -121,6 +121,11 @@ impl Portal {
         *lock(&self.faults) = faults;
     }
 
+    /// The faults drawn from now on follow `seed` (a replayable run).
+    pub fn reseed(&self, seed: u64) {
+        *lock(&self.rng) = seed;
+    }
+
     /// Records a change under its own `changed_date`, recorded on
     /// `recorded_on` (later): a back-dated correction or a late batch, which
     /// a sync whose watermark passed that day can only find by looking back.
