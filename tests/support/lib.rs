@@ -745,7 +745,7 @@ pub fn from_portal(records: &[learning_core::TrainingRecord]) -> Vec<learning_co
         .iter()
         .map(|record| {
             let key = record.key();
-            let hash = learning_core::import_log::fnv1a(&[
+            let hash = learning_core::hash::fnv1a(&[
                 key.id_no.as_str(),
                 &key.course_code,
                 &key.term.to_string(),

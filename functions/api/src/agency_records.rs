@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::NaiveDate;
-use learning_core::DayRange;
+use learning_core::{DayRange, RangeRules};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{Params, day};
@@ -45,7 +45,7 @@ pub async fn list(
     let agency = caller.acting_for(query.agency.as_deref())?;
     let (from, to) = (day("from", &query.from)?, day("to", &query.to)?);
     let today = state.settings.today(state.now());
-    DayRange::check(from, to, &crate::QUERY_RANGE, today).map_err(ApiError::refused)?;
+    DayRange::check(from, to, &RangeRules::QUERY, today).map_err(ApiError::refused)?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(

@@ -16,9 +16,7 @@ use learning_core::import_log::{
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::Field;
 use learning_core::roc_date::format_roc;
-use learning_core::{
-    AgencyCode, DayRange, FromPortal, LastDay, RangeRules, Source, TrainingRecord,
-};
+use learning_core::{AgencyCode, DayRange, FromPortal, RangeRules, Source, TrainingRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::csv_answer::{self, CsvEncoding};
@@ -62,14 +60,7 @@ pub async fn download(
     let agency = caller.acting_for(request.agency.as_deref())?;
     let (from, to) = (day("from", &request.from)?, day("to", &request.to)?);
     let settings = &state.settings;
-    let rules = RangeRules {
-        what: "下載區間",
-        max_days: settings.download_max_days.into(),
-        too_long: "window_too_long",
-        longer: "較長的期間請分次下載，或待每日自動入檔",
-        first_day: Some(settings.start_date),
-        last_day: LastDay::Today,
-    };
+    let rules = RangeRules::download(settings);
     DayRange::check(from, to, &rules, settings.today(state.now())).map_err(ApiError::refused)?;
 
     let now = state.now();

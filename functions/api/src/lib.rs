@@ -36,7 +36,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::routing::MethodRouter;
 use dynamodb_store::Store;
-use learning_core::{LastDay, RangeRules, Settings};
+use learning_core::Settings;
 use portal_client::PortalClient;
 
 pub use audit::AuditKey;
@@ -144,17 +144,6 @@ impl AppState {
         (self.clock)()
     }
 }
-
-/// The ranges staff query (the import log, an agency's records): up to a
-/// year (366 days, a leap day included), any days.
-pub(crate) const QUERY_RANGE: RangeRules = RangeRules {
-    what: "查詢區間",
-    max_days: 366,
-    too_long: "range_too_long",
-    longer: "請縮短區間",
-    first_day: None,
-    last_day: LastDay::Any,
-};
 
 /// The API's OpenAPI 3.1 document.
 pub const OPENAPI: &str = include_str!("../openapi.json");

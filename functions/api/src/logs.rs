@@ -11,7 +11,7 @@ use dynamodb_store::LogQuery;
 use learning_core::import_log::{
     CsvImportView, DownloadEntry, LogEntry, RemovalEntry, SettlementEntry, SyncLogEntry, Trigger,
 };
-use learning_core::{AgencyCode, DayRange};
+use learning_core::{AgencyCode, DayRange, RangeRules};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{Params, day};
@@ -133,7 +133,7 @@ pub async fn list(
         Some(v) => day("from", v)?,
         None => crate::settings::log_default_from(to),
     };
-    DayRange::check(from, to, &crate::QUERY_RANGE, today).map_err(ApiError::refused)?;
+    DayRange::check(from, to, &RangeRules::QUERY, today).map_err(ApiError::refused)?;
     let trigger = match query.trigger.as_deref() {
         None => None,
         Some(v) => Some(Trigger::parse(v).ok_or_else(|| {

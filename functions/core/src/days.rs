@@ -1,9 +1,14 @@
 //! A range of days (起日–迄日) as staff ask for one — a download, a re-run,
 //! a page of the import log or of an agency's records — checked by one set
 //! of rules with one set of codes: order, length, the start date, today.
+//! Each kind of range is named here ([`RangeRules::download`],
+//! [`RangeRules::rerun`], [`RangeRules::QUERY`]); the CSV cutoff is
+//! [`Settings::csv_cutoff`](crate::Settings), the nightly lookback the
+//! sync's own.
 
 use chrono::NaiveDate;
 
+use crate::Settings;
 use crate::problem::Problem;
 use crate::roc_date::shown as roc;
 
@@ -32,6 +37,87 @@ pub struct RangeRules {
     /// The first day there is (the system's start date), if any.
     pub first_day: Option<NaiveDate>,
     pub last_day: LastDay,
+}
+
+impl RangeRules {
+    /// A download (學員通過認證名單下載): at most `DOWNLOAD_MAX_DAYS`, from
+    /// the start date, today included (the portal holds today's so far).
+    pub fn download(settings: &Settings) -> Self {
+        RangeRules {
+            what: "下載區間",
+            max_days: settings.download_max_days.into(),
+            too_long: "window_too_long",
+            longer: "較長的期間請分次下載，或待每日自動入檔",
+            first_day: Some(settings.start_date),
+            last_day: LastDay::Today,
+        }
+    }
+
+    /// The longest re-run, in days: a month fits one invocation.
+    pub const RERUN_MAX_DAYS: u64 = 31;
+
+    /// An administrator's re-run: at most [`Self::RERUN_MAX_DAYS`], from the
+    /// start date, only days that are over.
+    pub fn rerun(settings: &Settings) -> Self {
+        RangeRules {
+            what: "重新執行",
+            max_days: Self::RERUN_MAX_DAYS,
+            too_long: "range_too_long",
+            longer: "請分次執行",
+            first_day: Some(settings.start_date),
+            last_day: LastDay::Yesterday,
+        }
+    }
+
+    /// A query of what has been recorded (the import log, an agency's
+    /// records): up to a year (366 days, a leap day included), any days.
+    pub const QUERY: RangeRules = RangeRules {
+        what: "查詢區間",
+        max_days: 366,
+        too_long: "range_too_long",
+        longer: "請縮短區間",
+        first_day: None,
+        last_day: LastDay::Any,
+    };
+}
+
+/// How far back the nightly lookback reaches at most, however long its
+/// days have failed to be read.
+pub const MAX_LOOKBACK_SPAN: u64 = 31;
+
+/// The days a scheduled run reads again: the `lookback_days` before its
+/// first `due` day (today's, when none is due) through yesterday, those it
+/// is not working anyway, from the `start` date; and from `pending` on, the
+/// days an earlier run's lookback could not read. A window anchored at the
+/// due days, not at yesterday, keeps a change back-dated just before a run
+/// of failed nights in reach when they are caught up. At most
+/// [`MAX_LOOKBACK_SPAN`] days back.
+pub fn lookback(
+    due: &[NaiveDate],
+    today: NaiveDate,
+    lookback_days: u32,
+    pending: Option<NaiveDate>,
+    start: NaiveDate,
+) -> Vec<NaiveDate> {
+    let Some(yesterday) = today.pred_opt() else {
+        return Vec::new();
+    };
+    if lookback_days == 0 {
+        return Vec::new();
+    }
+    let anchor = due.first().copied().unwrap_or(today);
+    let mut first = anchor - chrono::Days::new(u64::from(lookback_days));
+    if let Some(pending) = pending {
+        first = first.min(pending);
+    }
+    let first = first
+        .max(yesterday - chrono::Days::new(MAX_LOOKBACK_SPAN))
+        .max(start);
+    first
+        .iter_days()
+        .take_while(|d| *d <= yesterday)
+        .filter(|d| !due.contains(d))
+        .collect()
 }
 
 /// A checked range of days, both ends included.
@@ -167,6 +253,46 @@ mod tests {
         assert_eq!(code("2026-03-13", "2026-03-14", &over), Err("future_date"));
         assert_eq!(code("2026-03-14", "2026-03-14", &RULES), Ok(1));
         assert_eq!(code("2026-03-15", "2026-03-16", &any), Ok(2));
+    }
+
+    #[test]
+    fn the_lookback_is_anchored_at_the_first_due_day_and_bounded() {
+        let days = |from: &str, to: &str| {
+            DayRange {
+                from: day(from),
+                to: day(to),
+            }
+            .iter()
+            .collect::<Vec<_>>()
+        };
+        let start = day("2016-01-01");
+        let today = day("2026-03-14");
+        // Up to date: the 7 days before today.
+        assert_eq!(
+            lookback(&[], today, 7, None, start),
+            days("2026-03-07", "2026-03-13")
+        );
+        // Two days due after failed nights: the 7 before them, not theirs.
+        let due = days("2026-03-12", "2026-03-13");
+        assert_eq!(
+            lookback(&due, today, 7, None, start),
+            days("2026-03-05", "2026-03-11")
+        );
+        // Days an earlier lookback could not read, at most 31 back.
+        assert_eq!(
+            lookback(&[], today, 7, Some(day("2026-03-01")), start),
+            days("2026-03-01", "2026-03-13")
+        );
+        assert_eq!(
+            lookback(&[], today, 7, Some(day("2025-01-01")), start),
+            days("2026-02-10", "2026-03-13")
+        );
+        // Never before the start date; none when switched off.
+        assert_eq!(
+            lookback(&[], day("2016-01-03"), 7, None, start),
+            days("2016-01-01", "2016-01-02")
+        );
+        assert!(lookback(&[], today, 0, None, start).is_empty());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod backoff;
 pub mod config;
 pub mod days;
+pub mod hash;
 pub mod hours;
 pub mod import_log;
 pub mod metrics;

@@ -121,7 +121,7 @@ impl<S: AsRef<str>> RawRecord<S> {
     /// A hash of every field's text: the same content, the same hash (to
     /// tell a record refused before from one changed since).
     pub fn content_hash(&self) -> u64 {
-        crate::import_log::fnv1a(&Field::ALL.map(|f| self.field(f)))
+        crate::hash::fnv1a(&Field::ALL.map(|f| self.field(f)))
     }
 }
 

@@ -6,6 +6,7 @@ use std::io::Read;
 
 use chrono::NaiveDate;
 use csv::ByteRecord;
+use learning_core::hash::Fnv1a;
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::{Field, RawRecord, mask_birth_date, mask_name};
 use learning_core::roc_date::shown as roc;
@@ -108,23 +109,17 @@ impl Columns {
     }
 }
 
-/// A record's key as the duplicate check remembers it: 64 bits of FNV-1a
-/// over ID, course, term and start date. Stable across builds, so a
-/// continuation can hand the keys seen so far to the next invocation.
+/// A record's key as the duplicate check remembers it: the hash
+/// (`learning_core::hash`) of ID, course, term and start date, stable
+/// across builds, so a continuation can hand the keys seen so far to the
+/// next invocation.
 pub fn key_hash(record: &TrainingRecord) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        // A separator, so ("ab", "c") and ("a", "bc") differ.
-        hash = (hash ^ 0xff).wrapping_mul(0x0100_0000_01b3);
-    };
-    eat(record.id_no.as_str().as_bytes());
-    eat(record.course_code.as_bytes());
-    eat(&record.term.to_le_bytes());
-    eat(&chrono::Datelike::num_days_from_ce(&record.start_date).to_le_bytes());
-    hash
+    Fnv1a::default()
+        .part(record.id_no.as_str().as_bytes())
+        .part(record.course_code.as_bytes())
+        .part(&record.term.to_le_bytes())
+        .part(&chrono::Datelike::num_days_from_ce(&record.start_date).to_le_bytes())
+        .finish()
 }
 
 /// The seen set's keys are hashes already ([`key_hash`]): hashing them

@@ -19,13 +19,14 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use dynamodb_store::{Change, Store, StoreError};
 use futures::StreamExt as _;
+use learning_core::days;
 use learning_core::import_log::{
     ErrorSummary, MAX_LISTED_FAILURES, RecordFailure, RunStatus, SyncCounts, SyncLogEntry, Trigger,
 };
 use learning_core::national_id::mask_raw_id;
 use learning_core::{
-    AgencyCode, ConfigError, DayRange, Env, FromPortal, LastDay, NaturalKey, Problem, RangeRules,
-    Settings, Source,
+    AgencyCode, ConfigError, DayRange, Env, FromPortal, NaturalKey, Problem, RangeRules, Settings,
+    Source,
 };
 
 /// Where a day's counts put records without a valid agency code.
@@ -82,21 +83,9 @@ pub struct Rerun {
 }
 
 impl Rerun {
-    /// The longest re-run, in days: a month fits one invocation.
-    pub const MAX_DAYS: u64 = 31;
-
-    /// The days to work, or why they cannot be ([`DayRange::check`]): at
-    /// most [`Rerun::MAX_DAYS`], none before the start date, none from
-    /// today on (today is not over).
+    /// The days to work, or why they cannot be ([`RangeRules::rerun`]).
     pub fn days(&self, settings: &Settings, now: DateTime<Utc>) -> Result<Vec<NaiveDate>, Problem> {
-        let rules = RangeRules {
-            what: "重新執行",
-            max_days: Self::MAX_DAYS,
-            too_long: "range_too_long",
-            longer: "請分次執行",
-            first_day: Some(settings.start_date),
-            last_day: LastDay::Yesterday,
-        };
+        let rules = RangeRules::rerun(settings);
         let range = DayRange::check(self.from, self.to, &rules, settings.today(now))?;
         Ok(range.iter().collect())
     }
@@ -273,10 +262,6 @@ pub struct DailySync<P> {
 /// requests in flight multiply its speed; days are still written, and the
 /// watermark moved, strictly in order.
 pub const PREFETCH_DAYS: usize = 4;
-
-/// How far back a lookback reaches at most, however long its days have
-/// failed to be read.
-pub const MAX_LOOKBACK_SPAN: u64 = 31;
 
 /// How far back a run looks for entries an earlier run left `running`
 /// (runs come nightly; a few days covers a schedule paused meanwhile).
@@ -538,42 +523,24 @@ impl<P: Portal> DailySync<P> {
             .await
     }
 
-    /// The days a scheduled run reads again: the `lookback_days` before
-    /// its first due day (today's, when none is due) through yesterday,
-    /// those it is not working anyway, from the start date; and from
-    /// `pending` on, the days an earlier run's lookback could not read. A
-    /// window anchored at the due days, not at yesterday, keeps a change
-    /// back-dated just before a run of failed nights in reach when they
-    /// are caught up. At most [`MAX_LOOKBACK_SPAN`] days back.
+    /// The days a scheduled run reads again ([`days::lookback`]); none for
+    /// a re-run or another trigger.
     fn lookback(
         &self,
         request: &RunRequest,
         due: &[NaiveDate],
         pending: Option<NaiveDate>,
     ) -> Vec<NaiveDate> {
-        if request.trigger != Trigger::Schedule
-            || request.rerun.is_some()
-            || self.lookback_days == 0
-        {
+        if request.trigger != Trigger::Schedule || request.rerun.is_some() {
             return Vec::new();
         }
-        let today = self.settings.today((self.clock)());
-        let Some(yesterday) = today.pred_opt() else {
-            return Vec::new();
-        };
-        let anchor = due.first().copied().unwrap_or(today);
-        let mut first = anchor - chrono::Days::new(u64::from(self.lookback_days));
-        if let Some(pending) = pending {
-            first = first.min(pending);
-        }
-        let first = first
-            .max(yesterday - chrono::Days::new(MAX_LOOKBACK_SPAN))
-            .max(self.settings.start_date);
-        first
-            .iter_days()
-            .take_while(|d| *d <= yesterday)
-            .filter(|d| !due.contains(d))
-            .collect()
+        days::lookback(
+            due,
+            self.settings.today((self.clock)()),
+            self.lookback_days,
+            pending,
+            self.settings.start_date,
+        )
     }
 
     /// Works the lookback days after the due ones. The watermark is past

@@ -73,7 +73,7 @@ pub fn describe_key(item: &Item) -> String {
 /// it whole.
 pub fn fingerprint(record: &TrainingRecord) -> String {
     let fields = Field::ALL.map(|field| record.text(field));
-    format!("{:016x}", learning_core::import_log::fnv1a(&fields))
+    format!("{:016x}", learning_core::hash::fnv1a(&fields))
 }
 
 /// The record's own attributes (no bookkeeping): each field's canonical

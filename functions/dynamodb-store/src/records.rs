@@ -449,7 +449,7 @@ impl Store {
             .transact_write_items()
             .client_request_token(format!(
                 "{:032x}",
-                learning_core::import_log::fnv1a(&[
+                learning_core::hash::fnv1a(&[
                     &text(&item, "written_by").unwrap_or_default(),
                     &text(&item, "sk").unwrap_or_default(),
                     &text(&item, "version").unwrap_or_default(),

@@ -295,7 +295,7 @@ fn read_record(value: serde_json::Value) -> PortalRecord {
         Box::new(Unreadable {
             id_no: text("id_no"),
             org_code: text("org_code"),
-            content_hash: learning_core::import_log::fnv1a(&[value.to_string()]),
+            content_hash: learning_core::hash::fnv1a(&[value.to_string()]),
             problem: match named {
                 Some(f) => problem.in_field(f.id()),
                 None => problem,
