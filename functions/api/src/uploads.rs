@@ -9,13 +9,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SessionTokenMode, SignableBody, SignableRequest,
+    SignatureLocation, SigningSettings, UriPathNormalizationMode,
+};
+use aws_sigv4::sign::v4;
 use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::input::JsonBody;
 use crate::{ApiError, AppState, Caller};
@@ -165,7 +168,7 @@ impl Uploads {
             .provide_credentials()
             .await
             .map_err(|e| s3_unavailable(what, e))?;
-        Ok(PresignedGet {
+        PresignedGet {
             endpoint: &self.url,
             key,
             region: &self.region,
@@ -176,7 +179,8 @@ impl Uploads {
             now: std::time::SystemTime::now().into(),
             lifetime: URL_LIFETIME,
         }
-        .url())
+        .url()
+        .map_err(|e| s3_unavailable(what, e))
     }
 }
 
@@ -210,9 +214,10 @@ fn uri_encode(text: &str, keep_slash: bool) -> String {
 }
 
 impl PresignedGet<'_> {
-    fn url(&self) -> String {
-        let date = self.now.format("%Y%m%d").to_string();
-        let time = self.now.format("%Y%m%dT%H%M%SZ").to_string();
+    /// Signed by the SDK's own signer (`aws-sigv4`) with the settings S3's
+    /// presigning uses: the path encoded once and not normalised, the
+    /// payload unsigned, the session token signed.
+    fn url(&self) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
         let (scheme, rest) = self
             .endpoint
             .split_once("://")
@@ -223,35 +228,46 @@ impl PresignedGet<'_> {
             .filter(|part| !part.is_empty())
             .map(|part| uri_encode(part, true))
             .fold(String::new(), |path, part| format!("{path}/{part}"));
-        let scope = format!("{date}/{}/s3/aws4_request", self.region);
-        let mut query = vec![
-            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256".to_string()),
-            ("X-Amz-Credential", format!("{}/{scope}", self.access_key)),
-            ("X-Amz-Date", time.clone()),
-            ("X-Amz-Expires", self.lifetime.as_secs().to_string()),
-            ("X-Amz-SignedHeaders", "host".to_string()),
-        ];
-        if let Some(token) = self.session_token {
-            query.push(("X-Amz-Security-Token", token.to_string()));
-        }
-        query.sort();
+        let url = format!("{scheme}://{host}{path}");
+
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(self.lifetime);
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
+        settings.session_token_mode = SessionTokenMode::Include;
+        let identity = aws_credential_types::Credentials::new(
+            self.access_key,
+            self.secret_key,
+            self.session_token.map(str::to_string),
+            None,
+            "presigned-get",
+        )
+        .into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(self.region)
+            .name("s3")
+            .time(self.now.into())
+            .settings(settings)
+            .build()?
+            .into();
+        let request = SignableRequest::new(
+            "GET",
+            url.as_str(),
+            std::iter::empty(),
+            SignableBody::UnsignedPayload,
+        )?;
+        let (instructions, _) = aws_sigv4::http_request::sign(request, &params)?.into_parts();
+        let (_, query) = instructions.into_parts();
         let query = query
             .iter()
             .map(|(name, value)| format!("{name}={}", uri_encode(value, false)))
             .collect::<Vec<_>>()
             .join("&");
-        let canonical = format!("GET\n{path}\n{query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD");
-        let to_sign = format!(
-            "AWS4-HMAC-SHA256\n{time}\n{scope}\n{}",
-            hex(&Sha256::digest(canonical.as_bytes()))
-        );
-        let signature = sign(self.secret_key, &date, self.region, "s3", &to_sign);
-        format!("{scheme}://{host}{path}?{query}&X-Amz-Signature={signature}")
+        Ok(format!("{url}?{query}"))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A browser-based upload's signed policy (S3's "POST policy" with
@@ -305,7 +321,7 @@ impl PostPolicy<'_> {
             "conditions": conditions,
         });
         let policy = base64::engine::general_purpose::STANDARD.encode(policy.to_string());
-        let signature = sign(self.secret_key, &date, self.region, "s3", &policy);
+        let signature = sign(self.secret_key, self.now, self.region, "s3", &policy);
         fields.insert("policy".to_string(), policy);
         fields.insert("x-amz-signature".to_string(), signature);
         fields
@@ -313,21 +329,10 @@ impl PostPolicy<'_> {
 }
 
 /// A SigV4 signature (hex) of `text`, with the key derived from the
-/// secret for the day, region and service.
-fn sign(secret: &str, date: &str, region: &str, service: &str, text: &str) -> String {
-    let key = [date, region, service, "aws4_request"]
-        .iter()
-        .fold(format!("AWS4{secret}").into_bytes(), |key, part| {
-            mac(&key, part.as_bytes())
-        });
-    hex(&mac(&key, text.as_bytes()))
-}
-
-fn mac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    // HMAC takes a key of any length.
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
+/// secret for the day of `now`, the region and the service.
+fn sign(secret: &str, now: DateTime<Utc>, region: &str, service: &str, text: &str) -> String {
+    let key = v4::generate_signing_key(secret, now.into(), region, service);
+    v4::calculate_signature(key, text.as_bytes())
 }
 
 /// S3 could not presign a link (`what`: 上傳 or 下載).
@@ -359,7 +364,7 @@ mod tests {
             lifetime: std::time::Duration::from_secs(86_400),
         };
         assert_eq!(
-            get.url(),
+            get.url().unwrap(),
             "https://examplebucket.s3.amazonaws.com/test.txt\
              ?X-Amz-Algorithm=AWS4-HMAC-SHA256\
              &X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request\
@@ -380,14 +385,25 @@ mod tests {
             now: "2013-05-24T00:00:00Z".parse().unwrap(),
             lifetime: std::time::Duration::from_secs(900),
         };
-        let url = get.url();
+        let url = get.url().unwrap();
         assert!(
             url.starts_with(
                 "http://127.0.0.1:9000/bucket/reports/376550000A/%E5%90%8D%E5%96%AE%201.csv?"
             ),
             "{url}"
         );
-        assert!(url.contains("&X-Amz-Security-Token=to%2Fken&"), "{url}");
+        assert!(url.contains("&X-Amz-Security-Token=to%2Fken"), "{url}");
+        // The token is signed: another token, another signature.
+        let signature = |url: &str| {
+            url.split("X-Amz-Signature=")
+                .nth(1)
+                .map(|s| s[..64].to_string())
+        };
+        let other = PresignedGet {
+            session_token: Some("other"),
+            ..get
+        };
+        assert_ne!(signature(&url), signature(&other.url().unwrap()));
     }
 
     #[test]
@@ -399,7 +415,7 @@ mod tests {
         assert_eq!(
             sign(
                 "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                "20150830",
+                "2015-08-30T12:36:00Z".parse().unwrap(),
                 "us-east-1",
                 "iam",
                 text
@@ -437,7 +453,7 @@ mod tests {
             form["x-amz-signature"],
             sign(
                 policy.secret_key,
-                "20150830",
+                policy.now,
                 "us-east-1",
                 "s3",
                 &form["policy"]
