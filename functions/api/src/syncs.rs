@@ -3,8 +3,6 @@
 //! waiting (a re-run can take minutes; API Gateway waits 30 s): each day
 //! then appears in the import log with trigger `manual` and who asked.
 
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::InvocationType;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -34,23 +32,14 @@ impl SyncLauncher {
     async fn launch(&self, event: SyncEvent) -> Result<(), ApiError> {
         match self {
             SyncLauncher::Lambda { client, function } => {
-                let payload = serde_json::to_vec(&event).unwrap_or_default();
-                client
-                    .invoke()
-                    .function_name(function)
-                    .invocation_type(InvocationType::Event)
-                    .payload(Blob::new(payload))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        let e = aws_sdk_lambda::error::DisplayErrorContext(e);
-                        tracing::error!(error = %e, "could not invoke the sync");
-                        ApiError::new(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "sync_unavailable",
-                            "暫時無法啟動自動入檔，請稍後再試",
-                        )
-                    })?;
+                event.invoke_async(client, function).await.map_err(|e| {
+                    tracing::error!(error = %e, "could not invoke the sync");
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "sync_unavailable",
+                        "暫時無法啟動自動入檔，請稍後再試",
+                    )
+                })?;
             }
             #[cfg(feature = "local")]
             SyncLauncher::Local(start) => start(event),

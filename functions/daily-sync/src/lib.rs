@@ -92,6 +92,28 @@ impl Rerun {
 }
 
 impl SyncEvent {
+    /// Starts the sync function (`function`: its name or ARN) on this event
+    /// without waiting: Lambda's asynchronous invoke, which retries a
+    /// failed run twice. How a re-run (from the API) and a continuation
+    /// (from the function itself) reach it. The error is the SDK's, told
+    /// whole, for the log.
+    pub async fn invoke_async(
+        &self,
+        lambda: &aws_sdk_lambda::Client,
+        function: &str,
+    ) -> Result<(), String> {
+        let payload = serde_json::to_vec(self).map_err(|e| e.to_string())?;
+        lambda
+            .invoke()
+            .function_name(function)
+            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+            .payload(aws_sdk_lambda::primitives::Blob::new(payload))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_sdk_lambda::error::DisplayErrorContext(e).to_string())
+    }
+
     pub fn trigger(&self) -> Trigger {
         match self.source.as_deref() {
             Some("aws.events" | "aws.scheduler") => Trigger::Schedule,

@@ -37,18 +37,10 @@ async fn continue_in_new_invocation(lambda: &aws_sdk_lambda::Client, next: &Sync
     let Ok(name) = std::env::var("AWS_LAMBDA_FUNCTION_NAME") else {
         return;
     };
-    let payload = serde_json::to_vec(next).unwrap_or_default();
-    match lambda
-        .invoke()
-        .function_name(&name)
-        .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
-        .payload(aws_sdk_lambda::primitives::Blob::new(payload))
-        .send()
-        .await
-    {
-        Ok(_) => tracing::info!(function = %name, "days left: continued in a new invocation"),
+    match next.invoke_async(lambda, &name).await {
+        Ok(()) => tracing::info!(function = %name, "days left: continued in a new invocation"),
         Err(e) => tracing::warn!(
-            error = %aws_sdk_lambda::error::DisplayErrorContext(&e),
+            error = %e,
             "could not continue in a new invocation; the next night carries on"
         ),
     }
