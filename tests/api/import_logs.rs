@@ -176,8 +176,7 @@ async fn a_log_of_four_thousand_entries_pages_to_its_end_once_each() {
                         size: 1,
                     };
                     let mut entry = CsvImportEntry::start(file, Some(agency.into()), started);
-                    entry.seq = 1;
-                    store.put_csv_log(&entry).await.unwrap();
+                    store.put_csv_log(&mut entry).await.unwrap();
                     (started, entry.log_id, Some(agency))
                 }
             }
@@ -295,8 +294,7 @@ async fn a_csv_import_with_refused_rows_links_its_report() {
     entry.status = RunStatus::Partial;
     entry.lease_owner = Some("invocation-1".into());
     entry.lease_until = Some(now());
-    entry.seq += 1;
-    api.store.put_csv_log(&entry).await.unwrap();
+    api.store.put_csv_log(&mut entry).await.unwrap();
     let (status, detail) = api
         .fetch(&format!("/v1/import-logs/{log_id}"), &token(A, "staff"))
         .await;

@@ -399,8 +399,7 @@ async fn csv_entry(store: &Store, started: DateTime<Utc>, agency: &str) -> Strin
         size: 1,
     };
     let mut entry = CsvImportEntry::start(file, Some(agency.into()), started);
-    entry.seq = 1;
-    store.put_csv_log(&entry).await.unwrap();
+    store.put_csv_log(&mut entry).await.unwrap();
     entry.log_id
 }
 

@@ -365,8 +365,9 @@ pub struct CsvImportEntry {
     /// object leaves it alone until then.
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
-    /// Bumped by every write; each write is conditioned on the previous
-    /// value, so two invocations never both advance the import.
+    /// The entry's version: the store bumps it on every write and
+    /// conditions the write on the previous value, so two invocations
+    /// never both advance the import. 0 until first written.
     pub seq: u64,
     /// Why the file failed as a whole.
     pub error: Option<ErrorSummary>,
@@ -376,6 +377,19 @@ pub struct CsvImportEntry {
 }
 
 impl CsvImportEntry {
+    /// Held by `invocation` until `until`: another delivery of the same
+    /// object leaves the import alone until then (from the next write on).
+    pub fn hold(&mut self, invocation: &str, until: DateTime<Utc>) {
+        self.lease_owner = Some(invocation.to_string());
+        self.lease_until = Some(until);
+    }
+
+    /// Let go (paused, failed, finished): free from the next write on.
+    pub fn release(&mut self) {
+        self.lease_owner = None;
+        self.lease_until = None;
+    }
+
     pub fn start(file: UploadedFile, agency: Option<String>, now: DateTime<Utc>) -> Self {
         CsvImportEntry {
             log_id: file.log_id(),

@@ -272,9 +272,8 @@ impl Importer {
             .latest_import(&entry.file.bucket, &entry.file.key)
             .await?
             .filter(|previous| *previous != log_id);
-        entry.seq = 1;
-        hold(&mut entry, invocation, deadline);
-        match self.store.put_csv_log(&entry).await {
+        entry.hold(invocation, lease_until(deadline));
+        match self.store.put_csv_log(&mut entry).await {
             Ok(()) => {}
             // Another delivery created it a moment ago.
             Err(StoreError::ImportTakenOver { .. }) => {
@@ -371,10 +370,9 @@ impl Importer {
             );
             return Ok(skipped("in_progress"));
         }
-        entry.seq += 1;
         entry.invocations += 1;
-        hold(&mut entry, invocation, deadline);
-        match self.store.put_csv_log(&entry).await {
+        entry.hold(invocation, lease_until(deadline));
+        match self.store.put_csv_log(&mut entry).await {
             Ok(()) => {
                 info!(
                     log_id,
@@ -622,17 +620,14 @@ impl Importer {
 
     /// Records progress: the counts of the chunks done in order.
     async fn checkpoint(&self, entry: &mut CsvImportEntry) -> Result<(), ImportError> {
-        entry.seq += 1;
         self.store.put_csv_log(entry).await?;
         Ok(())
     }
 
     /// Gives the import up after a failure, keeping its checkpoint.
     async fn release(&self, mut entry: CsvImportEntry) {
-        entry.seq += 1;
-        entry.lease_owner = None;
-        entry.lease_until = None;
-        if let Err(e) = self.store.put_csv_log(&entry).await {
+        entry.release();
+        if let Err(e) = self.store.put_csv_log(&mut entry).await {
             warn!(error = %e, log_id = entry.log_id, "import not released; it is free when its lease ends");
         }
     }
@@ -658,10 +653,8 @@ impl Importer {
         } else {
             entry.stalled = 0;
         }
-        entry.seq += 1;
-        entry.lease_owner = None;
-        entry.lease_until = None;
-        self.store.put_csv_log(&entry).await?;
+        entry.release();
+        self.store.put_csv_log(&mut entry).await?;
         let key = continuation_key(&entry.log_id, entry.seq);
         // Without a state (nothing read yet) the next one reads from the top.
         let body = resumed.map(|r| r.to_bytes()).unwrap_or_default();
@@ -707,11 +700,9 @@ impl Importer {
             (None, _) => RunStatus::Partial,
         };
         entry.finished_at = Some(Utc::now());
-        entry.lease_owner = None;
-        entry.lease_until = None;
-        entry.seq += 1;
+        entry.release();
         report::write(&self.s3, &self.store, &mut entry).await?;
-        self.store.put_csv_log(&entry).await?;
+        self.store.put_csv_log(&mut entry).await?;
         info!(
             log_id = entry.log_id,
             status = entry.status.as_str(),
@@ -736,10 +727,9 @@ fn size(bytes: u64) -> String {
     }
 }
 
-fn hold(entry: &mut CsvImportEntry, invocation: &str, deadline: Instant) {
-    let left = deadline.saturating_duration_since(Instant::now());
-    entry.lease_owner = Some(invocation.to_string());
-    entry.lease_until = Some(Utc::now() + left);
+/// When a lease taken now for an invocation ending at `deadline` ends.
+fn lease_until(deadline: Instant) -> chrono::DateTime<Utc> {
+    Utc::now() + deadline.saturating_duration_since(Instant::now())
 }
 
 /// A row whose key holds a record this upload may not change: the

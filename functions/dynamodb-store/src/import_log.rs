@@ -390,10 +390,12 @@ impl Store {
             .await
     }
 
-    /// Writes a CSV import's entry, if no other invocation wrote it since
-    /// this one read it: `entry.seq` must be one more than the stored
-    /// `seq` (or 1 for a new entry). Fails with `ImportTakenOver` otherwise.
-    pub async fn put_csv_log(&self, entry: &CsvImportEntry) -> Result<(), StoreError> {
+    /// Writes a CSV import's entry as its next version (`seq` + 1), if no
+    /// other invocation wrote it since this one read it (the stored `seq`
+    /// is the entry's; none for a new entry). Fails with `ImportTakenOver`
+    /// otherwise.
+    pub async fn put_csv_log(&self, entry: &mut CsvImportEntry) -> Result<(), StoreError> {
+        entry.seq += 1;
         let item = log_item(&LogEntry::CsvImport(Box::new(entry.clone())))?;
         let request = self
             .client
