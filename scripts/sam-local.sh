@@ -10,11 +10,14 @@
 # 3. builds a stand-in for the Lambda base image from this machine's files
 #    (no image can be pulled here): static busybox, the glibc the
 #    bootstraps link, CA certificates;
-# 4. builds the bootstraps with `sam build` unless .aws-sam/build has them;
+# 4. builds the bootstraps with `sam build` unless .aws-sam/build has them
+#    newer than every source;
 # 5. runs the test, which serves the engines on 127.0.0.1 and to the
 #    containers only on the bridge's address.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 tools=$(scripts/tools.sh)
 export PATH="$tools:$PATH" SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
 
@@ -28,8 +31,7 @@ stop_docker() {
   if [ -n "$pid" ]; then
     # Containers first (sam local leaves none when it ends well).
     docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1 || true
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do [ -e "/proc/$pid" ] || break; sleep 0.2; done
+    stop "$pid"
   fi
   rm -rf "$dir"
 }
@@ -37,8 +39,8 @@ trap stop_docker EXIT
 dockerd --storage-driver=vfs --iptables=false --ip-masq=false \
   --data-root "$dir/root" --exec-root "$dir/exec" --host "$DOCKER_HOST" \
   --pidfile "$dir/pid" >"$dir/dockerd.log" 2>&1 &
-for _ in $(seq 1 100); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
-docker version --format 'dockerd {{.Server.Version}}' || { tail -20 "$dir/dockerd.log"; exit 1; }
+wait_up dockerd "" 20 docker version || { tail -20 "$dir/dockerd.log"; exit 1; }
+docker version --format 'dockerd {{.Server.Version}}'
 bridge=$(ip -4 -o addr show docker0 | awk '{print $4}' | cut -d/ -f1)
 [ -n "$bridge" ] || { echo "dockerd made no bridge"; exit 1; }
 
@@ -58,7 +60,11 @@ cp -L /etc/ssl/certs/ca-certificates.crt "$base/etc/ssl/certs/"
 tar -C "$base" -c . | docker import -c 'ENV PATH=/bin:/usr/bin' - "$image" >/dev/null
 echo "stand-in base image $image: $(docker image inspect -f '{{.Size}}' "$image") bytes; bridge $bridge"
 
-if ! [ -x .aws-sam/build/ApiFunction/bootstrap ]; then
+# Built again when any source is newer than the bootstraps: never a test
+# of old binaries.
+built=.aws-sam/build/ApiFunction/bootstrap
+if ! [ -x "$built" ] ||
+  [ -n "$(find functions Cargo.toml Cargo.lock template.yaml -newer "$built" -type f -print -quit)" ]; then
   sam build --parameter-overrides Architecture=x86_64 >.aws-sam-build.log 2>&1 ||
     { tail -50 .aws-sam-build.log; exit 1; }
 fi

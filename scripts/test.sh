@@ -19,6 +19,8 @@
 # Prints each stage's wall time at the end, also when a stage fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 export CARGO_TERM_COLOR=never
 
 times=()
@@ -37,8 +39,7 @@ pids=()
 finish() {
   local status=$?
   stage ""
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  pkill -f "DynamoDBLocal.jar.*-port ${ddb_port:-none}" 2>/dev/null || true
+  for pid in "${pids[@]}"; do stop "$pid"; done
   echo "== stage times (exit $status)"
   printf '  %s\n' "${times[@]}"
   printf '  %-60s %3dm %02ds\n' "total" $((SECONDS / 60)) $((SECONDS % 60))
@@ -63,22 +64,19 @@ wait $setup || { cat "$setup_log"; exit 1; }
 tail -1 "$setup_log"
 
 stage "DynamoDB Local (the reference engine)"
-ddb_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ddb_port=$(free_port)
 ddb_log=$(mktemp)
+# The script execs java: the id started is DynamoDB Local's own.
 DYNAMODB_LOCAL_PORT=$ddb_port scripts/dynamodb-local.sh >"$ddb_log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 240); do
-  if (exec 3<>/dev/tcp/127.0.0.1/"$ddb_port") 2>/dev/null; then break; fi
-  if ! kill -0 "${pids[-1]}" 2>/dev/null; then cat "$ddb_log"; echo "DynamoDB Local did not start"; exit 1; fi
-  sleep 0.5
-done
+ddb=$!
+pids+=($ddb)
+wait_up "DynamoDB Local" "$ddb" 120 tcp_open "$ddb_port" || { cat "$ddb_log"; exit 1; }
 # --workspace with a filter, not -p: the same feature set as the build
 # above, so nothing is compiled twice.
 DYNAMODB_ENDPOINT=http://127.0.0.1:$ddb_port cargo nextest run --workspace \
   -E 'binary(=store) | binary(=daily_sync)' \
   --no-fail-fast --cargo-quiet --status-level fail --final-status-level fail
-kill "${pids[-1]}" 2>/dev/null || true
-pkill -f "DynamoDBLocal.jar.*-port $ddb_port" 2>/dev/null || true
+stop "$ddb"
 
 stage "all tests, embedded engines"
 cargo nextest run --workspace --no-fail-fast --cargo-quiet --status-level fail --final-status-level fail
