@@ -18,6 +18,7 @@ use dynamodb_store::{StoreError, StoredRecord};
 use learning_core::import_log::{RemovalEntry, RunStatus, Trigger};
 use learning_core::national_id::mask_raw_id;
 use learning_core::record::{Field, mask_birth_date, mask_name};
+use learning_core::write::{Plan, Refusal, Writer, plan_write};
 use learning_core::{NationalId, NaturalKey, RawRecord, Source, TrainingRecord};
 use serde::{Deserialize, Serialize};
 
@@ -258,13 +259,8 @@ async fn claim(state: &AppState, caller: &Caller, record: &TrainingRecord) -> Re
     let Some(held) = state.store.get_record(&record.key()).await? else {
         return Ok(());
     };
-    let holder = learning_core::ownership::Holder {
-        agency: held.record.org_code.as_str(),
-        locked: held.locked,
-    };
-    if learning_core::ownership::agency_write(&record.org_code, Some(holder))
-        == learning_core::ownership::AgencyWrite::OtherAgency
-    {
+    let plan = plan_write(Writer::StaffNew, record, Some(held.held()));
+    if matches!(plan, Plan::Refuse(Refusal::OtherAgency(_))) {
         let now = state.now();
         state
             .store

@@ -3,7 +3,7 @@
 //! A reader finds here what a valid training record is ([`record`]), how
 //! national IDs ([`national_id`]), ROC dates ([`roc_date`]), hours
 //! ([`hours`]) and agency codes ([`agency`]) are checked, which records are
-//! locked ([`record::Source`]), what an import-log entry holds
+//! locked ([`record::Source`]), what a write may replace ([`write`]), what an import-log entry holds
 //! ([`import_log`]), the rules for a range of days staff ask for
 //! ([`days`]), and the configuration every function shares ([`config`]).
 
@@ -23,6 +23,7 @@ pub mod problem;
 pub mod record;
 pub mod roc_date;
 pub mod spreadsheet;
+pub mod write;
 
 pub use agency::AgencyCode;
 pub use config::{ConfigError, Env, Settings};

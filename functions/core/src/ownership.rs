@@ -19,65 +19,11 @@
 //!    record — so a write cannot tell whose the key is; the case is kept
 //!    as a *dispute* that administrators list and settle (keep, or give
 //!    the key to the claimant). Every such attempt is audited.
-
-use crate::AgencyCode;
-
-/// What holds a key, as far as the rule cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Holder<'a> {
-    /// The stored record's `org_code`.
-    pub agency: &'a str,
-    /// From the portal (automatic import, download).
-    pub locked: bool,
-}
-
-/// What an agency's write (a CSV row, a staff entry) may do to a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgencyWrite {
-    /// Free, or the agency's own unlocked record: write.
-    Write,
-    /// The agency's own record from the portal: refused (correct it at
-    /// the portal); identical content needs no write.
-    OwnLocked,
-    /// Another agency's record: refused as held, told as the agency's own
-    /// locked record is, and kept as a dispute for administrators.
-    OtherAgency,
-}
-
-/// The rule for an agency writing a record of its own over `holder`.
-pub fn agency_write(writer: &AgencyCode, holder: Option<Holder<'_>>) -> AgencyWrite {
-    match holder {
-        None => AgencyWrite::Write,
-        Some(held) if held.agency != writer.as_str() => AgencyWrite::OtherAgency,
-        Some(held) if held.locked => AgencyWrite::OwnLocked,
-        Some(_) => AgencyWrite::Write,
-    }
-}
+//!
+//! The decision itself, for every writer, is [`crate::write::plan_write`].
 
 /// The one code a refused row gets whichever agency holds its key.
 pub const HELD_CODE: &str = "record_held";
 
 /// Its message, for staff: true whoever holds the key, and says what to do.
 pub const HELD_MESSAGE: &str = "WebHR 已有此人員同一課程、期別與開課起始日期的紀錄，且無法由貴機關更新（入口網匯入的鎖定紀錄，或非貴機關的紀錄）；內容如需更正請至終身學習入口網修改，紀錄歸屬有疑義者已轉請系統管理者處理";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_agency_writes_free_keys_and_its_own_unlocked_records_only() {
-        let ours = AgencyCode::parse("376550000A").unwrap();
-        let held = |agency, locked| Some(Holder { agency, locked });
-        let cases = [
-            (None, AgencyWrite::Write),
-            (held("376550000A", false), AgencyWrite::Write),
-            (held("376550000A", true), AgencyWrite::OwnLocked),
-            (held("379000000A", false), AgencyWrite::OtherAgency),
-            (held("379000000A", true), AgencyWrite::OtherAgency),
-            (held("", false), AgencyWrite::OtherAgency),
-        ];
-        for (holder, want) in cases {
-            assert_eq!(agency_write(&ours, holder), want, "{holder:?}");
-        }
-    }
-}

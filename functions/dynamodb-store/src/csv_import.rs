@@ -14,14 +14,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, BatchStatementErrorCodeEnum, Batch
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 use learning_core::import_log::RejectedRow;
-use learning_core::ownership::{AgencyWrite, Holder, agency_write};
+use learning_core::write::{Change, Guard, Plan, Refusal, Writer, plan_write};
 use learning_core::{AgencyCode, Source, TrainingRecord};
 
 use crate::import_log::log_pk;
 use crate::items::{
-    Item, describe_key, n, number, person_pk, record_attributes, record_sk, s, text,
+    Item, describe_key, key_item, n, number, person_pk, record_attributes, record_sk, s, text,
 };
-use crate::records::{Existing, bookkeeping};
+use crate::records::{Condition, Existing, bookkeeping, refused};
 use crate::{Store, StoreError};
 
 /// How long refused rows are kept: as long as the bucket keeps the
@@ -57,25 +57,15 @@ pub enum CsvOutcome {
     OtherAgency(AgencyCode),
 }
 
-impl CsvOutcome {
-    /// Stored as `written_as` on the records an import writes.
-    fn as_str(&self) -> &'static str {
-        match self {
-            CsvOutcome::Inserted => "inserted",
-            CsvOutcome::Updated => "updated",
-            CsvOutcome::ReplacedStaff => "replaced_staff",
-            _ => "",
+impl From<Change> for CsvOutcome {
+    /// What a row's write did (a CSV row inserts, updates or replaces a
+    /// staff record).
+    fn from(change: Change) -> CsvOutcome {
+        match change {
+            Change::Inserted => CsvOutcome::Inserted,
+            Change::ReplacedStaff => CsvOutcome::ReplacedStaff,
+            _ => CsvOutcome::Updated,
         }
-    }
-
-    fn written_as(text: &str) -> Option<CsvOutcome> {
-        [
-            CsvOutcome::Inserted,
-            CsvOutcome::Updated,
-            CsvOutcome::ReplacedStaff,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == text)
     }
 }
 
@@ -83,73 +73,50 @@ fn rejection_sk(line: u64) -> String {
     format!("REJ#{line:012}")
 }
 
-/// One record's decided write: the item, and the version it replaces (of
-/// its own agency), `None` for a new record.
+/// One record's decided write: the item, and what must still hold when
+/// it lands.
 struct Put {
     index: usize,
     item: Item,
-    expected: Option<u64>,
+    guard: Guard,
 }
 
-/// A row's outcome, and the item to put with the version it replaces
-/// (`None` for a new record) when it writes.
-type Decision = (CsvOutcome, Option<(Item, Option<u64>)>);
+/// A row's outcome, and the item to put under its guard when it writes.
+type Decision = (CsvOutcome, Option<(Item, Guard)>);
 
-/// A record's outcome from what the table holds for its key, by the
-/// ownership rule (`learning_core::ownership`): CSV rows replace the same
-/// agency's earlier CSV imports and staff-entered records, never a locked
-/// portal record and never another agency's.
+/// A record's outcome from what the table holds for its key, by the write
+/// rule (`learning_core::write`): CSV rows replace the same agency's
+/// earlier CSV imports and staff-entered records, never a locked portal
+/// record and never another agency's.
 fn decide(
     record: &TrainingRecord,
     old: Option<&Existing>,
     written_by: &str,
     now: &str,
 ) -> Result<Decision, StoreError> {
-    let mut item = record_attributes(record);
-    let fingerprint = text(&item, "fingerprint").unwrap_or_default();
-    let (outcome, expected, version, created_at) = match old {
-        None => (CsvOutcome::Inserted, None, 1, now),
-        Some(old) => {
-            let source = Source::parse(&old.source);
-            let holder = Holder {
-                agency: &old.org_code,
-                locked: source.is_some_and(Source::is_locked),
-            };
-            match agency_write(&record.org_code, Some(holder)) {
-                AgencyWrite::OtherAgency => {
-                    let holder =
-                        AgencyCode::parse(&old.org_code).map_err(|_| StoreError::Corrupt {
-                            key: describe_key(&item),
-                            detail: "org_code".into(),
-                        })?;
-                    return Ok((CsvOutcome::OtherAgency(holder), None));
-                }
-                // This import wrote it already (a replay after a crash):
-                // what it did then is what the row counts as.
-                _ if old.fingerprint == fingerprint && old.written_by == written_by => {
-                    let outcome = old.written_as.as_deref().and_then(CsvOutcome::written_as);
-                    return Ok((outcome.unwrap_or(CsvOutcome::Unchanged), None));
-                }
-                _ if old.fingerprint == fingerprint => return Ok((CsvOutcome::Unchanged, None)),
-                AgencyWrite::OwnLocked => {
-                    return Ok((
-                        CsvOutcome::Locked(source.unwrap_or(Source::AutoImport)),
-                        None,
-                    ));
-                }
-                AgencyWrite::Write => (
-                    if source == Some(Source::StaffEntered) {
-                        CsvOutcome::ReplacedStaff
-                    } else {
-                        CsvOutcome::Updated
-                    },
-                    Some(old.version),
-                    old.version.saturating_add(1),
-                    old.created_at.as_str(),
-                ),
-            }
+    let writer = Writer::Csv { import: written_by };
+    let (change, guard, version) = match plan_write(writer, record, old.map(Existing::held)) {
+        Plan::Write {
+            change,
+            guard,
+            version,
+        } => (change, guard, version),
+        Plan::Keep { replayed } => {
+            let outcome = replayed.map_or(CsvOutcome::Unchanged, CsvOutcome::from);
+            return Ok((outcome, None));
         }
+        Plan::Refuse(Refusal::Locked(source)) => return Ok((CsvOutcome::Locked(source), None)),
+        Plan::Refuse(Refusal::OtherAgency(holder)) => {
+            let holder = AgencyCode::parse(&holder).map_err(|_| StoreError::Corrupt {
+                key: describe_key(&key_item(&record.key())),
+                detail: "org_code".into(),
+            })?;
+            return Ok((CsvOutcome::OtherAgency(holder), None));
+        }
+        Plan::Refuse(refusal) => return Err(refused(refusal)),
     };
+    let mut item = record_attributes(record);
+    let created_at = old.map_or(now, |old| old.created_at.as_str());
     bookkeeping(
         &mut item,
         Source::CsvImport,
@@ -158,8 +125,8 @@ fn decide(
         now,
         written_by,
     );
-    item.insert("written_as".into(), s(outcome.as_str()));
-    Ok((outcome, Some((item, expected))))
+    item.insert("written_as".into(), s(change.as_str()));
+    Ok((CsvOutcome::from(change), Some((item, guard))))
 }
 
 impl Store {
@@ -238,16 +205,12 @@ impl Store {
                 let old = existing.get(&(person_pk(&key.id_no), record_sk(&key)));
                 let (outcome, put) = decide(record, old, written_by, &now)?;
                 outcomes[index] = outcome;
-                if let Some((item, expected)) = put {
-                    puts.push(Put {
-                        index,
-                        item,
-                        expected,
-                    });
+                if let Some((item, guard)) = put {
+                    puts.push(Put { index, item, guard });
                 }
             }
             let (inserts, replacements): (Vec<Put>, Vec<Put>) =
-                puts.into_iter().partition(|put| put.expected.is_none());
+                puts.into_iter().partition(|put| put.guard == Guard::Free);
             let mut inserts = inserts.into_iter().peekable();
             let mut batches = Vec::new();
             while inserts.peek().is_some() {
@@ -371,23 +334,13 @@ impl Store {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(put.item.clone()));
-        let request = match put.expected {
-            None => request.condition_expression("attribute_not_exists(pk)"),
-            // The agency in the condition too: a record another agency
-            // took over since it was read is never overwritten.
-            Some(version) => request
-                .condition_expression(
-                    "#locked = :false AND #version = :version AND org_code = :agency",
-                )
-                .expression_attribute_names("#locked", "locked")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":false", AttributeValue::Bool(false))
-                .expression_attribute_values(":version", n(version))
-                .expression_attribute_values(
-                    ":agency",
-                    put.item.get("org_code").cloned().unwrap_or_else(|| s("")),
-                ),
-        };
+        // For a replacement the agency is in the condition too: a record
+        // another agency took over since it was read is never overwritten.
+        let condition = Condition::from(&put.guard);
+        let request = request
+            .condition_expression(condition.expression)
+            .set_expression_attribute_names(condition.names)
+            .set_expression_attribute_values(condition.values);
         let mut attempt = 0;
         loop {
             let error = match request.clone().send().await {

@@ -10,14 +10,16 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use learning_core::import_log::{LogEntry, SettlementEntry};
 use learning_core::{AgencyCode, NaturalKey, Source, TrainingRecord};
 
-use crate::items::{Item, n, person_pk, record_attributes, s, text};
-use crate::records::bookkeeping;
-use crate::{Store, StoreError};
+use learning_core::write::{Plan, Refusal, Writer, plan_write};
+
+use crate::items::{Item, person_pk, record_attributes, s, text};
+use crate::records::{Condition, bookkeeping};
+use crate::{Store, StoreError, StoredRecord};
 
 const PARTITION: &str = "DISPUTES";
 
@@ -242,26 +244,37 @@ impl Store {
             .transact_items(TransactWriteItem::builder().put(logged).build());
         if settlement == Settlement::Transfer {
             let now = timestamp(entry.started_at);
-            let current = self.get_record(&key).await?.ok_or(StoreError::NotFound)?;
+            let current = self.get_record(&key).await?;
+            let writer = Writer::Transfer {
+                holder: &dispute.holder,
+                expected: holder_version,
+            };
+            let (guard, version) = match plan_write(
+                writer,
+                &dispute.claimed,
+                current.as_ref().map(StoredRecord::held),
+            ) {
+                Plan::Write { guard, version, .. } => (guard, version),
+                Plan::Refuse(refusal) => return Err(transfer_refused(refusal, current)),
+                Plan::Keep { .. } => return Err(StoreError::AlreadyExists),
+            };
+            let created_at = current.map(|c| c.created_at).unwrap_or_default();
             let mut item = record_attributes(&dispute.claimed);
             bookkeeping(
                 &mut item,
                 dispute.via,
-                holder_version.saturating_add(1),
-                &current.created_at,
+                version,
+                &created_at,
                 &now,
                 &entry.log_id,
             );
+            let condition = Condition::from(&guard);
             let put = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(item))
-                .condition_expression(
-                    "attribute_exists(pk) AND #locked = :false AND version = :expected AND org_code = :holder",
-                )
-                .expression_attribute_names("#locked", "locked")
-                .expression_attribute_values(":false", AttributeValue::Bool(false))
-                .expression_attribute_values(":expected", n(holder_version))
-                .expression_attribute_values(":holder", s(dispute.holder.as_str()))
+                .condition_expression(condition.expression)
+                .set_expression_attribute_names(condition.names)
+                .set_expression_attribute_values(condition.values)
                 .build()
                 .map_err(build)?;
             request = request.transact_items(TransactWriteItem::builder().put(put).build());
@@ -272,21 +285,39 @@ impl Store {
                 if e.as_service_error()
                     .is_some_and(|s| s.is_transaction_canceled_exception()) =>
             {
-                Err(
-                    match (
-                        self.get_dispute(&dispute_position(&key, &dispute.claimant))
-                            .await?,
-                        self.get_record(&key).await?,
-                    ) {
-                        (None, _) | (_, None) => StoreError::NotFound,
-                        (_, Some(current)) if current.locked => StoreError::Locked,
-                        (_, Some(current)) => StoreError::VersionMismatch {
-                            current: current.version,
-                        },
+                let claim = self
+                    .get_dispute(&dispute_position(&key, &dispute.claimant))
+                    .await?;
+                let current = self.get_record(&key).await?;
+                if claim.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                let writer = Writer::Transfer {
+                    holder: &dispute.holder,
+                    expected: holder_version,
+                };
+                let held = current.as_ref().map(StoredRecord::held);
+                Err(match plan_write(writer, &dispute.claimed, held) {
+                    Plan::Refuse(refusal) => transfer_refused(refusal, current),
+                    _ => StoreError::VersionMismatch {
+                        current: current.map_or(0, |c| c.version),
                     },
-                )
+                })
             }
             Err(e) => Err(StoreError::sdk("TransactWriteItems", e)),
         }
+    }
+}
+
+/// A transfer refused: the holder's record gone is not found, locked is
+/// locked, and moved on (another version, or another agency's by now)
+/// is stale.
+fn transfer_refused(refusal: Refusal, current: Option<StoredRecord>) -> StoreError {
+    match refusal {
+        Refusal::Missing => StoreError::NotFound,
+        Refusal::Locked(_) => StoreError::Locked,
+        _ => StoreError::VersionMismatch {
+            current: current.map_or(0, |c| c.version),
+        },
     }
 }

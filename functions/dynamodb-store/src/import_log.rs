@@ -412,7 +412,7 @@ impl Store {
         };
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(e) if crate::records::is_condition_failure(&e) => {
+            Err(e) if crate::error::is_condition_failure(&e) => {
                 // The SDK retries a write whose answer was lost; the retry
                 // then meets the write itself. Only another writer's entry
                 // means the import was taken over.

@@ -68,14 +68,6 @@ pub fn describe_key(item: &Item) -> String {
     format!("{pk} / {}", text(item, "sk").unwrap_or_default())
 }
 
-/// Stable fingerprint of a record's content (FNV-1a over its fields'
-/// canonical text), so an unchanged record is recognised without reading
-/// it whole.
-pub fn fingerprint(record: &TrainingRecord) -> String {
-    let fields = Field::ALL.map(|field| record.text(field));
-    format!("{:016x}", learning_core::hash::fnv1a(&fields))
-}
-
 /// The record's own attributes (no bookkeeping): each field's canonical
 /// text, numbers as N, absent values left out; then the keys.
 pub fn record_attributes(record: &TrainingRecord) -> Item {
@@ -113,7 +105,7 @@ pub fn record_attributes(record: &TrainingRecord) -> Item {
             key.start_date
         )),
     );
-    put("fingerprint", s(fingerprint(record)));
+    put("fingerprint", s(record.fingerprint()));
     item
 }
 
@@ -159,15 +151,6 @@ mod tests {
         }
         .validate()
         .expect("a valid record")
-    }
-
-    /// Stored records carry this fingerprint: the same record must give
-    /// the same one in every build, or every record would count as
-    /// changed. The value is FNV-1a over the canonical texts in field
-    /// order, each followed by 0x1F, computed outside the code.
-    #[test]
-    fn the_fingerprint_of_a_record_is_stable() {
-        assert_eq!(fingerprint(&record()), "b919a82cabe4c7f5");
     }
 
     #[test]

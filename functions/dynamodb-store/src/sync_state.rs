@@ -4,8 +4,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::error::is_condition_failure;
 use crate::items::{number, s, text};
-use crate::records::is_condition_failure;
 use crate::{Store, StoreError};
 
 const SYNC_PK: &str = "SYNC#daily";
