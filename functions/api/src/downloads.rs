@@ -8,15 +8,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
-use dynamodb_store::Change;
+use std::collections::HashSet;
+
+use daily_sync::{Asked, apply_answer};
 use learning_core::import_log::{
-    DownloadEntry, ErrorSummary, LogEntry, MAX_LISTED_FAILURES, RecordFailure, RunStatus,
-    SyncCounts, Trigger, event_log_id,
+    DownloadEntry, ErrorSummary, LogEntry, RunStatus, SyncCounts, Trigger, event_log_id,
 };
-use learning_core::national_id::mask_raw_id;
 use learning_core::record::Field;
 use learning_core::roc_date::format_roc;
-use learning_core::{AgencyCode, DayRange, FromPortal, RangeRules, Source, TrainingRecord};
+use learning_core::{AgencyCode, DayRange, RangeRules, Source, TrainingRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::csv_answer::{self, CsvEncoding};
@@ -194,9 +194,10 @@ impl Format {
     }
 }
 
-/// Fetches the window from the portal, writes the passed records as locked download
-/// records and applies the withdrawals, as the nightly run does, for the
-/// caller's agency; counts everything in `entry`.
+/// Fetches the window from the portal and applies it for the caller's
+/// agency as the nightly run does ([`daily_sync::apply_answer`]): the
+/// passed records written as locked download records, the withdrawals
+/// applied, everything counted in `entry`.
 async fn fetch_and_write(
     state: &AppState,
     agency: &AgencyCode,
@@ -215,71 +216,19 @@ async fn fetch_and_write(
             .note_read_early(today, agency, state.now())
             .await?;
     }
-    let mut records = Vec::with_capacity(raw.len());
-    let mut withdrawn = Vec::new();
-    for (position, fetched) in raw.iter().enumerate() {
-        // A record not of the API's shape is refused as any invalid one.
-        let (id_no, checked) = match fetched {
-            Ok(fetched) => (
-                fetched.raw.id_no.as_str(),
-                fetched.raw.validate().map(|record| FromPortal {
-                    id: fetched.id.clone(),
-                    record,
-                }),
-            ),
-            Err(unreadable) => (
-                unreadable.id_no.as_str(),
-                Err(vec![unreadable.problem.clone()]),
-            ),
-        };
-        match checked {
-            Ok(from) if &from.record.org_code != agency => entry.counts.skipped += 1,
-            Ok(from) if from.record.status.is_passed() => records.push(from),
-            Ok(from) => withdrawn.push(from),
-            Err(problems) => {
-                entry.counts.failed += 1;
-                if entry.failures.len() < MAX_LISTED_FAILURES {
-                    entry.failures.push(RecordFailure::new(
-                        position as u64 + 1,
-                        mask_raw_id(id_no),
-                        &problems[0],
-                    ));
-                }
-            }
-        }
-    }
-    let written = state
-        .store
-        .upsert_portal_records(&records, Source::Download, &entry.log_id, state.now())
-        .await?;
-    let removed = state.store.withdraw(&withdrawn, Some(agency)).await?;
-    let withdrew = removed.iter().filter(|keys| !keys.is_empty()).count();
-    let (c, done) = (&mut entry.counts, written.total);
-    c.inserted = done.inserted;
-    c.updated = done.updated;
-    c.replaced_staff = done.replaced_staff;
-    c.unchanged = done.unchanged;
-    c.withdrawn = withdrew as u64;
-    // Keys repeated in the feed were written once; a withdrawal of a
-    // record WebHR never held (or held as staff's own) needed no write.
-    c.skipped += records.len() as u64 - done.total() + (withdrawn.len() - withdrew) as u64;
-    // What the download did to the agency's records, record by record.
-    let changes: Vec<_> = written
-        .changed
-        .into_iter()
-        .map(|(_, change, key)| (change, key))
-        .chain(
-            removed
-                .into_iter()
-                .flatten()
-                .map(|key| (Change::Withdrawn, key)),
-        )
-        .collect();
-    state
-        .store
-        .put_changes(&entry.log_id, agency.as_str(), &changes, state.now())
-        .await?;
-    Ok(records.into_iter().map(|from| from.record).collect())
+    let asked = Asked {
+        from: entry.from,
+        to: entry.to,
+        agency: Some(agency),
+        source: Source::Download,
+        log_id: &entry.log_id,
+    };
+    // Every refusal is reported: a download is read by the staff who
+    // asked for it.
+    let applied = apply_answer(&state.store, &raw, asked, &HashSet::new(), state.now()).await?;
+    entry.counts = applied.total();
+    entry.failures = applied.failures;
+    Ok(applied.passed)
 }
 
 fn roc(date: Option<NaiveDate>) -> String {
