@@ -81,7 +81,7 @@ async fn utf8_bom_utf8_and_big5_files_import_from_an_upload() {
         assert_eq!(entry.counts.rows, 250);
         assert_eq!(entry.counts.inserted, 250);
         assert_eq!(entry.counts.accounted(), entry.counts.rows);
-        assert_eq!(entry.agency.as_deref(), Some(AGENCY));
+        assert_eq!(entry.agency.as_ref().map(|a| a.as_str()), Some(AGENCY));
         assert!(entry.report_key.is_none(), "no rejected rows, no report");
         let summary = stack
             .object(entry.summary_key.as_deref().unwrap())

@@ -175,7 +175,11 @@ async fn a_log_of_four_thousand_entries_pages_to_its_end_once_each() {
                         etag: Some(i.to_string()),
                         size: 1,
                     };
-                    let mut entry = CsvImportEntry::start(file, Some(agency.into()), started);
+                    let mut entry = CsvImportEntry::start(
+                        file,
+                        learning_core::AgencyCode::parse(agency).ok(),
+                        started,
+                    );
                     store.put_csv_log(&mut entry).await.unwrap();
                     (started, entry.log_id, Some(agency))
                 }

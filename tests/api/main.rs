@@ -398,7 +398,8 @@ async fn csv_entry(store: &Store, started: DateTime<Utc>, agency: &str) -> Strin
         etag: Some(started.timestamp().to_string()),
         size: 1,
     };
-    let mut entry = CsvImportEntry::start(file, Some(agency.into()), started);
+    let mut entry =
+        CsvImportEntry::start(file, learning_core::AgencyCode::parse(agency).ok(), started);
     store.put_csv_log(&mut entry).await.unwrap();
     entry.log_id
 }

@@ -88,15 +88,11 @@ pub(crate) fn visible(entry: LogEntry, caller: &Caller) -> Option<LogEntry> {
             sync.requested_by = None;
             Some(LogEntry::Sync(sync))
         }
-        LogEntry::CsvImport(csv) => {
-            let agency = csv
-                .agency
-                .as_deref()
-                .and_then(|a| AgencyCode::parse(a).ok());
-            agency
-                .is_some_and(|a| caller.may_access(&a))
-                .then_some(LogEntry::CsvImport(csv))
-        }
+        LogEntry::CsvImport(csv) => csv
+            .agency
+            .as_ref()
+            .is_some_and(|a| caller.may_access(a))
+            .then_some(LogEntry::CsvImport(csv)),
         LogEntry::Download(download) => AgencyCode::parse(&download.agency)
             .is_ok_and(|a| caller.may_access(&a))
             .then_some(LogEntry::Download(download)),

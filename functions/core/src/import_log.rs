@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::AgencyCode;
 use crate::hash::fnv1a;
 use crate::problem::Problem;
 
@@ -333,9 +334,12 @@ impl CsvCounts {
 }
 
 /// One import-log entry for one uploaded file. It is also the import's
-/// checkpoint: every committed batch of rows rewrites it in the same
-/// transaction as the rows, so `counts` never runs ahead of or behind the
-/// table, and a fresh invocation resumes after `counts.rows`.
+/// checkpoint: rewritten every second or so with the counts of the batches
+/// written so far, in file order, so a fresh invocation resumes after
+/// `counts.rows`. Rows written after the checkpoint are written again on
+/// resuming and count as they did the first time (each record keeps which
+/// import wrote it and what that did), so `counts` matches the table.
+/// Staff read it as a [`CsvImportView`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CsvImportEntry {
     /// `csv-<hash of bucket, key, version>` (see [`UploadedFile::log_id`]).
@@ -343,7 +347,7 @@ pub struct CsvImportEntry {
     pub trigger: Trigger,
     pub file: UploadedFile,
     /// The agency of the upload prefix (`uploads/<agency>/...`), when valid.
-    pub agency: Option<String>,
+    pub agency: Option<AgencyCode>,
     /// The import of an earlier version of the same key, when this is a
     /// re-upload.
     pub previous: Option<String>,
@@ -390,7 +394,7 @@ impl CsvImportEntry {
         self.lease_until = None;
     }
 
-    pub fn start(file: UploadedFile, agency: Option<String>, now: DateTime<Utc>) -> Self {
+    pub fn start(file: UploadedFile, agency: Option<AgencyCode>, now: DateTime<Utc>) -> Self {
         CsvImportEntry {
             log_id: file.log_id(),
             trigger: Trigger::Upload,
@@ -443,7 +447,7 @@ pub struct CsvImportView {
     pub log_id: String,
     pub trigger: Trigger,
     pub file: FileView,
-    pub agency: Option<String>,
+    pub agency: Option<AgencyCode>,
     pub previous: Option<String>,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,

@@ -22,7 +22,7 @@ pub const REPORT_HEADER: [&str; 5] = ["列號", "欄位", "內容", "代碼", "�
 pub fn report_prefix(entry: &CsvImportEntry) -> String {
     format!(
         "{REPORTS}{}/{}/",
-        entry.agency.as_deref().unwrap_or("_unknown"),
+        entry.agency.as_ref().map_or("_unknown", |a| a.as_str()),
         entry.log_id
     )
 }

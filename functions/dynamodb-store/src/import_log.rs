@@ -154,7 +154,7 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
     if let LogEntry::CsvImport(e) = entry
         && let Some(agency) = &e.agency
     {
-        item.insert("agency".into(), s(agency));
+        item.insert("agency".into(), s(agency.as_str()));
     }
     // A settlement concerns two agencies: staff of either find it.
     if let LogEntry::Settlement(e) = entry {
