@@ -147,7 +147,7 @@ async fn the_database_refuses_to_edit_or_delete_a_locked_record() {
         assert!(matches!(err, StoreError::Locked), "{err:?}");
         assert_eq!(err.code(), "record_locked");
         // Staff read why in the API's words: the record came from the portal.
-        assert!(api::ApiError::from(err).message.contains("入口網"));
+        assert!(api::ApiError::from(err).message().contains("入口網"));
         let err = store
             .delete_staff_record(&r.key(), &r.org_code, 1)
             .await

@@ -152,9 +152,9 @@ pub(crate) mod tests {
     fn the_admin_role_needs_the_admin_scope() {
         let mut admin = claims(1);
         admin.role = "admin".into();
-        assert_eq!(admin.caller().unwrap_err().code, "admin_scope_missing");
+        assert_eq!(admin.caller().unwrap_err().code(), "admin_scope_missing");
         admin.scope = Some("openid webhr/administrator".into());
-        assert_eq!(admin.caller().unwrap_err().code, "admin_scope_missing");
+        assert_eq!(admin.caller().unwrap_err().code(), "admin_scope_missing");
         admin.scope = Some(format!("openid {ADMIN_SCOPE}"));
         assert_eq!(admin.caller().unwrap().role, Role::Admin);
         // The scope alone makes no one an administrator.

@@ -52,8 +52,7 @@ where
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    let failed =
-        |e: csv::Error| ApiError::server(StatusCode::INTERNAL_SERVER_ERROR, "csv_failed", e);
+    let failed = |e: csv::Error| ApiError::internal("csv_failed", e);
     writer.write_record(header).map_err(failed)?;
     for row in rows {
         writer
@@ -73,10 +72,10 @@ where
         CsvEncoding::Big5 => {
             let (bytes, _, unmappable) = encoding_rs::BIG5.encode(&text);
             if unmappable || outside_cp950(&bytes) {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                return Err(ApiError::unprocessable(
                     "not_big5",
                     "有姓名或文字無法以 Big5 表示（如罕用字），請改下載 UTF-8 版本",
+                    serde_json::Value::Null,
                 ));
             }
             (bytes.into_owned(), "big5")

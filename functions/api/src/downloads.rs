@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::csv_answer::{self, CsvEncoding};
 use crate::input::{JsonBody, Params, day};
 use crate::logs::EntryView;
-use crate::{ApiError, AppState, Caller};
+use crate::{ApiError, AppState, Caller, ServiceError};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,21 +87,16 @@ pub async fn download(
     let done = tokio::time::timeout(timeout, fetch_and_write(&state, &agency, &mut entry))
         .await
         .unwrap_or_else(|_| {
-            Err(ApiError::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "download_timeout",
-                format!(
-                    "下載未能在 {} 秒內完成（入口網或資料寫入過慢），已寫入的紀錄保留；請縮短區間或稍後再試，次日的自動入檔也會帶入",
-                    timeout.as_secs()
-                ),
-            )
-            .with_details(serde_json::json!({ "retry": true })))
+            Err(ServiceError::DownloadTimeout {
+                secs: timeout.as_secs(),
+            }
+            .into())
         });
     let records = match done {
         Ok(records) => records,
         Err(error) => {
             entry.status = RunStatus::Failed;
-            entry.error = Some(ErrorSummary::new(error.code, error.message.clone()));
+            entry.error = Some(ErrorSummary::new(error.code(), error.message()));
             entry.finished_at = Some(state.now());
             state.store.put_download_log(&entry).await?;
             return Err(error.with_detail("log_id", serde_json::json!(entry.log_id)));
@@ -329,8 +324,8 @@ mod tests {
     fn a_name_big5_cannot_hold_asks_for_utf8() {
         let (entry, record) = downloaded(|raw| raw.name = "林堃".into());
         let error = csv_response(&entry, &[record], CsvEncoding::Big5).unwrap_err();
-        assert_eq!(error.code, "not_big5");
-        assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error.code(), "not_big5");
+        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
 
     fn futures_body(response: Response) -> Vec<u8> {

@@ -96,13 +96,7 @@ pub async fn summary(
     );
     let rows = state.store.agency_hours(&agency, from, to).await?;
     let mut people: BTreeMap<NationalId, PersonHours> = BTreeMap::new();
-    let overflow = || {
-        ApiError::server(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "hours_overflow",
-            "a person's yearly hours overflow",
-        )
-    };
+    let overflow = || ApiError::internal("hours_overflow", "a person's yearly hours overflow");
     for row in rows {
         let person = people
             .entry(row.id_no.clone())
@@ -185,7 +179,7 @@ mod tests {
         assert_eq!(year("114").unwrap(), 2025);
         assert_eq!(year(" 105 ").unwrap(), 2016);
         for bad in ["", "abc", "0", "-5", "10000", "2025.5"] {
-            assert_eq!(year(bad).unwrap_err().code, "invalid_year", "{bad:?}");
+            assert_eq!(year(bad).unwrap_err().code(), "invalid_year", "{bad:?}");
         }
     }
 }

@@ -12,7 +12,7 @@ use learning_core::roc_date::parse_date;
 use learning_core::{NationalId, NaturalKey};
 use serde::de::DeserializeOwned;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, RequestError};
 
 /// The query string as `T` (which should refuse unknown fields).
 pub struct Params<T>(pub T);
@@ -43,11 +43,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let body = Bytes::from_request(request, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("內容超過 {} KiB 上限", crate::MAX_BODY_BYTES / 1024),
-                )
+                RequestError::TooLarge {
+                    limit_kib: crate::MAX_BODY_BYTES / 1024,
+                }
+                .into()
             } else {
                 ApiError::bad_request("invalid_body", format!("無法讀取內容：{}", e.body_text()))
             }

@@ -41,7 +41,7 @@ use portal_client::PortalClient;
 
 pub use audit::AuditKey;
 pub use auth::{ADMIN_SCOPE, Caller, Claims, Role};
-pub use error::ApiError;
+pub use error::{AccessError, ApiError, RequestError, ServiceError};
 pub use learning_core::audit::AuditKeySource;
 #[cfg(feature = "local")]
 pub use local::LocalTokens;

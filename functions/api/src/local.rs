@@ -94,12 +94,12 @@ mod tests {
     fn expired_forged_and_foreign_tokens_are_refused() {
         let token = tokens().mint(&claims(2_000));
         assert_eq!(
-            tokens().verify(&token, 2_000).unwrap_err().code,
+            tokens().verify(&token, 2_000).unwrap_err().code(),
             "token_expired"
         );
         let other_key = LocalTokens::new("another-key", "webhr-local", "webhr-api");
         assert_eq!(
-            other_key.verify(&token, 1_000).unwrap_err().code,
+            other_key.verify(&token, 1_000).unwrap_err().code(),
             "token_invalid"
         );
         // The body changed after signing: an admin claim slipped in.
@@ -111,7 +111,7 @@ mod tests {
         let forged_parts: Vec<&str> = forged_body.split('.').collect();
         let forged = format!("{}.{}.{}", parts[0], forged_parts[1], parts[2]);
         assert_eq!(
-            tokens().verify(&forged, 1_000).unwrap_err().code,
+            tokens().verify(&forged, 1_000).unwrap_err().code(),
             "token_invalid"
         );
         // alg "none" is not accepted.
@@ -121,16 +121,16 @@ mod tests {
             forged_parts[1]
         );
         assert_eq!(
-            tokens().verify(&none, 1_000).unwrap_err().code,
+            tokens().verify(&none, 1_000).unwrap_err().code(),
             "token_invalid"
         );
         let audience = LocalTokens::new("local-dev-key", "webhr-local", "other");
         assert_eq!(
-            audience.verify(&token, 1_000).unwrap_err().code,
+            audience.verify(&token, 1_000).unwrap_err().code(),
             "token_invalid"
         );
         assert_eq!(
-            tokens().verify("garbage", 1_000).unwrap_err().code,
+            tokens().verify("garbage", 1_000).unwrap_err().code(),
             "token_invalid"
         );
     }

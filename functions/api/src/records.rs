@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::input::{JsonBody, Person, RecordKey};
 use crate::logs::EntryView;
-use crate::{ApiError, AppState, Caller};
+use crate::{ApiError, AppState, Caller, RequestError};
 
 /// A JSON object, as a record's body arrives.
 type Object = serde_json::Map<String, serde_json::Value>;
@@ -79,13 +79,9 @@ fn with_etag(state: &AppState, status: StatusCode, stored: StoredRecord) -> Resp
 /// The expected version from `If-Match` (`"3"` or `3`); edits and deletes
 /// without one are refused (428), so no one overwrites blindly.
 fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
-    let value = headers.get(header::IF_MATCH).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "if_match_required",
-            "請附上 If-Match（紀錄的 ETag），以免覆蓋他人剛做的修改",
-        )
-    })?;
+    let value = headers
+        .get(header::IF_MATCH)
+        .ok_or(RequestError::IfMatchRequired)?;
     value
         .to_str()
         .ok()
@@ -101,8 +97,12 @@ fn record_from(object: &Object) -> Result<TrainingRecord, ApiError> {
         .filter(|k| Field::ALL.iter().all(|f| f.id() != k.as_str()))
         .collect();
     if !unknown.is_empty() {
-        return Err(ApiError::bad_request("unknown_fields", "含有不認得的欄位")
-            .with_details(serde_json::json!({ "fields": unknown })));
+        return Err(RequestError::Invalid {
+            code: "unknown_fields",
+            message: "含有不認得的欄位".into(),
+            details: serde_json::json!({ "fields": unknown }),
+        }
+        .into());
     }
     let mut raw = RawRecord::default();
     for field in Field::ALL {
@@ -119,12 +119,11 @@ fn record_from(object: &Object) -> Result<TrainingRecord, ApiError> {
         }
     }
     raw.validate().map_err(|problems| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        ApiError::unprocessable(
             "invalid_record",
             "紀錄內容有誤，請依各欄說明修正",
+            serde_json::json!({ "problems": problems }),
         )
-        .with_details(serde_json::json!({ "problems": problems }))
     })
 }
 
@@ -149,7 +148,7 @@ async fn read(
 fn outcome<T>(result: &Result<T, ApiError>) -> &'static str {
     match result {
         Ok(_) => "ok",
-        Err(error) => error.code,
+        Err(error) => error.code(),
     }
 }
 

@@ -11,7 +11,7 @@ use daily_sync::{Rerun, SyncEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{JsonBody, day};
-use crate::{ApiError, AppState, Caller};
+use crate::{ApiError, AppState, Caller, ServiceError};
 
 /// How a re-run reaches the sync.
 #[derive(Clone)]
@@ -32,14 +32,10 @@ impl SyncLauncher {
     async fn launch(&self, event: SyncEvent) -> Result<(), ApiError> {
         match self {
             SyncLauncher::Lambda { client, function } => {
-                event.invoke_async(client, function).await.map_err(|e| {
-                    tracing::error!(error = %e, "could not invoke the sync");
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "sync_unavailable",
-                        "暫時無法啟動自動入檔，請稍後再試",
-                    )
-                })?;
+                event
+                    .invoke_async(client, function)
+                    .await
+                    .map_err(|e| ServiceError::SyncUnavailable(e.into()))?;
             }
             #[cfg(feature = "local")]
             SyncLauncher::Local(start) => start(event),
@@ -83,17 +79,12 @@ pub async fn rerun(
     let now = state.now();
     let days = rerun
         .days(&state.settings, now)
-        .map_err(|p| ApiError::bad_request(p.code, p.message))?;
+        .map_err(ApiError::refused)?;
     // The run itself would find the lease and do nothing; say so now.
     if let Some(lease) = state.store.lease().await?
         && lease.is_live(now)
     {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "sync_running",
-            "自動入檔正在執行中，請待其完成後再重新執行",
-        )
-        .with_details(serde_json::json!({ "until": lease.until })));
+        return Err(ApiError::SyncRunning { until: lease.until });
     }
     let queued = Queued {
         from: rerun.from,

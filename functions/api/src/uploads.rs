@@ -337,11 +337,7 @@ fn sign(secret: &str, now: DateTime<Utc>, region: &str, service: &str, text: &st
 
 /// S3 could not presign a link (`what`: 上傳 or 下載).
 pub(crate) fn s3_unavailable(what: &str, error: impl std::fmt::Display) -> ApiError {
-    ApiError::server(
-        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        "s3_unavailable",
-        format!("{what}網址：{error}"),
-    )
+    ApiError::unavailable("s3_unavailable", format!("{what}網址：{error}"))
 }
 
 #[cfg(test)]
@@ -486,7 +482,7 @@ mod tests {
             "\u{200B}.csv",
         ] {
             assert_eq!(
-                file_name(bad).unwrap_err().code,
+                file_name(bad).unwrap_err().code(),
                 "invalid_file_name",
                 "{bad:?}"
             );
@@ -494,7 +490,7 @@ mod tests {
         assert!(file_name(&format!("{}.csv", "名".repeat(200))).is_err());
         for personal in ["A123456789 王小明 補登.csv", "補登a223456789.csv"] {
             assert_eq!(
-                file_name(personal).unwrap_err().code,
+                file_name(personal).unwrap_err().code(),
                 "file_name_personal",
                 "{personal:?}"
             );

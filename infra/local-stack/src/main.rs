@@ -117,7 +117,7 @@ fn token(
     let user = user.unwrap_or_else(|| format!("{role}-{agency}"));
     let tokens = local_stack::api::dev_tokens(&data_dir())?;
     let token =
-        local_stack::api::mint(&tokens, &user, agency, role, hours).map_err(|e| e.message)?;
+        local_stack::api::mint(&tokens, &user, agency, role, hours).map_err(|e| e.message().into_owned())?;
     println!("{token}");
     Ok(())
 }

@@ -23,7 +23,7 @@ async fn main() -> Result<(), Error> {
         store: Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table),
         portal: PortalClient::new(portal)?,
         bucket: config.bucket,
-        uploads: Uploads::new(&aws, config.upload_url).map_err(|e| e.message)?,
+        uploads: Uploads::new(&aws, config.upload_url)?,
         sealer: audit.sealer(),
         audit,
         download_timeout: config.download_timeout,
