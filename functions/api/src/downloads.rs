@@ -157,12 +157,13 @@ pub async fn again(
     Params(format): Params<Format>,
 ) -> Result<Response, ApiError> {
     let csv = format.csv()?;
-    let entry = match state.store.get_log(&log_id).await? {
-        Some(LogEntry::Download(entry))
-            if AgencyCode::parse(&entry.agency).is_ok_and(|a| caller.may_access(&a)) =>
-        {
-            *entry
-        }
+    let entry = match state
+        .store
+        .get_log(&log_id)
+        .await?
+        .and_then(|entry| crate::logs::visible(entry, &caller))
+    {
+        Some(LogEntry::Download(entry)) => *entry,
         _ => return Err(ApiError::not_found()),
     };
     let keys = state

@@ -11,7 +11,7 @@ use dynamodb_store::LogQuery;
 use learning_core::import_log::{
     CsvImportView, DownloadEntry, LogEntry, RemovalEntry, SettlementEntry, SyncLogEntry, Trigger,
 };
-use learning_core::{AgencyCode, DayRange, RangeRules};
+use learning_core::{DayRange, RangeRules};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{Params, day};
@@ -67,49 +67,39 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
-/// What of an entry a caller may see: staff see the nightly runs (with
-/// their own agency's count only) and their agency's uploads and
-/// downloads.
+/// What of an entry a caller may see: administrators everything; staff
+/// an entry that is for their agency ([`LogEntry::is_for`]), a nightly
+/// run with their own agency's counts and refused records only — zeros
+/// on a night that brought their agency nothing; the national totals,
+/// other agencies' failures and who re-ran a day or removed or settled a
+/// record are for administrators.
 pub(crate) fn visible(entry: LogEntry, caller: &Caller) -> Option<LogEntry> {
     if caller.role == crate::Role::Admin {
         return Some(entry);
     }
-    match entry {
+    if !entry.is_for(&caller.agency) {
+        return None;
+    }
+    Some(match entry {
         LogEntry::Sync(mut sync) => {
-            // Staff see their agency's counts and refused records — zeros
-            // on a night that brought their agency nothing; the national
-            // totals, other agencies' failures and who re-ran a day are
-            // for administrators.
             let own = caller.agency.as_str();
             sync.agencies.retain(|agency, _| agency == own);
             sync.counts = sync.agency_counts.get(own).copied().unwrap_or_default();
             sync.agency_counts.retain(|agency, _| agency == own);
             sync.failures.retain(|f| f.agency.as_deref() == Some(own));
             sync.requested_by = None;
-            Some(LogEntry::Sync(sync))
+            LogEntry::Sync(sync)
         }
-        LogEntry::CsvImport(csv) => csv
-            .agency
-            .as_ref()
-            .is_some_and(|a| caller.may_access(a))
-            .then_some(LogEntry::CsvImport(csv)),
-        LogEntry::Download(download) => AgencyCode::parse(&download.agency)
-            .is_ok_and(|a| caller.may_access(&a))
-            .then_some(LogEntry::Download(download)),
         LogEntry::Settlement(mut settlement) => {
             settlement.requested_by.clear();
-            let concerns =
-                |agency: &str| AgencyCode::parse(agency).is_ok_and(|a| caller.may_access(&a));
-            (concerns(&settlement.agency) || concerns(&settlement.claimant))
-                .then_some(LogEntry::Settlement(settlement))
+            LogEntry::Settlement(settlement)
         }
         LogEntry::Removal(mut removal) => {
             removal.requested_by.clear();
-            AgencyCode::parse(&removal.agency)
-                .is_ok_and(|a| caller.may_access(&a))
-                .then_some(LogEntry::Removal(removal))
+            LogEntry::Removal(removal)
         }
-    }
+        other @ (LogEntry::CsvImport(_) | LogEntry::Download(_)) => other,
+    })
 }
 
 pub async fn list(
@@ -165,8 +155,8 @@ pub async fn list(
             from: start(from),
             to: start(until),
             trigger,
-            // Staff: the nightly runs and their agency's uploads and
-            // downloads, filtered by DynamoDB; administrators: everything.
+            // Staff: the entries for their agency (`LogEntry::audience`),
+            // filtered by DynamoDB; administrators: everything.
             agency: (caller.role != crate::Role::Admin).then(|| caller.agency.to_string()),
             limit,
             after,

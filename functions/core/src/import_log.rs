@@ -631,6 +631,28 @@ impl LogEntry {
             LogEntry::Settlement(e) => e.trigger,
         }
     }
+
+    /// Whose staff see this entry (administrators see every one): `None`
+    /// for every agency's (a nightly run: each agency's staff see their
+    /// own part of it), else the agencies it concerns — an upload's, a
+    /// download's or a removal's agency, both agencies of a settlement,
+    /// none for an upload outside `uploads/<agency>/`. The one rule: the
+    /// store filters pages by it, the API single entries.
+    pub fn audience(&self) -> Option<Vec<&str>> {
+        match self {
+            LogEntry::Sync(_) => None,
+            LogEntry::CsvImport(e) => Some(e.agency.iter().map(AgencyCode::as_str).collect()),
+            LogEntry::Download(e) => Some(vec![e.agency.as_str()]),
+            LogEntry::Removal(e) => Some(vec![e.agency.as_str()]),
+            LogEntry::Settlement(e) => Some(vec![e.agency.as_str(), e.claimant.as_str()]),
+        }
+    }
+
+    /// Whether `agency`'s staff see this entry ([`LogEntry::audience`]).
+    pub fn is_for(&self, agency: &AgencyCode) -> bool {
+        self.audience()
+            .is_none_or(|agencies| agencies.contains(&agency.as_str()))
+    }
 }
 
 #[cfg(test)]
@@ -713,5 +735,34 @@ mod tests {
         assert_eq!(entry.counts.rejected, 3);
         assert_eq!(entry.reasons["after_cutoff"], 2);
         assert_eq!(entry.counts.accounted(), 3);
+    }
+
+    #[test]
+    fn staff_see_every_nightly_run_and_only_the_entries_of_their_agency() {
+        let ours = AgencyCode::parse("376550000A").unwrap();
+        let theirs = AgencyCode::parse("379000000A").unwrap();
+        let file = UploadedFile {
+            bucket: "b".into(),
+            key: "uploads/376550000A/a.csv".into(),
+            version_id: None,
+            etag: None,
+            size: 1,
+        };
+        let now = Utc::now();
+        let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let sync = LogEntry::Sync(Box::new(SyncLogEntry::start(
+            "run",
+            Trigger::Schedule,
+            day,
+            now,
+        )));
+        let upload = |agency| {
+            LogEntry::CsvImport(Box::new(CsvImportEntry::start(file.clone(), agency, now)))
+        };
+        assert!(sync.is_for(&ours) && sync.is_for(&theirs));
+        let ours_upload = upload(Some(ours.clone()));
+        assert!(ours_upload.is_for(&ours) && !ours_upload.is_for(&theirs));
+        let nobodys = upload(None);
+        assert!(!nobodys.is_for(&ours) && !nobodys.is_for(&theirs));
     }
 }

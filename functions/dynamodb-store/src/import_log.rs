@@ -81,6 +81,21 @@ fn summary(
     (summary, agencies, counts)
 }
 
+/// An entry's [`LogEntry::audience`] as the item keeps it for a page's
+/// filter: [`EVERYONE`], or each agency between bars (`|A|B|`; `|` for
+/// none), so `contains` finds one exactly.
+const EVERYONE: &str = "*";
+
+fn audience(entry: &LogEntry) -> String {
+    match entry.audience() {
+        None => EVERYONE.to_string(),
+        Some(agencies) => format!(
+            "|{}",
+            agencies.iter().map(|a| format!("{a}|")).collect::<String>()
+        ),
+    }
+}
+
 /// The item of any entry: its body as JSON, plus what queries need.
 pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
     let corrupt = |e: serde_json::Error| StoreError::Corrupt {
@@ -92,31 +107,31 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
             "sync",
             e.trigger,
             serde_json::to_string(e).map_err(corrupt)?,
-            ("data_date", s(e.data_date.to_string())),
+            Some(("data_date", s(e.data_date.to_string()))),
         ),
         LogEntry::CsvImport(e) => (
             "csv_import",
             e.trigger,
             serde_json::to_string(e).map_err(corrupt)?,
-            ("seq", n(e.seq)),
+            Some(("seq", n(e.seq))),
         ),
         LogEntry::Download(e) => (
             "download",
             e.trigger,
             serde_json::to_string(e).map_err(corrupt)?,
-            ("agency", s(&e.agency)),
+            None,
         ),
         LogEntry::Removal(e) => (
             "removal",
             e.trigger,
             serde_json::to_string(e).map_err(corrupt)?,
-            ("agency", s(&e.agency)),
+            None,
         ),
         LogEntry::Settlement(e) => (
             "settlement",
             e.trigger,
             serde_json::to_string(e).map_err(corrupt)?,
-            ("agency", s(&e.agency)),
+            None,
         ),
     };
     let started = entry.started_at();
@@ -144,21 +159,15 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
         ("kind", s(kind)),
         ("trigger", s(trigger.as_str())),
         ("status", s(entry.status().as_str())),
-        extra,
         ("body", s(body)),
         ("summary", s(listed)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    if let LogEntry::CsvImport(e) = entry
-        && let Some(agency) = &e.agency
-    {
-        item.insert("agency".into(), s(agency.as_str()));
-    }
-    // A settlement concerns two agencies: staff of either find it.
-    if let LogEntry::Settlement(e) = entry {
-        item.insert("claimant".into(), s(&e.claimant));
+    item.insert("audience".into(), s(audience(entry)));
+    if let Some((name, value)) = extra {
+        item.insert(name.into(), value);
     }
     if !agencies.is_empty() {
         let map = agencies.into_iter().map(|(a, n_)| (a, n(n_))).collect();
@@ -498,11 +507,10 @@ impl Store {
             Some(agency) => {
                 projection.extend(["ag.#own", "ac.#own"]);
                 names.insert("#own".into(), agency.clone());
-                names.insert("#agency".into(), "agency".into());
-                names.insert("#claimant".into(), "claimant".into());
-                values.insert(":agency".into(), s(agency));
-                filters.push("(#kind = :sync OR #agency = :agency OR #claimant = :agency)");
-                values.insert(":sync".into(), s("sync"));
+                names.insert("#audience".into(), "audience".into());
+                values.insert(":everyone".into(), s(EVERYONE));
+                values.insert(":agency".into(), s(format!("|{agency}|")));
+                filters.push("(#audience = :everyone OR contains(#audience, :agency))");
             }
             None => projection.push("ag"),
         }

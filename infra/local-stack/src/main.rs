@@ -116,8 +116,8 @@ fn token(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let user = user.unwrap_or_else(|| format!("{role}-{agency}"));
     let tokens = local_stack::api::dev_tokens(&data_dir())?;
-    let token =
-        local_stack::api::mint(&tokens, &user, agency, role, hours).map_err(|e| e.message().into_owned())?;
+    let token = local_stack::api::mint(&tokens, &user, agency, role, hours)
+        .map_err(|e| e.message().into_owned())?;
     println!("{token}");
     Ok(())
 }
