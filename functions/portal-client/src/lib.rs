@@ -9,111 +9,19 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use learning_core::AgencyCode;
 use learning_core::backoff::Backoff;
-use learning_core::record::RawRecord;
-use learning_core::{AgencyCode, ConfigError, Env, PortalId};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
-use serde::Deserialize;
 use tracing::{debug, instrument, warn};
 
+mod config;
 pub mod ssm;
+mod wire;
 
-/// A credential that shows as `***` when printed.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct PortalConfig {
-    /// `PORTAL_BASE_URL`, e.g. `https://portal.example/api` (no trailing path).
-    pub base_url: String,
-    /// The bearer token the portal issued to WebHR: `PORTAL_TOKEN`, or
-    /// read from SSM by [`PortalConfig::fetch_token`].
-    pub token: Secret,
-    /// `PORTAL_TOKEN_PARAMETER`: in the cloud, the SSM SecureString that
-    /// holds the token (read once, at cold start).
-    pub token_parameter: Option<String>,
-    /// `PORTAL_TIMEOUT_SECS` (30): one request, from connect to last byte.
-    pub timeout: Duration,
-    /// `PORTAL_MAX_ATTEMPTS` (5): tries per page before giving up.
-    pub max_attempts: u32,
-    /// `PORTAL_PAGE_SIZE` (1000): records per page.
-    pub page_size: u32,
-    /// First backoff step; doubles per attempt up to `max_backoff`.
-    pub base_backoff: Duration,
-    pub max_backoff: Duration,
-    /// A 429 asking for longer than this is treated as an outage.
-    pub max_retry_after: Duration,
-}
-
-impl PortalConfig {
-    pub fn new(base_url: impl Into<String>, token: Secret) -> Self {
-        PortalConfig {
-            base_url: base_url.into(),
-            token,
-            token_parameter: None,
-            timeout: Duration::from_secs(30),
-            max_attempts: 5,
-            page_size: 1000,
-            base_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(10),
-            max_retry_after: Duration::from_secs(60),
-        }
-    }
-
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let base_url = env.parsed(
-            "PORTAL_BASE_URL",
-            String::new(),
-            |v| match reqwest::Url::parse(v) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") => {
-                    Ok(v.trim_end_matches('/').to_string())
-                }
-                _ => Err("須為 http(s) 網址"),
-            },
-        )?;
-        if base_url.is_empty() {
-            return Err(ConfigError::Missing {
-                variable: "PORTAL_BASE_URL",
-                hint: "終身學習入口網 API 的網址",
-            });
-        }
-        let token_parameter = env.get("PORTAL_TOKEN_PARAMETER");
-        let token = match &token_parameter {
-            Some(_) => Secret::new(""),
-            None => Secret::new(env.required(
-                "PORTAL_TOKEN",
-                "終身學習入口網核發給 WebHR 的存取權杖（雲端請以 PORTAL_TOKEN_PARAMETER 指定 SSM 參數）",
-            )?),
-        };
-        let defaults = PortalConfig {
-            token_parameter,
-            ..PortalConfig::new(base_url, token)
-        };
-        Ok(PortalConfig {
-            timeout: Duration::from_secs(env.number("PORTAL_TIMEOUT_SECS", 30, 1..=900)?),
-            max_attempts: env.number("PORTAL_MAX_ATTEMPTS", defaults.max_attempts, 1..=20)?,
-            page_size: env.number("PORTAL_PAGE_SIZE", defaults.page_size, 1..=5000)?,
-            ..defaults
-        })
-    }
-}
+pub use config::{PortalConfig, Secret};
+pub use wire::{Fetched, Unreadable};
+use wire::{WireError, WirePage, malformed, read_record};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PortalError {
@@ -154,173 +62,9 @@ impl PortalError {
     }
 }
 
-/// What was wrong with a page, without the value that was: serde's own
-/// message quotes it (`invalid type: string "A123456789"`), and this text
-/// reaches the import log every agency's staff read. The field's path says
-/// where.
-fn malformed(error: &serde_json::Error) -> &'static str {
-    use serde_json::error::Category;
-    match error.classify() {
-        Category::Data => "型別或值不符合入口網 API 規格",
-        Category::Syntax => "不是正確的 JSON",
-        Category::Eof => "內容不完整（連線中斷或被截斷）",
-        Category::Io => "讀取失敗",
-    }
-}
-
-/// One record as the portal sends it. No `Debug`: it holds a person's ID,
-/// name and birth date unmasked; its checked form, `RawRecord`, masks them.
-#[derive(Deserialize)]
-struct WireRecord {
-    record_id: String,
-    id_no: String,
-    name: String,
-    #[serde(default)]
-    birth_date: Option<String>,
-    org_code: String,
-    org_name: String,
-    course_code: String,
-    course_name: String,
-    #[serde(default)]
-    category_code: String,
-    #[serde(default)]
-    provider: String,
-    term: u32,
-    start_date: String,
-    end_date: String,
-    mode: u8,
-    digital_hours: String,
-    physical_hours: String,
-    total_hours: String,
-    status: String,
-    #[serde(default)]
-    passed_date: Option<String>,
-    changed_date: String,
-}
-
-impl From<WireRecord> for RawRecord {
-    fn from(w: WireRecord) -> Self {
-        RawRecord {
-            id_no: w.id_no,
-            name: w.name,
-            birth_date: w.birth_date.unwrap_or_default(),
-            org_code: w.org_code,
-            org_name: w.org_name,
-            course_code: w.course_code,
-            course_name: w.course_name,
-            category_code: w.category_code,
-            provider: w.provider,
-            term: w.term.to_string(),
-            start_date: w.start_date,
-            end_date: w.end_date,
-            mode: w.mode.to_string(),
-            digital_hours: w.digital_hours,
-            physical_hours: w.physical_hours,
-            total_hours: w.total_hours,
-            status: w.status,
-            passed_date: w.passed_date.unwrap_or_default(),
-            changed_date: w.changed_date,
-        }
-    }
-}
-
-/// A page: its records read one by one (a record of the wrong shape is
-/// refused on its own, the rest of the page read on).
-#[derive(Deserialize)]
-struct WirePage {
-    records: Vec<serde_json::Value>,
-    next_cursor: Option<String>,
-}
-
-/// A record of the API's shape: the portal's identity of it, and its
-/// fields as text, still to be checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fetched {
-    pub id: PortalId,
-    pub raw: RawRecord,
-}
-
 /// A record the portal sent, or why it is not a record of the API's shape
 /// at all.
 pub type PortalRecord = Result<Fetched, Box<Unreadable>>;
-
-/// A record that is not of the API's shape — a field of the wrong JSON
-/// type (`"term": "1"`), a required field null or missing, not an object:
-/// refused on its own, counted and listed like any invalid value, while
-/// the rest of its page is read. Its `Debug` masks the ID.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Unreadable {
-    /// The ID as sent, when it was text (for the masked listing).
-    pub id_no: String,
-    /// The agency code as sent, when it was text.
-    pub org_code: String,
-    /// `invalid_type`, naming the field, never its value.
-    pub problem: learning_core::Problem,
-    /// A hash of the record as sent: the same record refused again is
-    /// told from one the portal has changed since.
-    pub content_hash: u64,
-}
-
-impl std::fmt::Debug for Unreadable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Unreadable")
-            .field(
-                "id_no",
-                &learning_core::national_id::mask_raw_id(&self.id_no),
-            )
-            .field("org_code", &self.org_code)
-            .field("problem", &self.problem)
-            .finish()
-    }
-}
-
-/// One record of a page: strictly of the API's shape, or refused.
-fn read_record(value: serde_json::Value) -> PortalRecord {
-    let unreadable = |field: &str| {
-        let text = |name: &str| {
-            value
-                .get(name)
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let named = learning_core::record::Field::from_name(field);
-        let problem = learning_core::Problem::new(
-            "invalid_type",
-            format!(
-                "入口網送來的欄位「{}」缺漏或型別不符合 API 規格（如數字送成文字），此筆紀錄未入檔；請入口網更正",
-                named.map_or(field, |f| f.header()),
-            ),
-        );
-        Box::new(Unreadable {
-            id_no: text("id_no"),
-            org_code: text("org_code"),
-            content_hash: learning_core::hash::fnv1a(&[value.to_string()]),
-            problem: match named {
-                Some(f) => problem.in_field(f.id()),
-                None => problem,
-            },
-        })
-    };
-    let wire = serde_path_to_error::deserialize::<_, WireRecord>(&value)
-        .map_err(|e| unreadable(&e.path().to_string()))?;
-    let id = PortalId::parse(&wire.record_id).ok_or_else(|| unreadable("record_id"))?;
-    Ok(Fetched {
-        id,
-        raw: RawRecord::from(wire),
-    })
-}
-
-#[derive(Debug, Deserialize)]
-struct WireError {
-    error: WireErrorBody,
-}
-
-#[derive(Debug, Deserialize)]
-struct WireErrorBody {
-    code: String,
-    message: String,
-}
 
 /// What went wrong with one try of a page, and whether to try again.
 enum Attempt {
