@@ -46,13 +46,7 @@ pub async fn list(
     let (from, to) = (day("from", &query.from)?, day("to", &query.to)?);
     let today = state.settings.today(state.now());
     DayRange::check(from, to, &RangeRules::QUERY, today).map_err(ApiError::refused)?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            format!("limit 須介於 1 與 {MAX_LIMIT}"),
-        ));
-    }
+    let limit = crate::input::limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     // The position holds a national ID: sealed, and only for this agency.
     let context = format!("records:{agency}");
     let after = state

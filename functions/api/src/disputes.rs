@@ -78,13 +78,7 @@ pub async fn list(
     Params(query): Params<Query>,
 ) -> Result<Json<DisputePage>, ApiError> {
     caller.require_admin()?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            format!("limit 須介於 1 與 {MAX_LIMIT}"),
-        ));
-    }
+    let limit = crate::input::limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let after = state.sealer.open_cursor(ROUTE, query.cursor.as_deref())?;
     let (disputes, next) = state.store.disputes(limit, after.as_deref()).await?;
     // What holds each key now, read in batches.

@@ -73,23 +73,41 @@ fn year(text: &str) -> Result<i32, ApiError> {
         .ok_or_else(bad)
 }
 
+/// A summary query, checked.
+struct Filter {
+    year: i32,
+    minimum: Hours,
+    /// `None` for JSON, or the CSV's encoding.
+    csv: Option<csv_answer::CsvEncoding>,
+}
+
+impl Query {
+    fn filter(&self) -> Result<Filter, ApiError> {
+        let year = year(&self.year)?;
+        let minimum = match self.minimum.as_deref() {
+            None => DEFAULT_MINIMUM,
+            Some(text) => Hours::parse(text).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_minimum",
+                    "minimum 須為時數，最多一位小數（如 20 或 20.5）",
+                )
+            })?,
+        };
+        Ok(Filter {
+            year,
+            minimum,
+            csv: csv_answer::choice(self.format.as_deref(), self.encoding.as_deref())?,
+        })
+    }
+}
+
 pub async fn summary(
     State(state): State<AppState>,
     caller: Caller,
     Params(query): Params<Query>,
 ) -> Result<Response, ApiError> {
     let agency = caller.acting_for(query.agency.as_deref())?;
-    let year = year(&query.year)?;
-    let minimum = match query.minimum.as_deref() {
-        None => DEFAULT_MINIMUM,
-        Some(text) => Hours::parse(text).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_minimum",
-                "minimum 須為時數，最多一位小數（如 20 或 20.5）",
-            )
-        })?,
-    };
-    let csv = csv_answer::choice(query.format.as_deref(), query.encoding.as_deref())?;
+    let Filter { year, minimum, csv } = query.filter()?;
     let (from, to) = (
         NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or_default(),
         NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or_default(),

@@ -125,6 +125,19 @@ pub fn national_id(text: &str) -> Result<NationalId, ApiError> {
     NationalId::parse(text).map_err(|e| ApiError::bad_request("invalid_national_id", e.to_string()))
 }
 
+/// A page's size: `default` when not given, refused outside `1..=max`.
+pub fn limit(value: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    let limit = value.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit 須介於 1 與 {max}"),
+        ))
+    }
+}
+
 /// A date parameter in ISO (`2026-03-08`) or ROC (`1150308`, `115/03/08`).
 pub fn day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
     parse_date(value).map_err(|e| {

@@ -14,7 +14,7 @@ use learning_core::import_log::{
 use learning_core::{DayRange, RangeRules};
 use serde::{Deserialize, Serialize};
 
-use crate::input::{Params, day};
+use crate::input::{Params, day, limit};
 use crate::{ApiError, AppState, Caller};
 
 const DEFAULT_LIMIT: usize = 50;
@@ -102,40 +102,62 @@ pub(crate) fn visible(entry: LogEntry, caller: &Caller) -> Option<LogEntry> {
     })
 }
 
+/// A list query, checked: the days, the trigger and the page asked for.
+struct ListFilter {
+    from: NaiveDate,
+    to: NaiveDate,
+    trigger: Option<Trigger>,
+    limit: usize,
+    cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// The filter, or why not: the days default to the last month and
+    /// keep to [`RangeRules::QUERY`].
+    fn filter(self, today: NaiveDate) -> Result<ListFilter, ApiError> {
+        let to = self
+            .to
+            .as_deref()
+            .map(|v| day("to", v))
+            .transpose()?
+            .unwrap_or(today);
+        let from = match self.from.as_deref() {
+            Some(v) => day("from", v)?,
+            None => crate::settings::log_default_from(to),
+        };
+        DayRange::check(from, to, &RangeRules::QUERY, today).map_err(ApiError::refused)?;
+        let trigger = match self.trigger.as_deref() {
+            None => None,
+            Some(v) => Some(Trigger::parse(v).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_trigger",
+                    "trigger 須為 schedule、manual、upload、download、removal 或 settlement",
+                )
+            })?),
+        };
+        Ok(ListFilter {
+            from,
+            to,
+            trigger,
+            limit: limit(self.limit, DEFAULT_LIMIT, MAX_LIMIT)?,
+            cursor: self.cursor,
+        })
+    }
+}
+
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Params(query): Params<ListQuery>,
 ) -> Result<Json<Page>, ApiError> {
     let zone = state.settings.zone;
-    let today = state.settings.today(state.now());
-    let to = query
-        .to
-        .as_deref()
-        .map(|v| day("to", v))
-        .transpose()?
-        .unwrap_or(today);
-    let from = match query.from.as_deref() {
-        Some(v) => day("from", v)?,
-        None => crate::settings::log_default_from(to),
-    };
-    DayRange::check(from, to, &RangeRules::QUERY, today).map_err(ApiError::refused)?;
-    let trigger = match query.trigger.as_deref() {
-        None => None,
-        Some(v) => Some(Trigger::parse(v).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_trigger",
-                "trigger 須為 schedule、manual、upload、download、removal 或 settlement",
-            )
-        })?),
-    };
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            format!("limit 須介於 1 與 {MAX_LIMIT}"),
-        ));
-    }
+    let ListFilter {
+        from,
+        to,
+        trigger,
+        limit,
+        cursor,
+    } = query.filter(state.settings.today(state.now()))?;
     let start = |date: NaiveDate| {
         zone.from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
             .earliest()
@@ -146,9 +168,7 @@ pub async fn list(
     // Sealed for the caller's view of the log: a cursor edited, or taken
     // to another agency or role, is refused before DynamoDB sees it.
     let context = format!("import-logs:{}:{:?}", caller.agency, caller.role);
-    let after = state
-        .sealer
-        .open_cursor(&context, query.cursor.as_deref())?;
+    let after = state.sealer.open_cursor(&context, cursor.as_deref())?;
     let page = state
         .store
         .logs_page(&LogQuery {
