@@ -184,7 +184,7 @@ pub async fn settle(
         .audit
         .record(&caller, &key.id_no, SETTLE, decision, "ok");
     Ok(Json(Settled {
-        entry: EntryView::Settlement(Box::new(entry)),
+        entry: EntryView::Settlement(Box::new(entry.into())),
         record: state
             .store
             .get_record(&key)

@@ -139,7 +139,7 @@ fn answer(
         .people(caller, records.iter().map(|r| &r.id_no), route, "download");
     match csv {
         None => {
-            let entry = EntryView::Download(Box::new(entry));
+            let entry = EntryView::Download(Box::new(entry.into()));
             Ok((StatusCode::OK, Json(Downloaded { entry, records })).into_response())
         }
         Some(encoding) => csv_response(&entry, &records, encoding),

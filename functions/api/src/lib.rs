@@ -19,6 +19,7 @@ mod hours;
 mod input;
 #[cfg(feature = "local")]
 mod local;
+mod log_views;
 mod logs;
 mod records;
 mod seal;

@@ -8,13 +8,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{Days, NaiveDate, TimeZone};
 use dynamodb_store::LogQuery;
-use learning_core::import_log::{
-    CsvImportView, DownloadEntry, LogEntry, RemovalEntry, SettlementEntry, SyncLogEntry, Trigger,
-};
+use learning_core::import_log::{LogEntry, Trigger};
 use learning_core::{DayRange, RangeRules};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{Params, day, limit};
+pub use crate::log_views::EntryView;
 use crate::{ApiError, AppState, Caller};
 
 const DEFAULT_LIMIT: usize = 50;
@@ -30,31 +29,6 @@ pub struct ListQuery {
     trigger: Option<String>,
     cursor: Option<String>,
     limit: Option<usize>,
-}
-
-/// An import-log entry as the API answers it: a CSV import through its
-/// view, without the importer's checkpoint; the other kinds are log data
-/// through and through.
-#[derive(Debug, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum EntryView {
-    Sync(Box<SyncLogEntry>),
-    CsvImport(Box<CsvImportView>),
-    Download(Box<DownloadEntry>),
-    Removal(Box<RemovalEntry>),
-    Settlement(Box<SettlementEntry>),
-}
-
-impl From<LogEntry> for EntryView {
-    fn from(entry: LogEntry) -> Self {
-        match entry {
-            LogEntry::Sync(e) => EntryView::Sync(e),
-            LogEntry::CsvImport(e) => EntryView::CsvImport(Box::new(CsvImportView::from(&*e))),
-            LogEntry::Download(e) => EntryView::Download(e),
-            LogEntry::Removal(e) => EntryView::Removal(e),
-            LogEntry::Settlement(e) => EntryView::Settlement(e),
-        }
-    }
 }
 
 #[derive(Debug, Serialize)]

@@ -418,5 +418,9 @@ pub async fn remove_locked(
     state
         .audit
         .record(&caller, &key.id_no, REMOVAL, "remove", "ok");
-    Ok((StatusCode::OK, Json(EntryView::Removal(Box::new(entry)))).into_response())
+    Ok((
+        StatusCode::OK,
+        Json(EntryView::Removal(Box::new(entry.into()))),
+    )
+        .into_response())
 }
