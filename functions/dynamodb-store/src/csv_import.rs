@@ -19,7 +19,7 @@ use learning_core::{AgencyCode, Source, TrainingRecord};
 
 use crate::import_log::log_pk;
 use crate::items::{
-    Item, describe_key, key_item, n, number, person_pk, record_attributes, record_sk, s, text,
+    Item, describe_key, item, key_item, n, number, person_pk, record_attributes, record_sk, s, text,
 };
 use crate::records::{Condition, Existing, bookkeeping, refused};
 use crate::{Store, StoreError};
@@ -371,7 +371,7 @@ impl Store {
         let items: Vec<Item> = rows
             .iter()
             .map(|row| {
-                let mut item: Item = [
+                let mut item: Item = item([
                     ("pk", s(log_pk(log_id))),
                     ("sk", s(rejection_sk(row.line))),
                     ("entity", s("rejected_row")),
@@ -380,10 +380,7 @@ impl Store {
                     ("code", s(&row.code)),
                     ("message", s(&row.message)),
                     ("ttl", n(expires)),
-                ]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect();
+                ]);
                 if let Some(column) = &row.column {
                     item.insert("column".into(), s(column));
                 }
@@ -449,15 +446,12 @@ impl Store {
         key: &str,
         log_id: &str,
     ) -> Result<(), StoreError> {
-        let item: Item = [
+        let item: Item = item([
             ("pk", s(upload_pk(bucket, key))),
             ("sk", s("LATEST")),
             ("entity", s("upload")),
             ("log_id", s(log_id)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        ]);
         self.put(item).await
     }
 }

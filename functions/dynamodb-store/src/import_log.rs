@@ -10,7 +10,7 @@ use learning_core::import_log::{
     CsvImportEntry, DownloadEntry, LogEntry, SyncCounts, SyncLogEntry,
 };
 
-use crate::items::{Item, n, s, text};
+use crate::items::{Item, item, n, s, text};
 use crate::{Store, StoreError};
 
 pub(crate) fn month_partition(year: i32, month: u32) -> String {
@@ -112,7 +112,7 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
         LogEntry::Settlement(e) => serde_json::to_string(e),
     }
     .map_err(corrupt)?;
-    let mut item: Item = [
+    let mut item: Item = item([
         ("pk", s(log_pk(entry.log_id()))),
         ("sk", s("LOG")),
         (
@@ -129,10 +129,7 @@ pub(crate) fn log_item(entry: &LogEntry) -> Result<Item, StoreError> {
         ("status", s(entry.status().as_str())),
         ("body", s(body)),
         ("summary", s(listed)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    ]);
     item.insert("audience".into(), s(audience(entry)));
     if let Some((name, value)) = extra {
         item.insert(name.into(), value);

@@ -10,6 +10,14 @@ use crate::StoreError;
 
 pub type Item = HashMap<String, AttributeValue>;
 
+/// An item (or a map of values) from its attributes' names and values.
+pub fn item<'a>(attributes: impl IntoIterator<Item = (&'a str, AttributeValue)>) -> Item {
+    attributes
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect()
+}
+
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }

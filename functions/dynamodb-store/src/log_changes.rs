@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use crate::import_log::log_pk;
-use crate::items::{Item, n, s};
+use crate::items::{Item, item, n, s};
 use crate::{Change, Store, StoreError};
 
 /// The sort key of a download's kept keys, beside its entry.
@@ -51,16 +51,13 @@ impl Store {
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let listed: Vec<AttributeValue> = keys.iter().map(|k| s(key_text(k))).collect();
-        let item: Item = [
+        let item: Item = item([
             ("pk", s(log_pk(log_id))),
             ("sk", s(DOWNLOADED)),
             ("entity", s("download_keys")),
             ("keys", AttributeValue::L(listed)),
             ("ttl", n(expires.timestamp().max(0))),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        ]);
         self.put(item).await
     }
 
@@ -113,16 +110,13 @@ impl Store {
                     .iter()
                     .map(|(change, key)| s(format!("{}\t{}", change.as_str(), key_text(key))))
                     .collect();
-                [
+                item([
                     ("pk", s(log_pk(log_id))),
                     ("sk", s(format!("{CHANGES}{agency}#{page:04}"))),
                     ("entity", s("log_changes")),
                     ("changes", AttributeValue::L(listed)),
                     ("ttl", n(expires)),
-                ]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect()
+                ])
             })
             .collect();
         self.write_all(items).await

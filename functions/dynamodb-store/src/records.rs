@@ -102,9 +102,7 @@ impl From<&Guard> for Condition {
                 "locked".to_string(),
             )]))
         };
-        let values = |pairs: Vec<(&str, AttributeValue)>| {
-            Some(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-        };
+        let values = |pairs: Vec<(&str, AttributeValue)>| Some(crate::items::item(pairs));
         match guard {
             Guard::Free => Condition {
                 expression: "attribute_not_exists(pk)",

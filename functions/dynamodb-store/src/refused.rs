@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::items::{Item, n, s, text};
+use crate::items::{Item, item, n, s, text};
 use crate::{Store, StoreError};
 
 /// How long a refusal is remembered: past the longest lookback (31 days)
@@ -51,16 +51,13 @@ impl Store {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .map(|fingerprint| {
-                [
+                item([
                     ("pk", s(refused_pk(day))),
                     ("sk", s(fingerprint)),
                     ("entity", s("refused_record")),
                     ("log_id", s(log_id)),
                     ("ttl", n(expires)),
-                ]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect()
+                ])
             })
             .collect();
         self.write_all(items).await
