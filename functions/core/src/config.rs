@@ -139,7 +139,7 @@ impl Default for Settings {
         let start_date = NaiveDate::from_ymd_opt(2016, 1, 1).expect("a real date");
         Settings {
             start_date,
-            csv_cutoff: start_date - Duration::days(1),
+            csv_cutoff: crate::days::csv_cutoff(start_date),
             download_max_days: 7,
             zone: chrono_tz::Asia::Taipei,
             csv_max_bytes: DEFAULT_CSV_MAX_BYTES,
@@ -152,15 +152,8 @@ impl Settings {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let defaults = Settings::default();
         let start_date = env.parsed("START_DATE", defaults.start_date, parse_date)?;
-        let csv_cutoff = env.parsed(
-            "CSV_CUTOFF_DATE",
-            start_date - Duration::days(1),
-            parse_date,
-        )?;
-        // The CSV import and the automatic import meet at the start date:
-        // a later cutoff would let both write a day, an earlier one would
-        // leave days neither imports.
-        let day_before = start_date - Duration::days(1);
+        let day_before = crate::days::csv_cutoff(start_date);
+        let csv_cutoff = env.parsed("CSV_CUTOFF_DATE", day_before, parse_date)?;
         if csv_cutoff != day_before {
             let reason = if csv_cutoff > day_before {
                 format!("與自動入檔重疊：須為自動入檔起始日 {start_date} 的前一天 {day_before}")

@@ -2,11 +2,19 @@
 //! a page of the import log or of an agency's records — checked by one set
 //! of rules with one set of codes: order, length, the start date, today.
 //! Each kind of range is named here ([`RangeRules::download`],
-//! [`RangeRules::rerun`], [`RangeRules::QUERY`]); the CSV cutoff is
-//! [`Settings::csv_cutoff`](crate::Settings), the nightly lookback the
-//! sync's own.
+//! [`RangeRules::rerun`], [`RangeRules::QUERY`]), with the two other rules
+//! of days: the CSV cutoff ([`csv_cutoff`]) and the nightly lookback
+//! ([`lookback`]).
 
 use chrono::NaiveDate;
+
+/// The last change date a CSV row may carry: the day before the automatic
+/// import's first. The two imports meet there — a later cutoff would let
+/// both write a day, an earlier one leave days neither imports — so
+/// `CSV_CUTOFF_DATE` may only restate it.
+pub fn csv_cutoff(start_date: NaiveDate) -> NaiveDate {
+    start_date.pred_opt().unwrap_or(start_date)
+}
 
 use crate::Settings;
 use crate::problem::Problem;
