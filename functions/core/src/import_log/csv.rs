@@ -126,6 +126,33 @@ impl CsvImportEntry {
         self.lease_until = None;
     }
 
+    /// Ends the import at `now`, released: failed with `error` (what was
+    /// wrong with the file), else failed when the file had no row or no
+    /// row was imported, else partial when a row was refused, else
+    /// succeeded.
+    pub fn finish(&mut self, error: Option<ErrorSummary>, now: DateTime<Utc>) {
+        let counts = self.counts;
+        self.error = match error {
+            Some(error) => Some(error),
+            None if counts.rows == 0 => Some(ErrorSummary::new(
+                "file_no_rows",
+                "檔案只有標題列，沒有任何資料列",
+            )),
+            None if counts.imported() == 0 => Some(ErrorSummary::new(
+                "no_rows_imported",
+                "所有資料列都未通過檢查，沒有匯入任何紀錄；請依拒絕清單修正後重新上傳",
+            )),
+            None => None,
+        };
+        self.status = match (&self.error, counts.rejected) {
+            (Some(_), _) => RunStatus::Failed,
+            (None, 0) => RunStatus::Succeeded,
+            (None, _) => RunStatus::Partial,
+        };
+        self.finished_at = Some(now);
+        self.release();
+    }
+
     pub fn start(file: UploadedFile, agency: Option<AgencyCode>, now: DateTime<Utc>) -> Self {
         CsvImportEntry {
             log_id: file.log_id(),
@@ -234,4 +261,46 @@ pub struct RejectedRow {
     pub code: String,
     /// In Traditional Chinese, for staff.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_import_ends_failed_partial_or_succeeded_by_what_its_rows_did() {
+        let file = UploadedFile {
+            bucket: "b".into(),
+            key: "uploads/376550000A/a.csv".into(),
+            version_id: None,
+            etag: Some("e".into()),
+            size: 1,
+        };
+        let now = Utc::now();
+        let ended = |rows, inserted, rejected, error: Option<ErrorSummary>| {
+            let mut entry = CsvImportEntry::start(file.clone(), None, now);
+            entry.hold("invocation", now);
+            entry.counts.rows = rows;
+            entry.counts.inserted = inserted;
+            entry.counts.rejected = rejected;
+            entry.finish(error, now);
+            assert!(entry.lease_owner.is_none() && entry.finished_at == Some(now));
+            (entry.status, entry.error.map(|e| e.code))
+        };
+        let refused = ErrorSummary::new("file_too_large", "…");
+        assert_eq!(
+            ended(5, 5, 0, Some(refused)),
+            (RunStatus::Failed, Some("file_too_large".into()))
+        );
+        assert_eq!(
+            ended(0, 0, 0, None),
+            (RunStatus::Failed, Some("file_no_rows".into()))
+        );
+        assert_eq!(
+            ended(3, 0, 3, None),
+            (RunStatus::Failed, Some("no_rows_imported".into()))
+        );
+        assert_eq!(ended(3, 2, 1, None), (RunStatus::Partial, None));
+        assert_eq!(ended(3, 3, 0, None), (RunStatus::Succeeded, None));
+    }
 }

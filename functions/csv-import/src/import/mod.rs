@@ -30,7 +30,7 @@ use aws_lambda_events::event::s3::S3Event;
 use chrono::{NaiveDate, Utc};
 use dynamodb_store::{Store, StoreError};
 use learning_core::audit::AuditKey;
-use learning_core::import_log::{CsvImportEntry, ErrorSummary, RunStatus};
+use learning_core::import_log::{CsvImportEntry, ErrorSummary};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -174,26 +174,9 @@ impl Importer {
         mut entry: CsvImportEntry,
         problem: Option<FileProblem>,
     ) -> Result<Handled, ImportError> {
+        let error = problem.map(|p| ErrorSummary::new(p.code.as_str(), p.message));
+        entry.finish(error, Utc::now());
         let counts = entry.counts;
-        entry.error = match problem {
-            Some(problem) => Some(ErrorSummary::new(problem.code.as_str(), problem.message)),
-            None if counts.rows == 0 => Some(ErrorSummary::new(
-                "file_no_rows",
-                "檔案只有標題列，沒有任何資料列",
-            )),
-            None if counts.imported() == 0 => Some(ErrorSummary::new(
-                "no_rows_imported",
-                "所有資料列都未通過檢查，沒有匯入任何紀錄；請依拒絕清單修正後重新上傳",
-            )),
-            None => None,
-        };
-        entry.status = match (&entry.error, counts.rejected) {
-            (Some(_), _) => RunStatus::Failed,
-            (None, 0) => RunStatus::Succeeded,
-            (None, _) => RunStatus::Partial,
-        };
-        entry.finished_at = Some(Utc::now());
-        entry.release();
         report::write(&self.s3, &self.store, &mut entry).await?;
         self.store.put_csv_log(&mut entry).await?;
         info!(
