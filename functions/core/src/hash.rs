@@ -2,6 +2,9 @@
 //! separator (so `("ab", "c")` and `("a", "bc")` differ). Stable across
 //! builds and platforms, unlike the standard library's hasher: the values
 //! are kept (record fingerprints, log ids, a continuation's seen keys).
+//! Written here rather than taken from the `fnv` crate: it is ten lines,
+//! and since its values are stored, a test pins them, not a dependency's
+//! version.
 
 const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const PRIME: u64 = 0x0100_0000_01b3;
