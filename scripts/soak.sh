@@ -8,7 +8,7 @@
 # checks the run reached what it is for — at least 100 kills of an
 # import, at least 1,000 injected DynamoDB faults, 10 minutes of fuzzing
 # per target, nothing lost or counted twice — and prints the FAULTS and
-# FUZZ lines the README's reliability table is made of.
+# FUZZ lines the reliability table in docs/design.md is made of.
 #
 #   scripts/soak.sh --year        a year of operation (tests/year.rs) at full size
 set -euo pipefail

@@ -1,7 +1,7 @@
 //! Reliability under faults, proven against the simulator's truth: many
 //! nights of a misbehaving portal, a misbehaving DynamoDB, a killed import,
 //! duplicated events and races. Each test prints what it tried as one
-//! `FAULTS |` line (the README's table is made of them):
+//! `FAULTS |` line (the table in docs/design.md is made of them):
 //!
 //! ```sh
 //! cargo nextest run -p system-tests --test reliability --success-output immediate
@@ -18,7 +18,7 @@ use portal_sim::{DataConfig, Faults};
 use system_tests::DbFaults;
 use system_tests::*;
 
-/// One row of the README's table.
+/// One row of the table in docs/design.md.
 /// How many times longer than in CI the fault and kill tests run:
 /// `SOAK_SCALE` (scripts/soak.sh sets it), 1 by default.
 fn soak() -> u32 {

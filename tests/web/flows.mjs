@@ -240,6 +240,24 @@ try {
     await shot("narrow");
   });
 
+  await flow("each tab's 說明 opens the staff guide at its section, the refusal codes in a table", async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.getByRole("tab", { name: "上傳 CSV" }).click();
+    const [guide] = await Promise.all([
+      context.waitForEvent("page"),
+      page.locator("#panel-upload").getByRole("link", { name: "說明" }).click(),
+    ]);
+    await guide.getByRole("heading", { name: "三、上傳 CSV：早期的紀錄" }).waitFor();
+    assert.ok(guide.url().endsWith("/web/help.html#upload"), guide.url());
+    assert.ok(await guide.locator("#upload").count() === 1);
+    const codes = await guide.locator("table code").allTextContents();
+    for (const code of ["after_cutoff", "record_held", "file_is_zip", "record_locked"]) {
+      assert.ok(codes.includes(code), `${code} in the guide's tables`);
+    }
+    await guide.screenshot({ path: join(OUT, `${String(++step).padStart(2, "0")}-guide.png`) });
+    await guide.close();
+  });
+
   assert.deepEqual(problems, []);
   console.log(`WEB | ${passed.length} flows passed in Chromium | ${step} screenshots in ${OUT}`);
 } catch (error) {

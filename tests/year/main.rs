@@ -3,7 +3,7 @@
 //! with every actor at once and a simulated clock, behind the fault proxy's
 //! cloud model. The oracle keeps its own ledger from what the simulation
 //! generated and what each actor was told; it never asks the product's
-//! validation or decision code. See the README's "A year of operation".
+//! validation or decision code. See "A year of operation" in docs/design.md.
 //!
 //! ```sh
 //! cargo nextest run -p system-tests --test year --success-output immediate   # a month (CI)

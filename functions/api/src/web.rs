@@ -10,7 +10,10 @@ use axum::response::{IntoResponse, Response};
 use crate::{ApiError, AppState};
 
 const INDEX: &str = include_str!("../web/index.html");
-const ASSETS: [(&str, &str, &str); 2] = [
+/// The pages' files, and the staff guide they link to (its page renders
+/// the markdown the guide is written in: one text, in the repository and
+/// in the pages).
+const ASSETS: [(&str, &str, &str); 5] = [
     (
         "app.js",
         "text/javascript; charset=utf-8",
@@ -20,6 +23,21 @@ const ASSETS: [(&str, &str, &str); 2] = [
         "app.css",
         "text/css; charset=utf-8",
         include_str!("../web/app.css"),
+    ),
+    (
+        "help.html",
+        "text/html; charset=utf-8",
+        include_str!("../web/help.html"),
+    ),
+    (
+        "help.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/help.js"),
+    ),
+    (
+        "staff-guide.zh-TW.md",
+        "text/markdown; charset=utf-8",
+        include_str!("../../../docs/staff-guide.zh-TW.md"),
     ),
 ];
 
@@ -150,10 +168,28 @@ mod tests {
     #[test]
     fn the_page_loads_only_what_is_served() {
         for reference in INDEX.split("\"/web/").skip(1) {
-            let file = reference.split('"').next().unwrap();
+            let file = reference.split(['"', '#']).next().unwrap();
             assert!(ASSETS.iter().any(|(name, _, _)| *name == file), "{file}");
         }
         assert!(!INDEX.contains("style=\""), "inline styles break the CSP");
         assert!(!INDEX.contains("<script>"), "inline scripts break the CSP");
+    }
+
+    #[test]
+    fn each_help_link_opens_a_section_of_the_guide() {
+        let guide = ASSETS
+            .iter()
+            .find(|(name, _, _)| *name == "staff-guide.zh-TW.md")
+            .expect("the guide is served")
+            .2;
+        let links: Vec<&str> = INDEX
+            .split("/web/help.html#")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap())
+            .collect();
+        assert_eq!(links.len(), 6, "a 說明 link on each tab");
+        for id in links {
+            assert!(guide.contains(&format!("<a id=\"{id}\"></a>")), "{id}");
+        }
     }
 }

@@ -41,6 +41,7 @@ const TEXT = {
     createOpen: "新增人事登錄紀錄", createTitle: "新增紀錄（本機關人員，由人事人員登錄）", birthDate: "出生日期（選填）",
     orgName: "服務機關名稱", courseCode: "課程代碼", courseName: "課程名稱", endDate: "結束日期", mode: "學習性質",
     mode1: "數位", mode2: "實體", mode3: "混成", created: "已新增", needId: "請先輸入身分證字號",
+    help: "說明",
   },
   en: {
     skip: "Skip to content", title: "Learning records import", signOut: "Sign out", signInTitle: "Sign in",
@@ -80,6 +81,7 @@ const TEXT = {
     createOpen: "Add a staff-entered record", createTitle: "New record (a person of this agency, entered by staff)", birthDate: "Birth date (optional)",
     orgName: "Agency name", courseCode: "Course code", courseName: "Course name", endDate: "Ends", mode: "Mode",
     mode1: "Online", mode2: "In person", mode3: "Blended", created: "Added", needId: "Enter the national ID first",
+    help: "Help (in Chinese)",
   },
 };
 

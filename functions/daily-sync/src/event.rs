@@ -121,7 +121,7 @@ pub struct RunRequest {
     pub rerun: Option<Rerun>,
 }
 
-/// The function's configuration (see the README's table).
+/// The function's configuration (see docs/operations.md).
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
     pub settings: Settings,

@@ -1,5 +1,5 @@
 //! The DynamoDB adapter: training records, the import log and the sync
-//! state share one table (see `table` for the design and README for the
+//! state share one table (see `table` for the design and docs/design.md for the
 //! access patterns).
 //!
 //! Writes are idempotent by key: records are keyed by their natural key,

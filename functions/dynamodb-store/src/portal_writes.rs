@@ -93,7 +93,7 @@ impl Store {
     /// write and the counts are exact, then its changed records are written;
     /// chunks run concurrently, so reading one overlaps writing another. A
     /// staff-entered record with the same natural key is replaced by the
-    /// portal's version (see README). A record the portal wrote under a
+    /// portal's version (see docs/design.md). A record the portal wrote under a
     /// former key of the same learner and course — the portal corrected its
     /// term or class start date, keeping its identity — is moved: deleted
     /// in the same transaction that writes the new key. It is looked for
