@@ -447,3 +447,26 @@ fn every_command_a_guide_gives_names_what_exists() {
     }
     assert!(checked >= 10, "only {checked} commands found in the guides");
 }
+
+#[test]
+fn every_script_and_benchmark_is_named_in_a_guide() {
+    let all: String = guides().into_iter().map(|(_, text)| text).collect();
+    let mut checked = 0;
+    for dir in ["scripts", "tests/benches", "functions/csv-rows/benches"] {
+        for entry in std::fs::read_dir(root().join(dir)).expect("a folder") {
+            let path = entry.expect("an entry").path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            let named = match path.extension().and_then(|e| e.to_str()) {
+                Some("sh") => all.contains(&name),
+                Some("rs") => {
+                    let bench = name.trim_end_matches(".rs");
+                    all.contains(&format!("--bench {bench}"))
+                }
+                _ => continue,
+            };
+            assert!(named, "{dir}/{name} is in no guide");
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "{checked}");
+}
